@@ -1,0 +1,459 @@
+//! Chunk planning and rendering. A chunk travels as a GraphQL `String` variable, i.e. a JSON
+//! string inside the request body, so its cost is its length *after* JSON-string escaping.
+
+use std::ops::Range;
+
+use super::{BundleError, Limits, Prepared};
+
+const HEAD: &str = r#"{"type":"bundle","id":"bundle--"#;
+const UUID_LEN: usize = 36;
+const MID: &str = r#"","objects":["#;
+const TAIL: &str = "]}";
+
+/// Consecutive objects of [`Prepared::objects`] that form one bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkPlan {
+    pub objects: Range<usize>,
+    /// Length of the rendered bundle as a JSON string literal (escaped, quotes included):
+    /// what [`Prepared::render_escaped_into`] appends, and what `max_bytes` bounds.
+    pub escaped_bytes: usize,
+    /// Length of [`Prepared::render`]'s output.
+    pub raw_bytes: usize,
+}
+
+impl ChunkPlan {
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+/// Escape sequence for each byte as serde_json writes it: 0 = verbatim, `u` = `\u00XX`,
+/// anything else = backslash + that byte.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Bytes that escaping adds to `s` (surrounding quotes not included).
+pub(crate) fn escaped_extra(s: &[u8]) -> usize {
+    // Blocks of at most 255 so the per-byte counters fit a u8: this loop vectorizes.
+    let mut extra = 0usize;
+    let mut control = 0u8;
+    for block in s.chunks(255) {
+        let mut quotes = 0u8;
+        for &b in block {
+            quotes += u8::from(b == b'"' || b == b'\\');
+            control |= u8::from(b < 0x20);
+        }
+        extra += usize::from(quotes);
+    }
+    if control != 0 {
+        extra += s
+            .iter()
+            .filter(|&&b| b < 0x20)
+            .map(|&b| if ESCAPE[b as usize] == b'u' { 5 } else { 1 })
+            .sum::<usize>();
+    }
+    extra
+}
+
+fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let e = ESCAPE[b as usize];
+        if e == 0 {
+            continue;
+        }
+        out.extend_from_slice(&s[start..i]);
+        if e == b'u' {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.push(b'\\');
+            out.push(e);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
+fn envelope_raw() -> usize {
+    HEAD.len() + UUID_LEN + MID.len() + TAIL.len()
+}
+
+fn envelope_escaped() -> usize {
+    2 + envelope_raw()
+        + escaped_extra(HEAD.as_bytes())
+        + escaped_extra(MID.as_bytes())
+        + escaped_extra(TAIL.as_bytes())
+}
+
+impl Prepared<'_> {
+    /// Plan consecutive chunks, in order, each within both limits. No chunks for no objects.
+    pub fn chunks(&self, limits: &Limits) -> Result<Vec<ChunkPlan>, BundleError> {
+        if limits.max_objects == 0 {
+            return Err(BundleError::Limits {
+                reason: "the number of objects per chunk must be at least 1".into(),
+            });
+        }
+        let (env_escaped, env_raw) = (envelope_escaped(), envelope_raw());
+        let mut plans = Vec::new();
+        let mut start = 0;
+        let (mut escaped, mut raw) = (env_escaped, env_raw);
+        for (i, o) in self.objects.iter().enumerate() {
+            let own_raw = o.raw.len();
+            let own_escaped = own_raw + escaped_extra(o.raw.as_bytes());
+            if env_escaped + own_escaped > limits.max_bytes {
+                return Err(BundleError::ObjectTooLarge {
+                    id: o.id.to_string(),
+                    bytes: env_escaped + own_escaped,
+                    max_bytes: limits.max_bytes,
+                });
+            }
+            if i > start
+                && (escaped + 1 + own_escaped > limits.max_bytes || i - start == limits.max_objects)
+            {
+                plans.push(ChunkPlan {
+                    objects: start..i,
+                    escaped_bytes: escaped,
+                    raw_bytes: raw,
+                });
+                start = i;
+                (escaped, raw) = (env_escaped, env_raw);
+            }
+            let comma = usize::from(i > start);
+            escaped += comma + own_escaped;
+            raw += comma + own_raw;
+        }
+        if start < self.objects.len() {
+            plans.push(ChunkPlan {
+                objects: start..self.objects.len(),
+                escaped_bytes: escaped,
+                raw_bytes: raw,
+            });
+        }
+        Ok(plans)
+    }
+
+    /// The chunk as one bundle with a fresh id; objects byte for byte as in the input.
+    pub fn render(&self, plan: &ChunkPlan) -> String {
+        let mut out = String::with_capacity(plan.raw_bytes);
+        self.render_into(plan, &mut out);
+        out
+    }
+
+    /// Append the chunk's bundle text to `out`.
+    pub fn render_into(&self, plan: &ChunkPlan, out: &mut String) {
+        out.reserve(plan.raw_bytes);
+        out.push_str(HEAD);
+        out.push_str(new_uuid().as_str());
+        out.push_str(MID);
+        for (n, o) in self.objects[plan.objects.clone()].iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(o.raw);
+        }
+        out.push_str(TAIL);
+    }
+
+    /// Append the chunk's bundle text as a JSON string literal (quotes included) to `out`, for
+    /// building a GraphQL request body without an intermediate copy. Appends exactly
+    /// `plan.escaped_bytes` bytes.
+    pub fn render_escaped_into(&self, plan: &ChunkPlan, out: &mut Vec<u8>) {
+        out.reserve(plan.escaped_bytes);
+        out.push(b'"');
+        write_escaped(out, HEAD.as_bytes());
+        out.extend_from_slice(new_uuid().as_bytes());
+        write_escaped(out, MID.as_bytes());
+        for (n, o) in self.objects[plan.objects.clone()].iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_escaped(out, o.raw.as_bytes());
+        }
+        write_escaped(out, TAIL.as_bytes());
+        out.push(b'"');
+    }
+}
+
+fn new_uuid() -> String {
+    let id = uuid::Uuid::new_v4().hyphenated().to_string();
+    debug_assert_eq!(id.len(), UUID_LEN);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{bundle, id, obj};
+    use super::super::{Object, Prepared, WELL_KNOWN, parse, prepare};
+    use super::*;
+    use std::collections::HashMap;
+
+    fn escaped_len(s: &str) -> usize {
+        2 + s.len() + escaped_extra(s.as_bytes())
+    }
+
+    #[test]
+    fn escaping_math_matches_serde_json() {
+        let mut samples: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            r#"{"a":"b\"c\\d"}"#.into(),
+            "tab\tnew\nline\r\u{8}\u{c}\u{0}\u{1f}\u{7f} é ü 😀 \\u00e9".into(),
+            "\"".repeat(600),
+            "\\".repeat(300) + &"\u{1}".repeat(300),
+        ];
+        samples.push((0u8..128).map(char::from).collect());
+        for s in &samples {
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(escaped_len(s), json.len(), "{s:?}");
+            let mut out = Vec::new();
+            out.push(b'"');
+            write_escaped(&mut out, s.as_bytes());
+            out.push(b'"');
+            assert_eq!(String::from_utf8(out).unwrap(), json);
+        }
+    }
+
+    /// Objects with strings that need escaping, some pretty-printed, a dependency chain and
+    /// references to the well-known objects.
+    fn varied_bundle(n: u32) -> String {
+        let mut objects = Vec::new();
+        for i in 0..n {
+            let mut extra = format!(
+                r#""description":"{} \"quoted\" back\\slash \\n \u00e9","created_by_ref":"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b""#,
+                "x".repeat((i as usize * 37) % 900)
+            );
+            if i > 0 {
+                extra.push_str(&format!(
+                    r#","object_refs":["{}"]"#,
+                    id("note", (i * 7) % i)
+                ));
+            }
+            if i % 5 == 0 {
+                extra.push_str(&format!(
+                    r#","object_marking_refs":["marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31"]"#
+                ));
+            }
+            let o = obj("note", i, &extra);
+            objects.push(if i % 3 == 0 {
+                o.replace(",\"", ",\n\t\"")
+            } else {
+                o
+            });
+        }
+        // Reverse so that references point forward in the input.
+        objects.reverse();
+        bundle(&objects)
+    }
+
+    fn check_plans(p: &Prepared<'_>, plans: &[ChunkPlan], limits: &Limits, input_raws: &[&str]) {
+        let mut next = 0;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut position: HashMap<String, usize> = HashMap::new();
+        for plan in plans {
+            assert_eq!(plan.objects.start, next, "chunks are consecutive");
+            next = plan.objects.end;
+            assert!(!plan.is_empty());
+            assert!(plan.len() <= limits.max_objects);
+            assert!(
+                plan.escaped_bytes <= limits.max_bytes,
+                "{plan:?} over {limits:?}"
+            );
+
+            let text = p.render(plan);
+            assert_eq!(text.len(), plan.raw_bytes);
+            assert_eq!(
+                serde_json::to_string(&text).unwrap().len(),
+                plan.escaped_bytes
+            );
+            let mut escaped = b"prefix".to_vec();
+            p.render_escaped_into(plan, &mut escaped);
+            assert_eq!(escaped.len() - 6, plan.escaped_bytes);
+            let unescaped: String = serde_json::from_slice(&escaped[6..]).unwrap();
+            assert_eq!(unescaped.len(), plan.raw_bytes);
+
+            for text in [text, unescaped] {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(v["type"], "bundle");
+                assert!(v["id"].as_str().unwrap().starts_with("bundle--"));
+                let again = parse(text.as_bytes()).unwrap();
+                assert_eq!(again.objects.len(), plan.len());
+                for (a, b) in again.objects.iter().zip(&p.objects[plan.objects.clone()]) {
+                    assert_eq!(a.raw, b.raw);
+                }
+            }
+            for o in &p.objects[plan.objects.clone()] {
+                *seen.entry(o.raw.to_string()).or_default() += 1;
+                position.insert(o.id.to_string(), position.len());
+            }
+        }
+        assert_eq!(next, p.len(), "every object is in a chunk");
+
+        let mut expected: HashMap<String, usize> = HashMap::new();
+        for raw in input_raws.iter().copied().chain(
+            WELL_KNOWN
+                .iter()
+                .copied()
+                .filter(|w| p.added.iter().any(|id| w.contains(id))),
+        ) {
+            *expected.entry(raw.to_string()).or_default() += 1;
+        }
+        assert_eq!(seen, expected, "union of chunks == input + completions");
+
+        for o in &p.objects {
+            for r in p.refs(o) {
+                if let Some(&j) = position.get(*r) {
+                    assert!(j < position[o.id], "{} before {}", r, o.id);
+                }
+            }
+        }
+    }
+
+    fn raws<'a>(objects: &[Object<'a>]) -> Vec<&'a str> {
+        objects.iter().map(|o| o.raw).collect()
+    }
+
+    #[test]
+    fn chunks_respect_limits_order_and_content() {
+        let text = varied_bundle(400);
+        let parsed = parse(text.as_bytes()).unwrap();
+        let input = raws(&parsed.objects);
+        let p = prepare(parsed);
+        assert_eq!(p.added.len(), 3);
+        let biggest = p
+            .objects
+            .iter()
+            .map(|o| envelope_escaped() + o.raw.len() + escaped_extra(o.raw.as_bytes()))
+            .max()
+            .unwrap();
+        for limits in [
+            Limits {
+                max_bytes: biggest,
+                max_objects: 10_000,
+            },
+            Limits {
+                max_bytes: biggest + 1,
+                max_objects: 7,
+            },
+            Limits {
+                max_bytes: 3 * biggest,
+                max_objects: 10_000,
+            },
+            Limits {
+                max_bytes: 20_000,
+                max_objects: 1,
+            },
+            Limits {
+                max_bytes: 100_000,
+                max_objects: 50,
+            },
+            Limits::default(),
+        ] {
+            let plans = p.chunks(&limits).unwrap();
+            check_plans(&p, &plans, &limits, &input);
+            if limits == Limits::default() {
+                assert_eq!(plans.len(), 1, "one chunk when everything fits");
+            }
+            if limits.max_objects == 1 {
+                assert_eq!(plans.len(), p.len());
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_are_filled_greedily() {
+        let text = varied_bundle(200);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        let limits = Limits {
+            max_bytes: 30_000,
+            max_objects: 1_000,
+        };
+        let plans = p.chunks(&limits).unwrap();
+        for pair in plans.windows(2) {
+            let next = &p.objects[pair[1].objects.start];
+            let grown =
+                pair[0].escaped_bytes + 1 + next.raw.len() + escaped_extra(next.raw.as_bytes());
+            assert!(
+                grown > limits.max_bytes,
+                "the next object would have fitted"
+            );
+        }
+    }
+
+    #[test]
+    fn exact_fit_is_allowed() {
+        let text = bundle(&[obj("note", 1, ""), obj("note", 2, "")]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        let all = p.chunks(&Limits::default()).unwrap();
+        assert_eq!(all.len(), 1);
+        let exact = Limits {
+            max_bytes: all[0].escaped_bytes,
+            max_objects: 2,
+        };
+        assert_eq!(p.chunks(&exact).unwrap(), all);
+        let short = Limits {
+            max_bytes: all[0].escaped_bytes - 1,
+            max_objects: 2,
+        };
+        assert_eq!(p.chunks(&short).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_object_too_big_for_any_chunk_is_an_error() {
+        let text = bundle(&[
+            obj("note", 1, ""),
+            obj("note", 2, &format!(r#""content":"{}""#, "a".repeat(5000))),
+        ]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        let err = p
+            .chunks(&Limits {
+                max_bytes: 4096,
+                max_objects: 10,
+            })
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&id("note", 2)), "{msg}");
+        assert!(msg.contains("raise --chunk-size"), "{msg}");
+        assert!(msg.contains("4096"), "{msg}");
+        assert!(matches!(
+            p.chunks(&Limits {
+                max_bytes: 1 << 20,
+                max_objects: 0
+            }),
+            Err(BundleError::Limits { .. })
+        ));
+    }
+
+    #[test]
+    fn render_gives_a_fresh_bundle_id() {
+        let text = bundle(&[obj("note", 1, "")]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        let plan = &p.chunks(&Limits::default()).unwrap()[0];
+        let a = p.render(plan);
+        let b = p.render(plan);
+        assert_ne!(a, b);
+        let id = parse(a.as_bytes()).unwrap().bundle_id.unwrap();
+        assert!(uuid::Uuid::parse_str(id.strip_prefix("bundle--").unwrap()).is_ok());
+        assert_eq!(a.len(), b.len());
+    }
+}

@@ -1,0 +1,954 @@
+//! Validation and field extraction without a DOM.
+//!
+//! Pass 1 walks the bundle with serde_json and takes each element of `objects` as a borrowed
+//! `RawValue` (a skip, no allocation). Pass 2 reads that slice again, still hot in cache, taking
+//! only `id`, `type`, `modified` and the references; every other value is skipped as a
+//! `RawValue` and only re-read when it is a container whose text mentions `_ref`.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{BundleError, Object, ObjectPosition, Parsed, RefSpan, line_col};
+
+macro_rules! ignore_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+    };
+}
+
+/// Validate `input` as a STIX 2.1 bundle and extract what the stage needs from each object.
+pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
+    // One up-front check is much faster than serde_json validating each borrowed slice.
+    let text = std::str::from_utf8(input).map_err(|e| {
+        let offset = e.valid_up_to();
+        let (line, column) = line_col(input, offset);
+        BundleError::NotUtf8 {
+            offset,
+            line,
+            column,
+        }
+    })?;
+    match text
+        .bytes()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        None => return Err(BundleError::Empty),
+        Some(b'{') => {}
+        Some(first) => {
+            return Err(match serde_json::from_str::<IgnoredAny>(text) {
+                Err(e) => json_error(&e),
+                Ok(_) => BundleError::NotBundle {
+                    reason: format!("the top level is {}, not an object", kind_of(first)),
+                },
+            });
+        }
+    }
+
+    let mut st = State {
+        text,
+        // Rough guesses from DISINFOX's ~450 bytes and ~3 references per object; untouched
+        // capacity costs address space, not RSS.
+        objects: Vec::with_capacity(text.len() / 400),
+        refs: Vec::with_capacity(text.len() / 128),
+        failure: None,
+        current: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = TopSeed { st: &mut st }
+        .deserialize(&mut de)
+        .and_then(|top| de.end().map(|()| top));
+    let top = match result {
+        Ok(top) => top,
+        Err(e) => {
+            return Err(match (st.failure.take(), st.current) {
+                (Some(failure), _) => failure,
+                (None, Some(index)) => {
+                    let offset = offset_of_line_col(text, e.line(), e.column());
+                    BundleError::Object {
+                        position: position(text, index, offset),
+                        reason: format!("not valid JSON: {}", bare_message(&e)),
+                    }
+                }
+                (None, None) => json_error(&e),
+            });
+        }
+    };
+    let kind_ok = match top.kind {
+        None => {
+            return Err(not_bundle(
+                r#"there is no "type": "bundle" at the top level"#,
+            ));
+        }
+        Some(raw) => {
+            raw == r#""bundle""# || serde_json::from_str::<String>(raw).is_ok_and(|s| s == "bundle")
+        }
+    };
+    if !kind_ok {
+        return Err(not_bundle(format!(
+            r#""type" is {}, expected "bundle""#,
+            show(top.kind.unwrap_or_default())
+        )));
+    }
+    if !top.has_objects {
+        return Err(not_bundle(r#"there is no "objects" array"#));
+    }
+    let mut objects = st.objects;
+    let mut refs = st.refs;
+    // Large vectors are mmapped; shrinking is an mremap, not a copy.
+    objects.shrink_to_fit();
+    refs.shrink_to_fit();
+    Ok(Parsed {
+        bundle_id: top.id,
+        objects,
+        refs,
+    })
+}
+
+/// Extract one object from its JSON text; its references are appended to `refs`. Used for
+/// the input's objects and for the embedded well-known objects.
+pub(super) fn object<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<Object<'a>, String> {
+    let first = raw.as_bytes().first().copied().unwrap_or(b' ');
+    if first != b'{' {
+        return Err(format!("not a JSON object but {}", kind_of(first)));
+    }
+    let start = refs.len();
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let fields = ObjectSeed { refs }.deserialize(&mut de).map_err(|e| {
+        refs.truncate(start);
+        bare_message(&e)
+    })?;
+    let span = RefSpan {
+        start: u32::try_from(start).map_err(|_| "too many references in the bundle".to_string())?,
+        len: u32::try_from(refs.len() - start)
+            .map_err(|_| "too many references in one object".to_string())?,
+    };
+    let id = fields.id.ok_or(r#"there is no "id""#)?;
+    let kind = fields.kind.ok_or(r#"there is no "type""#)?;
+    if kind.is_empty() {
+        return Err(r#""type" is empty"#.into());
+    }
+    check_id(id, kind)?;
+    Ok(Object {
+        raw,
+        id,
+        kind,
+        modified: fields.modified,
+        refs: span,
+    })
+}
+
+fn check_id(id: &str, kind: &str) -> Result<(), String> {
+    let b = id.as_bytes();
+    let well_formed =
+        b.len() > 38 && &b[b.len() - 38..b.len() - 36] == b"--" && is_uuid(&b[b.len() - 36..]);
+    if !well_formed {
+        return Err(format!("id {} is not of the form <type>--<uuid>", show(id)));
+    }
+    if &id[..id.len() - 38] != kind {
+        return Err(format!(
+            "id {} does not start with its type {}",
+            show(id),
+            show(kind)
+        ));
+    }
+    Ok(())
+}
+
+fn is_uuid(u: &[u8]) -> bool {
+    u.len() == 36
+        && u.iter().enumerate().all(|(i, &c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+struct State<'a> {
+    text: &'a str,
+    objects: Vec<Object<'a>>,
+    refs: Vec<&'a str>,
+    /// Our own error, more precise than the serde_json error that carried it out.
+    failure: Option<BundleError>,
+    /// Index of the element of `objects` being read, for positions of JSON syntax errors.
+    current: Option<usize>,
+}
+
+struct TopLevel<'a> {
+    kind: Option<&'a str>,
+    id: Option<&'a str>,
+    has_objects: bool,
+}
+
+struct TopSeed<'s, 'a> {
+    st: &'s mut State<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
+    type Value = TopLevel<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a STIX bundle (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut top = TopLevel {
+            kind: None,
+            id: None,
+            has_objects: false,
+        };
+        while let Some(key) = map.next_key::<TopKey>()? {
+            match key {
+                TopKey::Type => {
+                    let raw: &RawValue = map.next_value()?;
+                    if top.kind.replace(raw.get()).is_some() {
+                        return Err(self.fail(not_bundle(r#""type" appears twice"#)));
+                    }
+                }
+                TopKey::Id => {
+                    // Optional and never reused (chunks get fresh ids): keep it when plain.
+                    let raw: &RawValue = map.next_value()?;
+                    top.id = plain_string(raw.get());
+                }
+                TopKey::Objects => {
+                    if top.has_objects {
+                        return Err(self.fail(not_bundle(r#""objects" appears twice"#)));
+                    }
+                    map.next_value_seed(ObjectsSeed { st: &mut *self.st })?;
+                    top.has_objects = true;
+                }
+                TopKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+impl TopSeed<'_, '_> {
+    fn fail<E: de::Error>(self, e: BundleError) -> E {
+        self.st.failure = Some(e);
+        E::custom("bundle stage failure")
+    }
+}
+
+struct ObjectsSeed<'s, 'a> {
+    st: &'s mut State<'a>,
+}
+
+impl ObjectsSeed<'_, '_> {
+    fn not_array<E: de::Error>(self, what: &str) -> Result<(), E> {
+        self.st.failure = Some(not_bundle(format!(r#""objects" is {what}, not an array"#)));
+        Err(E::custom("bundle stage failure"))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        // `any`, not `seq`: serde_json reports a non-array to `seq` without asking us.
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectsSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of STIX objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let st = self.st;
+        loop {
+            let index = st.objects.len();
+            st.current = Some(index);
+            let Some(raw) = seq.next_element::<&'de RawValue>()? else {
+                break;
+            };
+            let raw = raw.get();
+            match object(raw, &mut st.refs) {
+                Ok(o) => st.objects.push(o),
+                Err(reason) => {
+                    let offset = raw.as_ptr() as usize - st.text.as_ptr() as usize;
+                    st.failure = Some(BundleError::Object {
+                        position: position(st.text, index, Some(offset)),
+                        reason,
+                    });
+                    return Err(de::Error::custom("bundle stage failure"));
+                }
+            }
+        }
+        st.current = None;
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        self.not_array("an object")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<(), E> {
+        self.not_array("a string")
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.not_array("a string")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.not_array("a boolean")
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.not_array("a number")
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.not_array("a number")
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.not_array("a number")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_array("null")
+    }
+}
+
+enum TopKey {
+    Type,
+    Id,
+    Objects,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for TopKey {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TopKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, k: &str) -> Result<TopKey, E> {
+                Ok(match k {
+                    "type" => TopKey::Type,
+                    "id" => TopKey::Id,
+                    "objects" => TopKey::Objects,
+                    _ => TopKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// How a key of an object is treated.
+enum Key {
+    Id,
+    Type,
+    Modified,
+    Ref,
+    Refs,
+    Other,
+}
+
+fn classify(k: &str, top: bool) -> Key {
+    match k {
+        "id" if top => Key::Id,
+        "type" if top => Key::Type,
+        "modified" if top => Key::Modified,
+        _ if k.ends_with("_ref") => Key::Ref,
+        _ if k.ends_with("_refs") => Key::Refs,
+        _ => Key::Other,
+    }
+}
+
+struct KeySeed {
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
+        Ok(classify(k, self.top))
+    }
+}
+
+#[derive(Default)]
+struct Fields<'a> {
+    id: Option<&'a str>,
+    kind: Option<&'a str>,
+    modified: Option<&'a str>,
+}
+
+struct ObjectSeed<'s, 'a> {
+    refs: &'s mut Vec<&'a str>,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, 'de> {
+    type Value = Fields<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a STIX object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key_seed(KeySeed { top: true })? {
+            let (slot, name) = match key {
+                Key::Id => (&mut fields.id, "id"),
+                Key::Type => (&mut fields.kind, "type"),
+                Key::Modified => (&mut fields.modified, "modified"),
+                Key::Ref => {
+                    map.next_value_seed(RefSeed { refs: self.refs })?;
+                    continue;
+                }
+                Key::Refs => {
+                    map.next_value_seed(RefsSeed { refs: self.refs })?;
+                    continue;
+                }
+                Key::Other => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let raw = raw.get();
+                    if matches!(raw.as_bytes()[0], b'{' | b'[') && raw.contains("_ref") {
+                        let mut de = serde_json::Deserializer::from_str(raw);
+                        NestedSeed { refs: self.refs }
+                            .deserialize(&mut de)
+                            .map_err(|e| de::Error::custom(bare_message(&e)))?;
+                    }
+                    continue;
+                }
+            };
+            let value = map.next_value_seed(StrSeed(name))?;
+            if slot.replace(value).is_some() {
+                return Err(de::Error::custom(format_args!("\"{name}\" appears twice")));
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// A string that must be a slice of the input. Ids, types and timestamps have no reason to
+/// contain escapes, and borrowing is what keeps the stage allocation-free.
+struct StrSeed(&'static str);
+
+impl<'de> DeserializeSeed<'de> for StrSeed {
+    type Value = &'de str;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<&'de str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrSeed {
+    type Value = &'de str;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\" to be a string", self.0)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<&'de str, E> {
+        Ok(v)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<&'de str, E> {
+        Err(E::custom(format_args!(
+            "\"{}\" contains JSON escape sequences, which are not accepted there",
+            self.0
+        )))
+    }
+}
+
+/// Value of a `*_ref` key: a string is a reference; anything else is searched for nested ones.
+struct RefSeed<'s, 'a> {
+    refs: &'s mut Vec<&'a str>,
+}
+
+impl<'de> DeserializeSeed<'de> for RefSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RefSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a reference")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.refs.push(v);
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Err(E::custom(
+            "a reference contains JSON escape sequences, which are not accepted there",
+        ))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        NestedSeed { refs: self.refs }.visit_seq(seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        NestedSeed { refs: self.refs }.visit_map(map)
+    }
+    ignore_scalars!();
+}
+
+/// Value of a `*_refs` key: an array's items are treated like `*_ref` values.
+struct RefsSeed<'s, 'a> {
+    refs: &'s mut Vec<&'a str>,
+}
+
+impl<'de> DeserializeSeed<'de> for RefsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RefsSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("references")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(RefSeed {
+                refs: &mut *self.refs,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        NestedSeed { refs: self.refs }.visit_map(map)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        RefSeed { refs: self.refs }.visit_borrowed_str(v)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        RefSeed { refs: self.refs }.visit_str(v)
+    }
+    ignore_scalars!();
+}
+
+/// Any value below the top level: only keys ending in `_ref`/`_refs` matter. Depth is bounded
+/// by serde_json's recursion limit (128).
+struct NestedSeed<'s, 'a> {
+    refs: &'s mut Vec<&'a str>,
+}
+
+impl<'de> DeserializeSeed<'de> for NestedSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NestedSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(NestedSeed {
+                refs: &mut *self.refs,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(KeySeed { top: false })? {
+            let refs = &mut *self.refs;
+            match key {
+                Key::Ref => map.next_value_seed(RefSeed { refs })?,
+                Key::Refs => map.next_value_seed(RefsSeed { refs })?,
+                _ => map.next_value_seed(NestedSeed { refs })?,
+            }
+        }
+        Ok(())
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    ignore_scalars!();
+}
+
+/// The content of a JSON string literal without escapes, else `None`.
+fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
+fn not_bundle(reason: impl Into<String>) -> BundleError {
+    BundleError::NotBundle {
+        reason: reason.into(),
+    }
+}
+
+fn kind_of(first: u8) -> &'static str {
+    match first {
+        b'{' => "an object",
+        b'[' => "an array",
+        b'"' => "a string",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        _ => "a number",
+    }
+}
+
+/// A value for a one-line message: JSON-ish quoting (escapes newlines), at most ~80 chars.
+fn show(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return format!("{s:?}");
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}…", &s[..end])
+}
+
+/// serde_json's message without its " at line L column C" suffix.
+fn bare_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match full.strip_suffix(&suffix) {
+        Some(bare) => bare.to_string(),
+        None => full,
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> BundleError {
+    BundleError::NotJson {
+        reason: bare_message(e),
+        line: e.line(),
+        column: e.column(),
+    }
+}
+
+fn offset_of_line_col(text: &str, line: usize, column: usize) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    let line_start = if line == 1 {
+        0
+    } else {
+        text.bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .nth(line - 2)
+            .map(|(i, _)| i + 1)?
+    };
+    Some((line_start + column.saturating_sub(1)).min(text.len()))
+}
+
+fn position(text: &str, index: usize, offset: Option<usize>) -> ObjectPosition {
+    ObjectPosition {
+        index,
+        at: offset.map(|o| {
+            let (line, column) = line_col(text.as_bytes(), o);
+            (o, line, column)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{bundle, id, obj};
+    use super::*;
+
+    fn err(input: &str) -> String {
+        match parse(input.as_bytes()) {
+            Ok(p) => panic!("accepted {input:?}: {} objects", p.objects.len()),
+            Err(e) => {
+                let s = e.to_string();
+                assert!(!s.contains('\n'), "multi-line message: {s}");
+                s
+            }
+        }
+    }
+
+    #[test]
+    fn accepts_disinfox_shape() {
+        let o = obj(
+            "relationship",
+            7,
+            r#""created_by_ref":"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b","modified":"2026-11-27T21:51:42.834Z","source_ref":"intrusion-set--0548a93d-e172-56af-847e-3072a50047d8","target_ref":"location--c1257cd0-4b5c-53e7-a3b5-4f7b6aeb6209""#,
+        );
+        let text = bundle(std::slice::from_ref(&o)) + "\n";
+        let p = parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            p.bundle_id,
+            Some("bundle--5d0092c5-5f74-4287-9642-33f4c354e56d")
+        );
+        assert_eq!(p.objects.len(), 1);
+        let x = p.objects[0];
+        assert_eq!(x.raw, o);
+        assert_eq!(x.id, id("relationship", 7));
+        assert_eq!(x.kind, "relationship");
+        assert_eq!(x.modified, Some("2026-11-27T21:51:42.834Z"));
+        assert_eq!(
+            p.refs(&x),
+            [
+                "identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b",
+                "intrusion-set--0548a93d-e172-56af-847e-3072a50047d8",
+                "location--c1257cd0-4b5c-53e7-a3b5-4f7b6aeb6209"
+            ]
+        );
+    }
+
+    #[test]
+    fn raw_is_byte_for_byte_even_pretty_printed() {
+        let text = "{\n  \"type\": \"bundle\",\n  \"objects\": [\n    {\"type\": \"identity\",\n     \"id\": \"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b\"}\n  ]\n}\n";
+        let p = parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            p.objects[0].raw,
+            "{\"type\": \"identity\",\n     \"id\": \"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b\"}"
+        );
+        assert_eq!(p.bundle_id, None);
+    }
+
+    #[test]
+    fn finds_refs_at_any_depth() {
+        let o = obj(
+            "attack-pattern",
+            1,
+            r#""description":"mentions source_ref in text","granular_markings":[{"marking_ref":"marking-definition--00000000-0000-4000-8000-000000000001","selectors":["name"]}],"object_marking_refs":["marking-definition--00000000-0000-4000-8000-000000000002"],"extensions":{"x-ext":{"deep":{"thing_refs":["x--00000000-0000-4000-8000-000000000003",5,null],"n":1.5,"b":true}}},"external_references":[{"source_name":"mitre-attack","url":"https://x/_ref"}],"sample_ref":{"inner_ref":"y--00000000-0000-4000-8000-000000000004"}"#,
+        );
+        let text = bundle(&[o]);
+        let p = parse(text.as_bytes()).unwrap();
+        let refs = p.refs(&p.objects[0]);
+        assert_eq!(
+            refs,
+            [
+                "marking-definition--00000000-0000-4000-8000-000000000001",
+                "marking-definition--00000000-0000-4000-8000-000000000002",
+                "x--00000000-0000-4000-8000-000000000003",
+                "y--00000000-0000-4000-8000-000000000004",
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_id_type_modified_are_not_the_objects() {
+        let o = obj(
+            "note",
+            1,
+            r#""modified":"2024-01-01T00:00:00.000Z","extensions":{"x_ref_holder":{"id":"zzz","type":"q","modified":"x","a_ref":"q--00000000-0000-4000-8000-000000000009"}}"#,
+        );
+        let text = bundle(&[o]);
+        let p = parse(text.as_bytes()).unwrap();
+        assert_eq!(p.objects[0].kind, "note");
+        assert_eq!(p.objects[0].modified, Some("2024-01-01T00:00:00.000Z"));
+        assert_eq!(p.refs(&p.objects[0]).len(), 1);
+    }
+
+    #[test]
+    fn rejects_non_json_with_position() {
+        assert_eq!(
+            err("garbage"),
+            "not valid JSON: expected value at line 1, column 1"
+        );
+        assert_eq!(err("  \n "), "not a STIX bundle: the input is empty");
+        assert_eq!(
+            err(r#"{"type":"bundle","objects":[]"#),
+            "not valid JSON: EOF while parsing an object at line 1, column 29"
+        );
+        assert_eq!(
+            err("{\"type\":\"bundle\",\"objects\":[]} x"),
+            "not valid JSON: trailing characters at line 1, column 32"
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_utf8_with_offset() {
+        let mut bytes = br#"{"type":"bundle","objects":[]}"#.to_vec();
+        bytes.insert(3, 0xff);
+        assert_eq!(
+            parse(&bytes).unwrap_err(),
+            BundleError::NotUtf8 {
+                offset: 3,
+                line: 1,
+                column: 4
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_non_bundles() {
+        assert_eq!(
+            err("[1,2]"),
+            "not a STIX bundle: the top level is an array, not an object"
+        );
+        assert_eq!(
+            err("{}"),
+            r#"not a STIX bundle: there is no "type": "bundle" at the top level"#
+        );
+        assert_eq!(
+            err(r#"{"type":"indicator","objects":[]}"#),
+            r#"not a STIX bundle: "type" is "\"indicator\"", expected "bundle""#
+        );
+        assert_eq!(
+            err(r#"{"type":"bundle"}"#),
+            r#"not a STIX bundle: there is no "objects" array"#
+        );
+        assert_eq!(
+            err(r#"{"type":"bundle","objects":{"a":1}}"#),
+            r#"not a STIX bundle: "objects" is an object, not an array"#
+        );
+        assert_eq!(
+            err(r#"{"type":"bundle","objects":null}"#),
+            r#"not a STIX bundle: "objects" is null, not an array"#
+        );
+        assert_eq!(
+            err(r#"{"message":"The token is invalid"}"#),
+            r#"not a STIX bundle: there is no "type": "bundle" at the top level"#
+        );
+    }
+
+    #[test]
+    fn rejects_bad_objects_with_index_and_offset() {
+        let good = obj("identity", 1, "");
+        let text =
+            format!(r#"{{"type":"bundle","objects":[{good},{{"type":"identity","id":"foo"}}]}}"#);
+        let offset = text.find(r#"{"type":"identity","id":"foo"}"#).unwrap();
+        assert_eq!(
+            err(&text),
+            format!(
+                r#"objects[1] at byte {offset} (line 1, column {}): id "foo" is not of the form <type>--<uuid>"#,
+                offset + 1
+            )
+        );
+        let cases = [
+            (r#"5"#, "not a JSON object but a number"),
+            (
+                r#"{"id":"identity--00000000-0000-4000-8000-000000000001"}"#,
+                r#"there is no "type""#,
+            ),
+            (r#"{"type":"identity"}"#, r#"there is no "id""#),
+            (
+                r#"{"type":"","id":"--00000000-0000-4000-8000-000000000001"}"#,
+                r#""type" is empty"#,
+            ),
+            (
+                r#"{"type":"identity","id":"tool--00000000-0000-4000-8000-000000000001"}"#,
+                r#"id "tool--00000000-0000-4000-8000-000000000001" does not start with its type "identity""#,
+            ),
+            (
+                r#"{"type":"identity","id":"identity--00000000-0000-4000-8000-00000000000g"}"#,
+                r#"id "identity--00000000-0000-4000-8000-00000000000g" is not of the form <type>--<uuid>"#,
+            ),
+            (
+                r#"{"type":"identity","id":"identity-00000000-0000-4000-8000-0000000000001"}"#,
+                r#"id "identity-00000000-0000-4000-8000-0000000000001" is not of the form <type>--<uuid>"#,
+            ),
+            (
+                r#"{"type":"identity","id":5}"#,
+                r#"invalid type: integer `5`, expected "id" to be a string"#,
+            ),
+            (
+                r#"{"type":["identity"],"id":"x"}"#,
+                r#"invalid type: sequence, expected "type" to be a string"#,
+            ),
+            (
+                r#"{"type":"identity","id":"identity--00000000-0000-4000-8000-000000000001","id":"identity--00000000-0000-4000-8000-000000000001"}"#,
+                r#""id" appears twice"#,
+            ),
+            (
+                r#"{"type":"identity","id":"identity--00000000-0000-4000-8000-00000000000\u0031"}"#,
+                r#""id" contains JSON escape sequences, which are not accepted there"#,
+            ),
+        ];
+        for (item, reason) in cases {
+            let text = format!(r#"{{"type":"bundle","objects":[{item}]}}"#);
+            assert_eq!(
+                err(&text),
+                format!("objects[0] at byte 28 (line 1, column 29): {reason}"),
+                "{item}"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_error_inside_object_names_the_object() {
+        let good = obj("identity", 1, "");
+        let text =
+            format!(r#"{{"type":"bundle","objects":[{good},{{"type":"identity" "id":1}}]}}"#);
+        // serde_json stops at the unexpected `"id"`.
+        let at = text.find(r#""id":1"#).unwrap();
+        assert_eq!(
+            err(&text),
+            format!(
+                "objects[1] at byte {at} (line 1, column {}): not valid JSON: expected `,` or `}}`",
+                at + 1
+            )
+        );
+    }
+
+    #[test]
+    fn long_values_are_truncated_in_messages() {
+        let long = "x".repeat(500);
+        let text =
+            format!(r#"{{"type":"bundle","objects":[{{"type":"identity","id":"{long}"}}]}}"#);
+        let msg = err(&text);
+        assert!(msg.len() < 200, "{msg}");
+        assert!(msg.contains('…'));
+    }
+
+    #[test]
+    fn uppercase_uuid_and_extra_top_level_keys_are_fine() {
+        let text = r#"{"spec_version":"2.1","type":"bundle","x":{"y":[1,2]},"objects":[{"type":"identity","id":"identity--9AC61D58-60F0-40B8-8B96-2F1F4858534B"}]}"#;
+        let p = parse(text.as_bytes()).unwrap();
+        assert_eq!(p.len(), 1);
+        assert!(!p.is_empty());
+    }
+
+    #[test]
+    fn well_known_constants_parse() {
+        for raw in super::super::WELL_KNOWN {
+            let mut refs = Vec::new();
+            let o = object(raw, &mut refs).unwrap();
+            assert!(o.id.starts_with(o.kind));
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The command line, clap derive only. Environment variables named here are read by clap
+//! itself, so `--help` shows them; secrets have no flags at all (see `config`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit_codes::TABLE as EXIT_TABLE;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "disinfox-sync",
+    version,
+    about = "Import DISINFOX disinformation incidents (STIX 2.1) into OpenCTI, one run at a time",
+    long_about = "Import DISINFOX disinformation incidents (STIX 2.1) into OpenCTI.\n\n\
+        Each invocation does one job and exits with a status a scheduler can act on: run \
+        `sync` from cron or a Kubernetes CronJob; use `fetch` and `push` in pipelines.",
+    after_long_help = EXIT_TABLE,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (the Python connector's config.yml layout)
+    #[arg(long, global = true, value_name = "PATH", env = "DISINFOX_SYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log level: error, warn, info, debug (default info; falls back to RUST_LOG)
+    #[arg(long, global = true, value_name = "LEVEL", env = "CONNECTOR_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Log line format on stderr; json writes one object per line
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// DISINFOX base URL or full /incidents endpoint
+    #[arg(long, global = true, value_name = "URL", env = "DISINFOX_URL")]
+    pub disinfox_url: Option<String>,
+
+    /// OpenCTI base URL (without /graphql)
+    #[arg(long, global = true, value_name = "URL", env = "OPENCTI_URL")]
+    pub opencti_url: Option<String>,
+
+    /// Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Time allowed to establish a connection [default: 10s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]
+    #[arg(long, global = true, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// First backoff delay between retries; doubles each time, with jitter [default: 1s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_delay: Option<Duration>,
+
+    /// PEM file with extra CA certificates to trust (system roots are kept)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a DISINFOX bundle of everything newer than WHEN (for pipelines)
+    #[command(after_long_help = EXIT_TABLE)]
+    Fetch(FetchArgs),
+    /// Import a bundle file (or stdin) into OpenCTI
+    #[command(after_long_help = EXIT_TABLE)]
+    Push(PushArgs),
+    /// Fetch everything newer than the stored cursor, import it, then advance the cursor
+    #[command(after_long_help = EXIT_TABLE)]
+    Sync(SyncArgs),
+    /// Forget the stored cursor (next sync imports everything), or set it with --to
+    #[command(after_long_help = EXIT_TABLE)]
+    ResetState(ResetStateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChunkArgs {
+    /// Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub chunk_size: Option<u64>,
+
+    /// Most objects per chunk [default: 5000]
+    #[arg(long, value_name = "N")]
+    pub chunk_objects: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
+    /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Bundle file to import; - or nothing reads stdin
+    #[arg(long, short, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// Validate, complete and chunk the bundle and report the chunks; contact nobody
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the run summary as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub chunks: ChunkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Fetch and prepare, report what would be pushed and the next cursor; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the run summary as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Keep the cursor this far behind DISINFOX's clock, to catch objects committed late [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub settle: Option<Duration>,
+
+    /// Skip the run (exit 0) while the connector's queue in OpenCTI holds more than MB
+    /// megabytes [default: 500]
+    #[arg(long, value_name = "MB", env = "CONNECTOR_QUEUE_THRESHOLD")]
+    pub queue_threshold: Option<f64>,
+
+    /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_bundle_size: Option<u64>,
+
+    #[command(flatten)]
+    pub chunks: ChunkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetStateArgs {
+    /// Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)
+    #[arg(long, value_name = "WHEN")]
+    pub to: Option<String>,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all
+    #[arg(long, value_name = "WHEN", default_value = "all")]
+    pub since: String,
+
+    /// Write the bundle to FILE (atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_bundle_size: Option<u64>,
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))
+}
+
+/// Byte sizes as plain numbers or with a binary suffix (K, M, G; optional trailing B/iB).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let upper = t.to_ascii_uppercase();
+    let digits_end = upper
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(upper.len());
+    let (num, unit) = upper.split_at(digits_end);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (examples: 10485760, 10M, 1G)"))?;
+    let mult: u64 = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("'{text}' has an unknown unit (use K, M or G)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10"), Ok(10));
+        assert_eq!(parse_size("10M"), Ok(10 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2kb"), Ok(2048));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5X").is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! `push`: a bundle file (or stdin) → bundle stage → OpenCTI.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::time::Instant;
+
+use super::stage;
+use crate::bundle;
+use crate::cli::PushArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::opencti::{self, Graphql};
+use crate::summary::{Report, Status, reported};
+
+pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut report = Report::new("push");
+    reported(&mut report, args.json, started, |report| {
+        let input = read_input(args.file.as_deref())?;
+        let limits = stage::limits(cfg, &args.chunks)?;
+        let parsed = bundle::parse(&input)?;
+        if parsed.is_empty() {
+            log::info!("nothing to push: the bundle has no objects");
+            report.status = Some(Status::UpToDate);
+            return Ok(());
+        }
+        let prepared = stage::prepare(parsed, report);
+        if args.dry_run {
+            stage::describe_plan(&prepared, &limits, report)?;
+            report.status = Some(Status::DryRun);
+            return Ok(());
+        }
+        let gql = Graphql::new(cfg)?;
+        let platform = opencti::connector::probe_for_import(&gql)?;
+        let id = cfg
+            .connector_id
+            .as_deref()
+            .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
+        opencti::connector::register(&gql, id, &cfg.connector_name, &cfg.connector_scope)?;
+        let target = opencti::push::Target {
+            gql: &gql,
+            platform: &platform,
+            connector_id: id,
+            connector_name: &cfg.connector_name,
+        };
+        let mut pushed = opencti::push::Pushed::default();
+        let result = opencti::push::push(&target, &prepared, &limits, &mut pushed);
+        report.chunks = pushed.chunks;
+        report.bytes = pushed.bytes;
+        report.work_id = pushed.work_id;
+        result?;
+        report.status = Some(Status::Imported);
+        Ok(())
+    })
+}
+
+/// The whole input in one buffer: the stage borrows objects from it.
+fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
+    match file.filter(|p| p.as_os_str() != "-") {
+        Some(path) => std::fs::read(path).map_err(|e| {
+            Error::NoInput(format!("cannot read bundle file {}: {e}", path.display())).into()
+        }),
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(Error::Usage(
+                    "no bundle given: pass --file PATH or pipe one in (disinfox-sync fetch | disinfox-sync push)".into(),
+                )
+                .into());
+            }
+            let mut buf = Vec::new();
+            stdin
+                .lock()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::NoInput(format!("cannot read the bundle from stdin: {e}")))?;
+            Ok(buf)
+        }
+    }
+}

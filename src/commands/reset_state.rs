@@ -1,0 +1,66 @@
+//! `reset-state [--to WHEN]`: forget or set the cursor, on either backend. No confirmation:
+//! scripts call it. Prints the state before and after.
+
+use crate::cli::ResetStateArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::opencti::{self, Graphql};
+use crate::state::{self, FileStore, State, Store};
+
+pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
+    let to = match &args.to {
+        Some(text) => crate::when::parse(text, chrono::Utc::now())
+            .map_err(|e| Error::Usage(format!("invalid --to: {e}")))?,
+        None => None,
+    };
+    match state::resolve_file(args.state.state_file.as_ref(), cfg.state_file.as_ref())? {
+        Some(path) => {
+            let file = FileStore::open(&path)?;
+            // A corrupt file is exactly what reset-state is for: show it, then replace it.
+            let before = std::fs::read_to_string(&path).unwrap_or_default();
+            let store = Store::File(file);
+            let after = reset(&store, parse_lenient(&before), to)?;
+            print(before.trim(), &after)
+        }
+        None => {
+            let gql = Graphql::new(cfg)?;
+            let platform = opencti::connector::probe_for_import(&gql)?;
+            let id = cfg
+                .connector_id
+                .as_deref()
+                .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
+            let registered =
+                opencti::connector::register(&gql, id, &cfg.connector_name, &cfg.connector_scope)?;
+            let before = registered.state.clone().unwrap_or_default();
+            let store = Store::Opencti {
+                gql: &gql,
+                platform: &platform,
+                connector_id: id,
+                registered: registered.state,
+            };
+            let after = reset(&store, parse_lenient(&before), to)?;
+            print(&before, &after)
+        }
+    }
+}
+
+fn parse_lenient(text: &str) -> State {
+    state::parse_state(Some(text)).unwrap_or_default()
+}
+
+/// Keeps `last_run` (the UI shows it); replaces the cursor.
+fn reset(store: &Store, old: State, to: Option<chrono::DateTime<chrono::Utc>>) -> Result<State> {
+    let new = State {
+        last_fetch: to,
+        last_run: old.last_run,
+    };
+    store.save(&new, None)?;
+    log::info!("state in {} reset: {}", store.describe(), new.describe());
+    Ok(new)
+}
+
+fn print(before: &str, after: &State) -> Result<()> {
+    let before = if before.is_empty() { "(empty)" } else { before };
+    let after = after.to_json();
+    crate::output::write_to(None, |w| writeln!(w, "before: {before}\nafter:  {after}"))
+}

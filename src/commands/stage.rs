@@ -1,0 +1,87 @@
+//! The steps `push` and `sync` share: bundle bytes → prepared objects, and the chunk limits.
+
+use crate::bundle::{self, Limits, Prepared};
+use crate::cli::ChunkArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::summary::Report;
+
+pub fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
+    let max_bytes = args
+        .chunk_size
+        .or(cfg.chunk_size)
+        .map_or(bundle::DEFAULT_CHUNK_BYTES as u64, |b| b);
+    let max_objects = args
+        .chunk_objects
+        .or(cfg.chunk_objects)
+        .map_or(bundle::DEFAULT_CHUNK_OBJECTS as u64, |n| n);
+    if max_bytes < 1024 || max_objects == 0 {
+        return Err(Error::Config(format!(
+            "chunk limits too small ({max_bytes} bytes, {max_objects} objects): use --chunk-size of at least 1K and --chunk-objects of at least 1"
+        ))
+        .into());
+    }
+    Ok(Limits {
+        max_bytes: max_bytes as usize,
+        max_objects: max_objects as usize,
+    })
+}
+
+/// Dedupes, completes and orders; says what was added and what stays dangling.
+pub fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<'a> {
+    let prepared = bundle::prepare(parsed);
+    if prepared.duplicates > 0 {
+        log::info!(
+            "dropped {} duplicate object(s) (kept the latest modified)",
+            prepared.duplicates
+        );
+    }
+    if !prepared.added.is_empty() {
+        log::info!(
+            "added {} well-known object(s) the bundle references: {}",
+            prepared.added.len(),
+            prepared.added.join(", ")
+        );
+    }
+    if !prepared.dangling.is_empty() {
+        let by_type: Vec<String> = prepared
+            .dangling
+            .iter()
+            .map(|(t, ids)| format!("{} {t}", ids.len()))
+            .collect();
+        log::info!(
+            "{} reference(s) point outside the bundle ({}); OpenCTI resolves them only if it already has those objects",
+            prepared.dangling_count(),
+            by_type.join(", ")
+        );
+        for (t, ids) in &prepared.dangling {
+            log::debug!("dangling {t}: {}", ids.join(", "));
+        }
+    }
+    report.objects = prepared
+        .counts_by_type()
+        .into_iter()
+        .map(|(k, n)| (k.to_owned(), n))
+        .collect();
+    report.objects_total = prepared.len();
+    report.added_well_known = prepared.added.len();
+    report.dangling_references = prepared.dangling_count();
+    prepared
+}
+
+/// What a dry run shows instead of pushing.
+pub fn describe_plan(prepared: &Prepared, limits: &Limits, report: &mut Report) -> Result<()> {
+    let plans = prepared.chunks(limits)?;
+    for (i, plan) in plans.iter().enumerate() {
+        log::info!(
+            "chunk {}/{}: {} objects, {} bytes escaped",
+            i + 1,
+            plans.len(),
+            plan.len(),
+            plan.escaped_bytes
+        );
+    }
+    report.chunks = plans.len();
+    report.bytes = plans.iter().map(|p| p.escaped_bytes as u64).sum();
+    Ok(())
+}

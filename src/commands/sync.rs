@@ -1,0 +1,166 @@
+//! `sync`: one full cycle — probe, register, read the cursor, fetch what is newer, prepare,
+//! push, store the new cursor — then exit. The cursor moves only after every chunk was
+//! accepted, so any failure leaves the stored state exactly as it was.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::stage;
+use crate::bundle;
+use crate::cli::SyncArgs;
+use crate::config::Config;
+use crate::disinfox::Disinfox;
+use crate::error::{Error, Result};
+use crate::opencti::{self, Graphql, Platform, documents};
+use crate::state::{self, FileStore, State, Store};
+use crate::summary::{Report, Status, reported, upstream_bundle_error};
+use crate::when::display;
+
+pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut report = Report::new("sync");
+    reported(&mut report, args.json, started, |report| {
+        cycle(cfg, args, report)
+    })
+}
+
+fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
+    // The lock comes first: an overlapping run must stop before it talks to anyone.
+    let file = match state::resolve_file(args.state.state_file.as_ref(), cfg.state_file.as_ref())? {
+        Some(path) => Some(FileStore::open(&path)?),
+        None => None,
+    };
+    let limits = stage::limits(cfg, &args.chunks)?;
+    let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
+    let gql = Graphql::new(cfg)?;
+    let platform = opencti::connector::probe_for_import(&gql)?;
+    let id = cfg
+        .connector_id
+        .as_deref()
+        .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
+    let registered =
+        opencti::connector::register(&gql, id, &cfg.connector_name, &cfg.connector_scope)?;
+    let store = match file {
+        Some(f) => Store::File(f),
+        None => Store::Opencti {
+            gql: &gql,
+            platform: &platform,
+            connector_id: id,
+            registered: registered.state,
+        },
+    };
+    let before = store.load()?;
+    log::info!("state in {}: {}", store.describe(), before.describe());
+    report.cursor_before = before.last_fetch.map(display);
+    report.cursor_after = report.cursor_before.clone();
+
+    let threshold = args.queue_threshold.unwrap_or(cfg.queue_threshold_mb);
+    let queue = opencti::connector::queue_mb(&gql, &platform, id)?;
+    if let Some(mb) = queue.filter(|mb| *mb >= threshold) {
+        log::warn!(
+            "OpenCTI's queue for this connector holds {mb:.1} MB (threshold {threshold} MB): skipping this run, the next one will retry"
+        );
+        report.status = Some(Status::Deferred);
+        return Ok(());
+    }
+
+    let answer = source.incidents(before.last_fetch)?;
+    let now = Utc::now();
+    let info = connector_info(cfg, &platform, now, queue.unwrap_or(0.0), threshold);
+    let Some(body) = answer.body.as_deref() else {
+        log::info!(
+            "DISINFOX has nothing newer than {}",
+            crate::when::newer_than(before.last_fetch)
+        );
+        return finish_quiet(&store, &before, now, info, args.dry_run, report);
+    };
+    let parsed = bundle::parse(body).map_err(|e| upstream_bundle_error(e, body))?;
+    if parsed.is_empty() {
+        return finish_quiet(&store, &before, now, info, args.dry_run, report);
+    }
+    let prepared = stage::prepare(parsed, report);
+    let after = State {
+        last_fetch: crate::cursor::next(
+            before.last_fetch,
+            prepared.max_modified(),
+            answer.server_date,
+            args.settle.unwrap_or(cfg.settle),
+        ),
+        last_run: Some(now.timestamp()),
+    };
+    report.cursor_after = after.last_fetch.map(display);
+    if args.dry_run {
+        stage::describe_plan(&prepared, &limits, report)?;
+        log::info!(
+            "dry run: would push the above and move the cursor to {}",
+            after.describe()
+        );
+        report.status = Some(Status::DryRun);
+        return Ok(());
+    }
+    let target = opencti::push::Target {
+        gql: &gql,
+        platform: &platform,
+        connector_id: id,
+        connector_name: &cfg.connector_name,
+    };
+    let mut pushed = opencti::push::Pushed::default();
+    let result = opencti::push::push(&target, &prepared, &limits, &mut pushed);
+    report.chunks = pushed.chunks;
+    report.bytes = pushed.bytes;
+    report.work_id = pushed.work_id;
+    if let Err(e) = result {
+        report.cursor_after = report.cursor_before.clone();
+        return Err(e);
+    }
+    store.save(&after, info)?;
+    report.status = Some(Status::Imported);
+    Ok(())
+}
+
+/// Nothing new: the cursor stays, `last_run` moves.
+fn finish_quiet(
+    store: &Store,
+    before: &State,
+    now: DateTime<Utc>,
+    info: Option<serde_json::Value>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<()> {
+    if dry_run {
+        report.status = Some(Status::DryRun);
+        return Ok(());
+    }
+    let after = State {
+        last_fetch: before.last_fetch,
+        last_run: Some(now.timestamp()),
+    };
+    store.save(&after, info)?;
+    report.status = Some(Status::UpToDate);
+    Ok(())
+}
+
+fn connector_info(
+    cfg: &Config,
+    platform: &Platform,
+    now: DateTime<Utc>,
+    queue_mb: f64,
+    threshold: f64,
+) -> Option<serde_json::Value> {
+    if !platform.features.connector_info {
+        return None;
+    }
+    let next = cfg
+        .duration_period
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .and_then(|d| now.checked_add_signed(d))
+        .map(display);
+    Some(documents::connector_info(
+        &display(now),
+        next.as_deref(),
+        false,
+        queue_mb,
+        threshold,
+    ))
+}

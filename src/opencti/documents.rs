@@ -1,0 +1,130 @@
+//! Every GraphQL document the client can send, with the first release that accepts it.
+//! The contract tests validate each one against the real schema of every release its gate
+//! admits, so adding a document here is all it takes to have it checked.
+
+use serde_json::{Value, json};
+
+use super::version::{self, Version};
+
+pub struct Document {
+    pub name: &'static str,
+    pub text: &'static str,
+    /// First release that accepts the document.
+    pub since: Version,
+}
+
+const V6_0_0: Version = Version(6, 0, 0);
+
+pub const PROBE: Document = Document {
+    name: "Probe",
+    text: "query Probe { about { version } me { id name capabilities { name } } }",
+    since: V6_0_0,
+};
+
+pub const REGISTER: Document = Document {
+    name: "Register",
+    text: "mutation Register($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_user_id } }",
+    since: V6_0_0,
+};
+
+pub const PING: Document = Document {
+    name: "Ping",
+    text: "mutation Ping($id: ID!, $state: String) { pingConnector(id: $id, state: $state) { id connector_state connector_state_reset } }",
+    since: V6_0_0,
+};
+
+pub const PING_WITH_INFO: Document = Document {
+    name: "PingWithInfo",
+    text: "mutation PingWithInfo($id: ID!, $state: String, $connectorInfo: ConnectorInfoInput) { pingConnector(id: $id, state: $state, connectorInfo: $connectorInfo) { id connector_state connector_state_reset } }",
+    since: version::CONNECTOR_INFO,
+};
+
+pub const QUEUE: Document = Document {
+    name: "Queue",
+    text: "query Queue($id: String!) { connector(id: $id) { id connector_queue_details { messages_number messages_size } } }",
+    since: version::QUEUE_DETAILS,
+};
+
+pub const PUSH: Document = Document {
+    name: "Push",
+    text: "mutation Push($connectorId: String!, $bundle: String!) { stixBundlePush(connectorId: $connectorId, bundle: $bundle) }",
+    since: version::MIN_SUPPORTED,
+};
+
+pub const PUSH_TO_WORK: Document = Document {
+    name: "PushToWork",
+    text: "mutation PushToWork($connectorId: String!, $bundle: String!, $work_id: String) { stixBundlePush(connectorId: $connectorId, bundle: $bundle, work_id: $work_id) }",
+    since: version::WORK_ID,
+};
+
+pub const WORK_ADD: Document = Document {
+    name: "WorkAdd",
+    text: "mutation WorkAdd($connectorId: String!, $friendlyName: String) { workAdd(connectorId: $connectorId, friendlyName: $friendlyName) { id } }",
+    since: V6_0_0,
+};
+
+pub const WORK_ADD_MULTIPART: Document = Document {
+    name: "WorkAddMultipart",
+    text: "mutation WorkAddMultipart($connectorId: String!, $friendlyName: String, $isMultiPartWork: Boolean) { workAdd(connectorId: $connectorId, friendlyName: $friendlyName, isMultiPartWork: $isMultiPartWork) { id } }",
+    since: version::MULTIPART_WORK,
+};
+
+pub const WORK_DONE: Document = Document {
+    name: "WorkDone",
+    text: "mutation WorkDone($id: ID!, $message: String, $inError: Boolean) { workEdit(id: $id) { toProcessed(message: $message, inError: $inError) } }",
+    since: V6_0_0,
+};
+
+pub const ALL: &[&Document] = &[
+    &PROBE,
+    &REGISTER,
+    &PING,
+    &PING_WITH_INFO,
+    &QUEUE,
+    &PUSH,
+    &PUSH_TO_WORK,
+    &WORK_ADD,
+    &WORK_ADD_MULTIPART,
+    &WORK_DONE,
+];
+
+/// The 7 input fields every release from 6.0.0 accepts; later fields (auto_update, …) would
+/// make older servers reject the whole request.
+pub fn register_input(id: &str, name: &str, scope: &[String]) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "type": "EXTERNAL_IMPORT",
+        "scope": scope,
+        "auto": false,
+        "only_contextual": false,
+        "playbook_compatible": false,
+    })
+}
+
+/// `ConnectorInfoInput` (6.2.12+): a one-shot run on an external schedule.
+pub fn connector_info(
+    last_run: &str,
+    next_run: Option<&str>,
+    buffering: bool,
+    queue_mb: f64,
+    queue_threshold_mb: f64,
+) -> Value {
+    let mut info = json!({
+        "run_and_terminate": true,
+        "buffering": buffering,
+        "queue_threshold": queue_threshold_mb,
+        "queue_messages_size": queue_mb,
+        "last_run_datetime": last_run,
+    });
+    if let Some(next) = next_run {
+        info["next_run_datetime"] = json!(next);
+    }
+    info
+}
+
+/// Input types used in variables, by variable name, for the key checks of the contract test.
+pub const INPUT_VARIABLES: &[(&str, &str)] = &[
+    ("input", "RegisterConnectorInput"),
+    ("connectorInfo", "ConnectorInfoInput"),
+];

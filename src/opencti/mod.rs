@@ -1,0 +1,10 @@
+//! The OpenCTI sink: a pure-HTTP connector (GraphQL only; no pycti, no RabbitMQ).
+
+pub mod connector;
+pub mod documents;
+pub mod graphql;
+pub mod push;
+pub mod version;
+
+pub use connector::Platform;
+pub use graphql::Graphql;

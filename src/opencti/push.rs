@@ -1,0 +1,199 @@
+//! Pushing a prepared bundle: one work per run (where the platform can link pushes to it),
+//! one `stixBundlePush` per request (the server allows one mutation per request), the work
+//! closed in every path.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::connector::Platform;
+use super::documents as doc;
+use super::graphql::Graphql;
+use crate::bundle::{Limits, Prepared};
+use crate::error::{Error, Result};
+
+/// Who is pushing.
+pub struct Target<'a> {
+    pub gql: &'a Graphql,
+    pub platform: &'a Platform,
+    pub connector_id: &'a str,
+    pub connector_name: &'a str,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Pushed {
+    pub chunks: usize,
+    pub objects: usize,
+    /// Bytes of the bundles as sent (escaped, inside the request bodies).
+    pub bytes: u64,
+    pub work_id: Option<String>,
+}
+
+/// Pushes every chunk in order. On failure the work is closed in error and the error returned;
+/// `progress` (when set) receives what was pushed so far.
+pub fn push(
+    target: &Target,
+    prepared: &Prepared,
+    limits: &Limits,
+    progress: &mut Pushed,
+) -> Result<()> {
+    let plans = prepared.chunks(limits)?;
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let work_id = open_work(target, plans.len())?;
+    progress.work_id = work_id.clone();
+    let result = push_chunks(target, prepared, &plans, work_id.as_deref(), progress);
+    if let Some(id) = &work_id {
+        let (message, in_error) = match &result {
+            Ok(()) => (
+                format!(
+                    "{} objects imported in {} chunk(s)",
+                    progress.objects, progress.chunks
+                ),
+                false,
+            ),
+            Err(e) => (format!("run failed: {}", crate::error::render(e)), true),
+        };
+        if let Err(close) = close_work(target.gql, id, &message, in_error) {
+            // The import's own outcome matters more than the bookkeeping.
+            log::warn!(
+                "could not close work {id}: {}",
+                crate::error::render(&close)
+            );
+            result.as_ref().map_err(|_| ()).ok();
+        }
+    }
+    result
+}
+
+fn push_chunks(
+    target: &Target,
+    prepared: &Prepared,
+    plans: &[crate::bundle::ChunkPlan],
+    work_id: Option<&str>,
+    progress: &mut Pushed,
+) -> Result<()> {
+    let bar = progress_bar(plans.len());
+    let doc = if work_id.is_some() {
+        &doc::PUSH_TO_WORK
+    } else {
+        &doc::PUSH
+    };
+    let mut body = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        let started = Instant::now();
+        let bundle_bytes =
+            request_body(&mut body, doc, target.connector_id, work_id, prepared, plan)?;
+        let data = target.gql.run_body(doc.name, &body)?;
+        if data.get("stixBundlePush").and_then(|v| v.as_bool()) != Some(true) {
+            return Err(Error::Protocol(format!(
+                "OpenCTI did not accept chunk {} (stixBundlePush answered {})",
+                i + 1,
+                data
+            ))
+            .into());
+        }
+        progress.chunks += 1;
+        progress.objects += plan.len();
+        progress.bytes += bundle_bytes as u64;
+        bar.inc(1);
+        if bar.is_hidden() {
+            log::info!(
+                "pushed chunk {}/{}: {} objects, {} bytes in {:.2}s",
+                i + 1,
+                plans.len(),
+                plan.len(),
+                bundle_bytes,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// `{"query":…,"operationName":…,"variables":{…,"bundle":"<escaped chunk>"}}`, built in place
+/// so the escaped chunk exists once. Returns the escaped bundle's length.
+fn request_body(
+    body: &mut Vec<u8>,
+    doc: &doc::Document,
+    connector_id: &str,
+    work_id: Option<&str>,
+    prepared: &Prepared,
+    plan: &crate::bundle::ChunkPlan,
+) -> Result<usize> {
+    body.clear();
+    let mut vars = json!({ "connectorId": connector_id });
+    if let Some(w) = work_id {
+        vars["work_id"] = json!(w);
+    }
+    let head =
+        json!({ "query": doc.text, "operationName": doc.name, "variables": vars }).to_string();
+    // Reopen the variables object to append the bundle as the last member.
+    let head = head
+        .strip_suffix("}}")
+        .ok_or_else(|| anyhow::anyhow!("unexpected request shape"))?;
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(b",\"bundle\":");
+    let before = body.len();
+    prepared.render_escaped_into(plan, body);
+    let escaped = body.len() - before;
+    body.extend_from_slice(b"}}");
+    Ok(escaped)
+}
+
+fn open_work(target: &Target, chunks: usize) -> Result<Option<String>> {
+    let f = target.platform.features;
+    // Before 6.5.7 a push cannot name a work: the server makes one per push, and a work of our
+    // own would stay empty.
+    if !f.work_id {
+        return Ok(None);
+    }
+    let name = format!(
+        "{} run @ {}",
+        target.connector_name,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let data = if f.multipart_work && chunks > 1 {
+        target.gql.run(
+            &doc::WORK_ADD_MULTIPART,
+            json!({ "connectorId": target.connector_id, "friendlyName": name, "isMultiPartWork": true }),
+        )?
+    } else {
+        target.gql.run(
+            &doc::WORK_ADD,
+            json!({ "connectorId": target.connector_id, "friendlyName": name }),
+        )?
+    };
+    let id = data
+        .pointer("/workAdd/id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Error::Protocol("OpenCTI answered workAdd without a work id".into()))?;
+    log::debug!("work {id} opened");
+    Ok(Some(id.to_owned()))
+}
+
+fn close_work(gql: &Graphql, id: &str, message: &str, in_error: bool) -> Result<()> {
+    gql.run(
+        &doc::WORK_DONE,
+        json!({ "id": id, "message": message, "inError": in_error }),
+    )?;
+    Ok(())
+}
+
+/// A bar on a terminal only; cron and Kubernetes logs get one plain line per chunk instead.
+fn progress_bar(chunks: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || chunks < 2 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(chunks as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} pushing chunk {pos}/{len} {wide_bar} {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}

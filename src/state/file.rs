@@ -1,0 +1,143 @@
+//! The local state file: written atomically, guarded by an exclusive advisory lock on a
+//! sibling `.lock` file (the state file itself is replaced by rename, so it cannot carry the
+//! lock). The kernel drops the lock when the process dies: no stale locks.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use super::parse::{State, parse_state};
+use crate::error::{Error, Result};
+
+pub struct FileStore {
+    path: PathBuf,
+    // Held for the whole run; released on drop.
+    _lock: File,
+}
+
+impl FileStore {
+    /// Takes the lock (exit 75 when another run holds it).
+    pub fn open(path: &Path) -> Result<FileStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::LocalIo(format!(
+                    "cannot create the state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let lock_path = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                Error::LocalIo(format!(
+                    "cannot open the lock file {}: {e}",
+                    lock_path.display()
+                ))
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Temporary(format!(
+                    "another run holds the lock on {}; this run stops here",
+                    path.display()
+                ))
+                .into());
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(
+                    Error::LocalIo(format!("cannot lock {}: {e}", lock_path.display())).into(),
+                );
+            }
+        }
+        Ok(FileStore {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A missing file is "from the beginning"; a corrupt one stops the run (78).
+    pub fn load(&self) -> Result<State> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) => {
+                return Err(Error::LocalIo(format!(
+                    "cannot read the state file {}: {e}",
+                    self.path.display()
+                ))
+                .into());
+            }
+        };
+        parse_state(Some(&text)).map_err(|why| {
+            Error::Config(format!(
+                "the state file {} is corrupt ({why}); run `disinfox-sync reset-state --state-file {}` (optionally with --to WHEN)",
+                self.path.display(),
+                self.path.display()
+            ))
+            .into()
+        })
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        let json = state.to_json();
+        crate::output::write_atomically(&self.path, |w| {
+            w.write_all(json.as_bytes())?;
+            w.write_all(b"\n")
+        })
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The default location: the user state directory (e.g. ~/.local/state/disinfox-sync).
+pub fn default_path() -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "disinfox-sync")?;
+    let dir = dirs.state_dir().unwrap_or(dirs.data_local_dir());
+    Some(dir.join("state.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_open_is_refused_while_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let first = FileStore::open(&path).unwrap();
+        let err = FileStore::open(&path).err().unwrap();
+        assert!(format!("{err}").contains("another run holds the lock"));
+        drop(first);
+        assert!(FileStore::open(&path).is_ok());
+    }
+
+    #[test]
+    fn save_load_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = FileStore::open(&path).unwrap();
+        assert_eq!(store.load().unwrap(), State::default());
+        let s = State {
+            last_fetch: super::super::parse::parse_cursor("2026-01-01T00:00:00Z"),
+            last_run: Some(5),
+        };
+        store.save(&s).unwrap();
+        assert_eq!(store.load().unwrap(), s);
+        std::fs::write(&path, "{oops").unwrap();
+        assert!(format!("{}", store.load().unwrap_err()).contains("reset-state"));
+    }
+}

@@ -1,0 +1,29 @@
+//! The cursor and where it is kept: in OpenCTI's connector state (default, so a pod keeps
+//! nothing on disk and the UI's "reset state" works) or in a local file.
+
+mod file;
+mod parse;
+mod store;
+
+pub use file::{FileStore, default_path};
+pub use parse::{State, parse_cursor, parse_state};
+pub use store::Store;
+
+use std::path::PathBuf;
+
+/// `--state-file` without a value (or an empty one) means the default location.
+pub fn resolve_file(
+    flag: Option<&PathBuf>,
+    configured: Option<&PathBuf>,
+) -> crate::error::Result<Option<PathBuf>> {
+    match flag.or(configured) {
+        None => Ok(None),
+        Some(p) if p.as_os_str().is_empty() => default_path().map(Some).ok_or_else(|| {
+            crate::error::Error::Config(
+                "no home directory for the default state file: pass --state-file PATH".into(),
+            )
+            .into()
+        }),
+        Some(p) => Ok(Some(p.clone())),
+    }
+}

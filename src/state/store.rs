@@ -1,0 +1,79 @@
+//! One interface over the two places the cursor can live.
+
+use serde_json::Value;
+
+use super::file::FileStore;
+use super::parse::{State, parse_state};
+use crate::error::{Error, Result};
+use crate::opencti::{Graphql, Platform, connector};
+
+pub enum Store<'a> {
+    /// The connector's state in OpenCTI, as registration returned it.
+    Opencti {
+        gql: &'a Graphql,
+        platform: &'a Platform,
+        connector_id: &'a str,
+        registered: Option<String>,
+    },
+    File(FileStore),
+}
+
+impl Store<'_> {
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Opencti { connector_id, .. } => format!("OpenCTI connector {connector_id}"),
+            Store::File(f) => format!("file {}", f.path().display()),
+        }
+    }
+
+    /// OpenCTI state we cannot read starts over (with a warning): re-sending is harmless and
+    /// the UI may have written anything. A corrupt local file is the operator's to fix (78).
+    pub fn load(&self) -> Result<State> {
+        match self {
+            Store::File(f) => f.load(),
+            Store::Opencti { registered, .. } => Ok(parse_state(registered.as_deref())
+                .unwrap_or_else(|why| {
+                    log::warn!("{why}; starting from the beginning");
+                    State::default()
+                })),
+        }
+    }
+
+    /// Writes `state`. On OpenCTI a pending UI reset swallows one ping (the platform only
+    /// clears its reset flag), so the answer is compared and the ping sent once more.
+    pub fn save(&self, state: &State, info: Option<Value>) -> Result<()> {
+        match self {
+            Store::File(f) => f.save(state),
+            Store::Opencti {
+                gql,
+                platform,
+                connector_id,
+                ..
+            } => {
+                let sent = state.to_json();
+                for attempt in 0..2 {
+                    let stored = connector::ping(gql, platform, connector_id, &sent, info.clone())?;
+                    if same_json(stored.as_deref(), &sent) {
+                        return Ok(());
+                    }
+                    log::debug!(
+                        "OpenCTI kept state {stored:?} after ping {} (a reset was pending); pinging again",
+                        attempt + 1
+                    );
+                }
+                Err(Error::Protocol(
+                    "OpenCTI did not store the connector state after two pings".into(),
+                )
+                .into())
+            }
+        }
+    }
+}
+
+fn same_json(stored: Option<&str>, sent: &str) -> bool {
+    let parse = |s: &str| serde_json::from_str::<Value>(s).ok();
+    match stored {
+        Some(s) => parse(s).is_some() && parse(s) == parse(sent),
+        None => false,
+    }
+}

@@ -1,0 +1,181 @@
+//! Counting and describing what a run moved, for the one-line summaries.
+
+use std::collections::BTreeMap;
+
+use crate::bundle::BundleError;
+use crate::error::Error;
+
+pub type Counts = BTreeMap<String, usize>;
+
+pub fn count_types<'a>(kinds: impl Iterator<Item = &'a str>) -> Counts {
+    let mut counts = Counts::new();
+    for kind in kinds {
+        *counts.entry(kind.to_owned()).or_default() += 1;
+    }
+    counts
+}
+
+/// "18 objects (2 intrusion-set, 8 relationship, …)" or "no objects".
+pub fn describe_counts(counts: &Counts) -> String {
+    let total: usize = counts.values().sum();
+    if total == 0 {
+        return "no objects".into();
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!(
+        "{total} object{} ({})",
+        if total == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
+/// DISINFOX sent something bundle-like that does not hold up: the answer's shape is the peer's
+/// fault (76), a broken object inside a bundle is bad data (65).
+pub fn upstream_bundle_error(err: BundleError, body: &[u8]) -> anyhow::Error {
+    if is_structural(&err) {
+        Error::Protocol(format!(
+            "DISINFOX answered something that is not a STIX bundle: {err}; received {}",
+            crate::http::preview(body)
+        ))
+        .into()
+    } else {
+        Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
+    }
+}
+
+/// How a `sync` or `push` ended, for people (one line on stderr) and machines (`--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Imported,
+    UpToDate,
+    Deferred,
+    Failed,
+    DryRun,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub command: &'static str,
+    pub status: Option<Status>,
+    pub objects: Counts,
+    pub objects_total: usize,
+    pub added_well_known: usize,
+    pub dangling_references: usize,
+    pub chunks: usize,
+    pub bytes: u64,
+    pub cursor_before: Option<String>,
+    pub cursor_after: Option<String>,
+    pub work_id: Option<String>,
+    pub duration_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report {
+    pub fn new(command: &'static str) -> Self {
+        Report {
+            command,
+            ..Default::default()
+        }
+    }
+
+    pub fn human(&self) -> String {
+        let status = match self.status {
+            Some(Status::Imported) => "imported",
+            Some(Status::UpToDate) => "up to date",
+            Some(Status::Deferred) => "deferred",
+            Some(Status::Failed) => "FAILED",
+            Some(Status::DryRun) => "dry run",
+            None => "?",
+        };
+        let mut line = format!(
+            "{} {status}: {}",
+            self.command,
+            describe_counts(&self.objects)
+        );
+        if self.chunks > 0 {
+            line.push_str(&format!(
+                " in {} chunk(s), {} bytes",
+                self.chunks, self.bytes
+            ));
+        }
+        if let Some(w) = &self.work_id {
+            line.push_str(&format!(", work {w}"));
+        }
+        if self.cursor_before.is_some() || self.cursor_after.is_some() {
+            let c = |c: &Option<String>| c.clone().unwrap_or_else(|| "beginning".into());
+            line.push_str(&format!(
+                ", cursor {} -> {}",
+                c(&self.cursor_before),
+                c(&self.cursor_after)
+            ));
+        }
+        line.push_str(&format!(", {:.2}s", self.duration_seconds));
+        if let Some(e) = &self.error {
+            line.push_str(&format!(": {e}"));
+        }
+        line
+    }
+
+    /// Logs the human line; with `json`, also prints the object on stdout.
+    pub fn emit(&self, json: bool) -> crate::error::Result<()> {
+        if self.status == Some(Status::Failed) {
+            log::error!("{}", self.human());
+        } else {
+            log::info!("{}", self.human());
+        }
+        if json {
+            let text = crate::secret::scrub(&serde_json::to_string(self)?);
+            crate::output::write_to(None, |w| writeln!(w, "{text}"))?;
+        }
+        Ok(())
+    }
+
+    /// Completes a failed run's report from the error that ended it.
+    pub fn fail(&mut self, err: &anyhow::Error) {
+        self.status = Some(Status::Failed);
+        self.error = Some(crate::error::render(err));
+        if let crate::error::Outcome::Fail(code) = crate::error::classify(err) {
+            self.exit_code = Some(code.code());
+        }
+    }
+}
+
+/// Runs `body`, and on failure still emits the report (status failed) before passing the
+/// error on for the exit status.
+pub fn reported(
+    report: &mut Report,
+    json: bool,
+    started: std::time::Instant,
+    body: impl FnOnce(&mut Report) -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
+    let result = body(report);
+    report.duration_seconds = started.elapsed().as_secs_f64();
+    if let Err(e) = &result {
+        if matches!(
+            crate::error::classify(e),
+            crate::error::Outcome::QuietSuccess
+        ) {
+            return result;
+        }
+        report.fail(e);
+        let _ = report.emit(json);
+        return result;
+    }
+    report.emit(json)?;
+    result
+}
+
+/// The input is not a bundle at all (as opposed to a bundle with a bad object in it).
+pub fn is_structural(err: &BundleError) -> bool {
+    matches!(
+        err,
+        BundleError::Empty
+            | BundleError::NotUtf8 { .. }
+            | BundleError::NotJson { .. }
+            | BundleError::NotBundle { .. }
+    )
+}

@@ -1,0 +1,105 @@
+//! Shared helpers: an isolated command, synthetic DISINFOX objects, the shared fixtures.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+pub const CONNECTOR_ID: &str = "6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab";
+
+/// The CLI with nothing inherited: no HOME config, no stray variables.
+pub fn cli(home: &Path) -> Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("disinfox-sync");
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .args(["--retry-delay", "10ms", "--timeout", "5s"]);
+    cmd
+}
+
+pub fn bin_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin!("disinfox-sync").to_path_buf()
+}
+
+pub fn ms(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn uuid_from(n: u64, salt: u64) -> String {
+    let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt;
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        x >> 32,
+        (x >> 16) & 0xffff,
+        x & 0xfff,
+        (x >> 20) & 0xfff,
+        n
+    )
+}
+
+/// One DISINFOX incident as the real server shapes it: intrusion-set, threat-actor, location,
+/// and the relationships between them, all stamped `modified`.
+pub fn incident(n: u64, modified: DateTime<Utc>) -> Vec<String> {
+    let at = ms(modified);
+    let ident = "identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b";
+    let is = format!("intrusion-set--{}", uuid_from(n, 1));
+    let ta = format!("threat-actor--{}", uuid_from(n, 2));
+    let loc = format!("location--{}", uuid_from(n, 3));
+    let rel = |k: u64, ty: &str, target: &str| {
+        json!({"created": at, "created_by_ref": ident, "id": format!("relationship--{}", uuid_from(n, 10 + k)),
+               "modified": at, "relationship_type": ty, "source_ref": is, "spec_version": "2.1",
+               "target_ref": target, "type": "relationship"})
+        .to_string()
+    };
+    vec![
+        json!({"created": at, "created_by_ref": ident, "description": format!("Incident number {n} described at some length"),
+               "first_seen": "2024-01-01T00:00:00Z", "id": is, "labels": ["incident", "disinformation"],
+               "modified": at, "name": format!("Incident {n}"), "spec_version": "2.1", "type": "intrusion-set"}).to_string(),
+        json!({"created": at, "created_by_ref": ident, "id": ta, "labels": ["threat-actor"], "modified": at,
+               "name": format!("Actor {n}"), "spec_version": "2.1", "threat_actor_types": ["nation-state"], "type": "threat-actor"}).to_string(),
+        json!({"country": format!("Country {n}"), "created": at, "created_by_ref": ident, "id": loc, "modified": at,
+               "name": format!("Country {n}"), "spec_version": "2.1", "type": "location"}).to_string(),
+        rel(1, "attributed-to", &ta),
+        rel(2, "targets", &loc),
+    ]
+}
+
+/// `count` incidents, one second apart, the last one `last` (objects per incident: 5).
+pub fn incidents(count: u64, first: u64, last: DateTime<Utc>) -> Vec<String> {
+    (0..count)
+        .flat_map(|i| incident(first + i, last - Duration::seconds((count - 1 - i) as i64)))
+        .collect()
+}
+
+/// `../shared/fixtures/disinfox`, if this checkout has it. Absent under CI is a failure.
+pub fn shared_dir(sub: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("shared")
+        .join(sub);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {} is missing",
+        dir.display()
+    );
+    eprintln!("skipped: {} is absent", dir.display());
+    None
+}
+
+/// Object ids in a bundle text, in order.
+pub fn ids(bundle: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(bundle).expect("bundle is JSON");
+    assert_eq!(v["type"], "bundle");
+    v["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! The one integration-test binary (one link instead of many on small machines).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod common;
+mod fetch;
