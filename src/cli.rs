@@ -89,6 +89,30 @@ pub enum Command {
     /// Forget the stored cursor (next sync imports everything), or set it with --to
     #[command(after_long_help = EXIT_TABLE)]
     ResetState(ResetStateArgs),
+    /// Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check
+    #[command(after_long_help = EXIT_TABLE)]
+    Check(CheckArgs),
+    /// Write the man pages and shell completions (for packagers; `make generated`)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the results as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Check this state file instead of the state in OpenCTI (as sync --state-file)
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Project root: files go to OUT/man and OUT/completions
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         }
     };
     match disinfox_sync::commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => match classify(&err) {
             Outcome::QuietSuccess => ExitCode::SUCCESS,
             Outcome::Fail(code) => {

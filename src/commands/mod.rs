@@ -1,42 +1,57 @@
 //! Thin orchestrations: each command wires a source, the bundle stage and a sink together.
 
+mod check;
 mod fetch;
+pub mod generate;
 mod push;
 mod reset_state;
 mod stage;
 mod sync;
 
+use std::process::ExitCode;
+
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Needs};
 use crate::error::Result;
 
-/// Loads the configuration the command needs, starts logging, runs the command.
-pub fn run(cli: Cli) -> Result<()> {
-    let needs = match &cli.command {
-        Command::Fetch(_) => Needs {
-            disinfox: true,
-            opencti: false,
-        },
-        Command::Push(a) => Needs {
-            disinfox: false,
-            opencti: !a.dry_run,
-        },
-        Command::Sync(_) => Needs {
-            disinfox: true,
-            opencti: true,
-        },
+/// What each command needs configured; a malformed setting outside it only warns.
+fn needs(command: &Command) -> Needs {
+    let both = Needs { disinfox: true, opencti: true };
+    match command {
+        Command::Fetch(_) => Needs { disinfox: true, opencti: false },
+        Command::Push(a) => Needs { disinfox: false, opencti: !a.dry_run },
+        Command::Sync(_) | Command::Check(_) => both,
         // The file backend needs nothing remote.
-        Command::ResetState(a) => Needs {
-            disinfox: false,
-            opencti: a.state.state_file.is_none(),
-        },
-    };
-    // Logging is configured by the config itself, so a config error is reported before it.
+        Command::ResetState(a) => Needs { disinfox: false, opencti: a.state.state_file.is_none() },
+        Command::Generate(_) => Needs::default(),
+    }
+}
+
+/// Loads the configuration the command needs, starts logging, runs the command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
-    let loaded = Config::load(&cli.global, needs, &env);
-    let level = loaded.as_ref().ok().and_then(|c| c.log_level);
-    crate::logging::init(level, cli.global.log_format);
-    let cfg = loaded?;
+    let loaded = Config::load(&cli.global, needs(&cli.command), &env);
+    // The log level may come from the configuration, so logging starts after it loaded.
+    crate::logging::init(loaded.as_ref().ok().and_then(|c| c.log_level), cli.global.log_format);
+    let cfg = match (loaded, &cli.command) {
+        (Ok(cfg), _) => cfg,
+        // `check` reports a broken configuration as one of its lines.
+        (Err(e), Command::Check(args)) => return check::run(Err(e.into()), args),
+        (Err(e), _) => return Err(e.into()),
+    };
+    log_config(&cfg);
+    match &cli.command {
+        Command::Fetch(args) => fetch::run(&cfg, args),
+        Command::Push(args) => push::run(&cfg, args),
+        Command::Sync(args) => sync::run(&cfg, args),
+        Command::ResetState(args) => reset_state::run(&cfg, args),
+        Command::Generate(args) => generate::run(&args.out),
+        Command::Check(args) => return check::run(Ok(cfg), args),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+fn log_config(cfg: &Config) {
     for w in &cfg.warnings {
         log::warn!("{w}");
     }
@@ -44,10 +59,4 @@ pub fn run(cli: Cli) -> Result<()> {
         log::debug!("configuration file {}", path.display());
     }
     log::debug!("configuration {cfg:?}");
-    match &cli.command {
-        Command::Fetch(args) => fetch::run(&cfg, args),
-        Command::Push(args) => push::run(&cfg, args),
-        Command::Sync(args) => sync::run(&cfg, args),
-        Command::ResetState(args) => reset_state::run(&cfg, args),
-    }
 }

@@ -4,4 +4,5 @@
 mod support;
 
 mod common;
+mod contract;
 mod fetch;

@@ -1,0 +1,158 @@
+//! `check`: a preflight for operators and init containers. One line per check; the exit
+//! status is that of the first failure, so a failing init container says what is wrong.
+
+use std::io::IsTerminal;
+
+use serde::Serialize;
+
+use crate::cli::CheckArgs;
+use crate::config::Config;
+use crate::disinfox::Disinfox;
+use crate::error::{Outcome, Result, classify, render};
+use crate::exit_codes::ExitCode;
+use crate::opencti::{self, Graphql, version};
+use crate::state::{self, FileStore, parse_state};
+
+#[derive(Debug, Serialize)]
+struct Line {
+    check: &'static str,
+    ok: bool,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<u8>,
+}
+
+#[derive(Default)]
+struct Report {
+    lines: Vec<Line>,
+}
+
+impl Report {
+    fn pass(&mut self, check: &'static str, detail: String) {
+        self.lines.push(Line { check, ok: true, detail, exit_code: None });
+    }
+
+    fn fail(&mut self, check: &'static str, err: &anyhow::Error) {
+        let code = match classify(err) {
+            Outcome::Fail(c) => c,
+            Outcome::QuietSuccess => ExitCode::Failure,
+        };
+        self.lines.push(Line { check, ok: false, detail: render(err), exit_code: Some(code.code()) });
+    }
+
+    fn first_failure(&self) -> Option<u8> {
+        self.lines.iter().find_map(|l| l.exit_code)
+    }
+}
+
+/// Runs every check it can; `cfg` is the configuration or why it did not load.
+pub fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process::ExitCode> {
+    let mut report = Report::default();
+    match &cfg {
+        Ok(cfg) => {
+            let file = cfg.file.as_ref().map_or("no config file".to_owned(), |p| format!("config file {}", p.display()));
+            report.pass("configuration", format!("valid ({file})"));
+            check_disinfox(cfg, &mut report);
+            check_opencti(cfg, args, &mut report);
+        }
+        Err(e) => report.fail("configuration", e),
+    }
+    print(&report, args.json)?;
+    Ok(match report.first_failure() {
+        Some(code) => std::process::ExitCode::from(code),
+        None => std::process::ExitCode::SUCCESS,
+    })
+}
+
+fn check_disinfox(cfg: &Config, report: &mut Report) {
+    // A cursor in the future answers `{}`: the real data path, and nothing to download.
+    let future = chrono::Utc::now() + chrono::Duration::days(3650);
+    let result = Disinfox::new(cfg, 1 << 20).and_then(|d| {
+        let answer = d.incidents(Some(future))?;
+        Ok((d.endpoint().to_string(), answer))
+    });
+    match result {
+        Ok((url, answer)) => {
+            let skew = answer.server_date.map(|d| (d - chrono::Utc::now()).num_seconds());
+            let clock = skew.map_or(String::new(), |s| format!(", its clock {s:+}s from ours"));
+            report.pass("disinfox", format!("{url} answers and accepts the key{clock}"));
+        }
+        Err(e) => report.fail("disinfox", &e),
+    }
+}
+
+fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
+    let gql = match Graphql::new(cfg) {
+        Ok(g) => g,
+        Err(e) => return report.fail("opencti", &e),
+    };
+    let platform = match opencti::connector::probe(&gql) {
+        Ok(p) => p,
+        Err(e) => return report.fail("opencti", &e),
+    };
+    report.pass("opencti", format!("OpenCTI {} at {}, token user '{}'", platform.version_text, gql.url(), platform.user_name));
+    if let Err(e) = opencti::connector::require_import(&platform) {
+        report.fail("capability", &e);
+        return;
+    }
+    report.pass("capability", "the token's user has CONNECTORAPI".into());
+    let f = platform.features;
+    let yes_no = |b: bool, since: version::Version| if b { "yes".to_owned() } else { format!("no (needs {since})") };
+    report.pass(
+        "features",
+        format!(
+            "stixBundlePush yes, work_id {}, connectorInfo {}, multi-part works {}",
+            yes_no(f.work_id, version::WORK_ID),
+            yes_no(f.connector_info, version::CONNECTOR_INFO),
+            yes_no(f.multipart_work, version::MULTIPART_WORK)
+        ),
+    );
+    check_state(cfg, args, &gql, report);
+}
+
+/// Registration is idempotent and returns the stored state; it is how a connector reads it.
+fn check_state(cfg: &Config, args: &CheckArgs, gql: &Graphql, report: &mut Report) {
+    let id = cfg.connector_id.as_deref().unwrap_or_default();
+    let registered = match opencti::connector::register(gql, id, &cfg.connector_name, &cfg.connector_scope) {
+        Ok(r) => r,
+        Err(e) => return report.fail("connector", &e),
+    };
+    report.pass("connector", format!("registered as '{}' ({id})", cfg.connector_name));
+    let file = match state::resolve_file(args.state_file.as_ref(), cfg.state_file.as_ref()) {
+        Ok(f) => f,
+        Err(e) => return report.fail("state", &e),
+    };
+    match file {
+        Some(path) => match FileStore::open(&path).and_then(|f| f.load()) {
+            Ok(s) => report.pass("state", format!("file {}: {}", path.display(), s.describe())),
+            Err(e) => report.fail("state", &e),
+        },
+        None => match parse_state(registered.state.as_deref()) {
+            Ok(s) => report.pass("state", format!("in OpenCTI: {}", s.describe())),
+            Err(why) => report.pass("state", format!("in OpenCTI: unreadable ({why}); the next sync starts from the beginning")),
+        },
+    }
+}
+
+fn print(report: &Report, json: bool) -> Result<()> {
+    let text = if json {
+        let failed = report.first_failure();
+        let doc = serde_json::json!({ "ok": failed.is_none(), "exit_code": failed.unwrap_or(0), "checks": report.lines });
+        format!("{doc}\n")
+    } else {
+        let tty = std::io::stdout().is_terminal();
+        let mut s = String::new();
+        for l in &report.lines {
+            let mark = match (l.ok, tty) {
+                (true, true) => "✓",
+                (false, true) => "✗",
+                (true, false) => "ok  ",
+                (false, false) => "FAIL",
+            };
+            s.push_str(&format!("{mark} {:<13} {}\n", l.check, l.detail));
+        }
+        s
+    };
+    let text = crate::secret::scrub(&text);
+    crate::output::write_to(None, |w| w.write_all(text.as_bytes()))
+}

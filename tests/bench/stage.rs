@@ -1,0 +1,126 @@
+//! Bundle stage micro-benchmark (issue 6): parse + prepare + chunk plan of a generated
+//! DISINFOX bundle on one thread. Not a test: prints figures, asserts nothing about time.
+//!
+//!     cargo run --release --example bench-stage -- [INCIDENTS=10000] [REPEATS=3]
+//!
+//! Peak RSS is VmHWM, reset (via /proc/self/clear_refs) after the bundle is generated and the
+//! generator's memory is returned, so it covers the input held once plus the stage.
+
+#[path = "../support/generator.rs"]
+mod generator;
+
+use std::time::{Duration, Instant};
+
+use disinfox_sync::bundle::{self, Limits};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let incidents: usize = args
+        .next()
+        .map(|s| s.replace('_', "").parse().expect("INCIDENTS must be a number"))
+        .unwrap_or(10_000);
+    let repeats: usize = args
+        .next()
+        .map(|s| s.parse().expect("REPEATS must be a number"))
+        .unwrap_or(3)
+        .max(1);
+
+    let t = Instant::now();
+    let text = generator::generate(&generator::GenOptions::new(incidents)).into_bundle();
+    let generated_in = t.elapsed();
+    // SAFETY: malloc_trim only returns free heap memory to the OS.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let input_rss = status_kb("VmRSS");
+    let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+
+    let limits = Limits::default();
+    let mut best: Option<(Duration, Duration, Duration)> = None;
+    let mut summary = None;
+    let mut stage_hwm = f64::NAN;
+    let mut rendered = (0.0, 0);
+    for round in 0..repeats {
+        let t0 = Instant::now();
+        let parsed = bundle::parse(text.as_bytes()).expect("generated bundle is valid");
+        let t1 = Instant::now();
+        let prepared = bundle::prepare(parsed);
+        let t2 = Instant::now();
+        let plans = prepared.chunks(&limits).expect("chunks");
+        let t3 = Instant::now();
+        let run = (t1 - t0, t2 - t1, t3 - t2);
+        if best.is_none_or(|b| run.0 + run.1 + run.2 < b.0 + b.1 + b.2) {
+            best = Some(run);
+        }
+        summary = Some((
+            prepared.len(),
+            prepared.duplicates,
+            prepared.added.len(),
+            prepared.dangling_count(),
+            plans.len(),
+            prepared.max_modified().map(str::to_string),
+        ));
+        stage_hwm = status_kb("VmHWM");
+        // Not part of the stage budget, but what push does next: time it once.
+        if round + 1 == repeats {
+            rendered = render_all(&prepared, &plans);
+        }
+    }
+
+    let (parse, prepare, chunk) = best.expect("at least one run");
+    let total = parse + prepare + chunk;
+    let (objects, duplicates, added, dangling, chunks, max_modified) = summary.expect("ran");
+    let mb = text.len() as f64 / 1e6;
+    println!("bundle stage, {incidents} incidents (best of {repeats}, one thread)");
+    println!("  generated in         {:.2} s", generated_in.as_secs_f64());
+    println!("  bytes                {} ({mb:.1} MB)", text.len());
+    println!(
+        "  objects              {objects} (+{added} well-known, {duplicates} duplicates dropped, {dangling} dangling ids)"
+    );
+    println!("  chunks               {chunks} at {} bytes / {} objects", limits.max_bytes, limits.max_objects);
+    println!("  max modified         {}", max_modified.unwrap_or_default());
+    println!(
+        "  parse / prepare / chunk  {:.3} / {:.3} / {:.3} s",
+        parse.as_secs_f64(),
+        prepare.as_secs_f64(),
+        chunk.as_secs_f64()
+    );
+    println!("  wall                 {:.3} s", total.as_secs_f64());
+    println!("  throughput           {:.0} MB/s (budget >= 300)", mb / total.as_secs_f64());
+    println!(
+        "  render (escaped)     {:.3} s, {:.0} MB/s of escaped output (not in the stage figure)",
+        rendered.0,
+        rendered.1 as f64 / 1e6 / rendered.0
+    );
+    println!("  RSS holding input    {:.1} MB", input_rss / 1024.0);
+    println!(
+        "  peak RSS             {:.1} MB{} -> stage overhead {:.1} MB ({:.2} x input)",
+        stage_hwm / 1024.0,
+        if hwm_reset { "" } else { " (HWM not reset: includes the generator)" },
+        (stage_hwm - input_rss) / 1024.0,
+        (stage_hwm - input_rss) * 1024.0 / text.len() as f64
+    );
+}
+
+/// Seconds and bytes to render every chunk, escaped, into one reused buffer.
+fn render_all(prepared: &bundle::Prepared<'_>, plans: &[bundle::ChunkPlan]) -> (f64, usize) {
+    let t = Instant::now();
+    let mut body = Vec::new();
+    let mut bytes = 0;
+    for plan in plans {
+        body.clear();
+        prepared.render_escaped_into(plan, &mut body);
+        bytes += body.len();
+    }
+    (t.elapsed().as_secs_f64(), bytes)
+}
+
+/// A `kB` line of /proc/self/status, in KiB.
+fn status_kb(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}

@@ -1,0 +1,9 @@
+//! Stand-in servers and the bundle generator, shared by the integration tests, the `standins`
+//! example (`make demo`) and the benchmarks. Loopback only (127.0.0.1, free port); every server
+//! stops on drop and by itself when idle.
+#![allow(dead_code)]
+
+pub mod disinfox;
+pub mod generator;
+pub mod http;
+pub mod opencti;
