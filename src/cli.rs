@@ -29,11 +29,11 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Configuration file (the Python connector's config.yml layout)
-    #[arg(long, global = true, value_name = "PATH", env = "DISINFOX_SYNC_CONFIG")]
+    #[arg(long, global = true, value_name = "PATH", env = "DISINFOX_SYNC_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
 
     /// Log level: error, warn, info, debug (default info; falls back to RUST_LOG)
-    #[arg(long, global = true, value_name = "LEVEL", env = "CONNECTOR_LOG_LEVEL")]
+    #[arg(long, global = true, value_name = "LEVEL", env = "CONNECTOR_LOG_LEVEL", hide_env_values = true)]
     pub log_level: Option<String>,
 
     /// Log line format on stderr; json writes one object per line
@@ -41,11 +41,11 @@ pub struct GlobalArgs {
     pub log_format: LogFormat,
 
     /// DISINFOX base URL or full /incidents endpoint
-    #[arg(long, global = true, value_name = "URL", env = "DISINFOX_URL")]
+    #[arg(long, global = true, value_name = "URL", env = "DISINFOX_URL", hide_env_values = true)]
     pub disinfox_url: Option<String>,
 
     /// OpenCTI base URL (without /graphql)
-    #[arg(long, global = true, value_name = "URL", env = "OPENCTI_URL")]
+    #[arg(long, global = true, value_name = "URL", env = "OPENCTI_URL", hide_env_values = true)]
     pub opencti_url: Option<String>,
 
     /// Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]
@@ -104,7 +104,7 @@ pub struct CheckArgs {
     pub json: bool,
 
     /// Check this state file instead of the state in OpenCTI (as sync --state-file)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE")]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -130,7 +130,7 @@ pub struct ChunkArgs {
 pub struct StateArgs {
     /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
     /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE")]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -171,7 +171,7 @@ pub struct SyncArgs {
 
     /// Skip the run (exit 0) while the connector's queue in OpenCTI holds more than MB
     /// megabytes [default: 500]
-    #[arg(long, value_name = "MB", env = "CONNECTOR_QUEUE_THRESHOLD")]
+    #[arg(long, value_name = "MB", env = "CONNECTOR_QUEUE_THRESHOLD", hide_env_values = true)]
     pub queue_threshold: Option<f64>,
 
     /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]

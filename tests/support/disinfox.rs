@@ -153,14 +153,25 @@ impl DisinfoxStandin {
         Self::start(DisinfoxOptions::default())
     }
 
-    /// The base URL, including the prefix: `http://127.0.0.1:PORT[/prefix]`.
+    /// The server root, without the prefix: `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The base URL a user configures, with the prefix: `http://127.0.0.1:PORT[/prefix]`.
+    pub fn base_url(&self) -> String {
         format!("{}{}", self.server.url(), self.inner.prefix)
     }
 
-    /// The full endpoint, as the Python connector's users configure it: `<url>/incidents`.
+    /// The full endpoint, as the Python connector's users configure it:
+    /// `http://127.0.0.1:PORT[/prefix]/incidents`.
     pub fn endpoint_url(&self) -> String {
-        format!("{}/incidents", self.url())
+        format!("{}/incidents", self.base_url())
+    }
+
+    /// The configured prefix (`""` or e.g. `/disinfox`).
+    pub fn prefix(&self) -> String {
+        self.inner.prefix.clone()
     }
 
     pub fn port(&self) -> u16 {

@@ -116,17 +116,16 @@ pub fn generate(opts: &GenOptions) -> Generated {
 
     for n in 0..opts.incidents {
         let base = opts.start_ms + n as i64 * opts.step_ms;
-        let actors = pick_distinct(&mut rng, pools.actors.len(), if rng.below(10) == 0 { 2 } else { 1 });
-        let locations = pick_distinct(
-            &mut rng,
-            pools.locations.len(),
-            match rng.below(10) {
-                0 => 3,
-                1 | 2 => 2,
-                _ => 1,
-            },
-        );
-        let patterns = pick_distinct(&mut rng, pools.patterns.len(), 3 + rng.below(8) as usize);
+        let n_actors = if rng.below(10) == 0 { 2 } else { 1 };
+        let actors = pick_distinct(&mut rng, pools.actors.len(), n_actors);
+        let n_locations = match rng.below(10) {
+            0 => 3,
+            1 | 2 => 2,
+            _ => 1,
+        };
+        let locations = pick_distinct(&mut rng, pools.locations.len(), n_locations);
+        let n_patterns = 3 + rng.below(8) as usize;
+        let patterns = pick_distinct(&mut rng, pools.patterns.len(), n_patterns);
 
         // DISINFOX builds the referenced objects a few ms before the incident.
         for &a in &actors {
