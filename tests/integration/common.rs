@@ -103,3 +103,38 @@ pub fn ids(bundle: &[u8]) -> Vec<String> {
         .map(|o| o["id"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A bundle of `count` synthetic incidents dated `at`.
+pub fn bundle_of(count: u64, at: DateTime<Utc>) -> String {
+    let objects = incidents(count, 0, at);
+    let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
+    crate::support::disinfox::render_bundle(&refs)
+}
+
+/// Every in-bundle reference of each received object points at an object received earlier.
+pub fn assert_dependency_order(received: &[serde_json::Value]) {
+    let mut seen = std::collections::HashSet::new();
+    let all: std::collections::HashSet<&str> = received.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    for o in received {
+        for r in refs_of(o) {
+            if all.contains(r.as_str()) {
+                assert!(seen.contains(&r), "{} was pushed before {r}, which it references", o["id"]);
+            }
+        }
+        seen.insert(o["id"].as_str().unwrap().to_owned());
+    }
+}
+
+fn refs_of(o: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(map) = o.as_object() {
+        for (k, v) in map {
+            if k.ends_with("_ref") {
+                out.extend(v.as_str().map(str::to_owned));
+            } else if k.ends_with("_refs") {
+                out.extend(v.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_owned)));
+            }
+        }
+    }
+    out
+}

@@ -6,3 +6,4 @@ mod support;
 mod common;
 mod contract;
 mod fetch;
+mod push;
