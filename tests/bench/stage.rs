@@ -2,6 +2,8 @@
 //! DISINFOX bundle on one thread. Not a test: prints figures, asserts nothing about time.
 //!
 //!     cargo run --release --example bench-stage -- [INCIDENTS=10000] [REPEATS=3]
+//!     cargo run --release --example bench-stage -- --write PATH [INCIDENTS]   (save the bundle)
+//!     cargo run --release --example bench-stage -- --file PATH [REPEATS]      (stage a file)
 //!
 //! Peak RSS is VmHWM, reset (via /proc/self/clear_refs) after the bundle is generated and the
 //! generator's memory is returned, so it covers the input held once plus the stage.
@@ -14,19 +16,35 @@ use std::time::{Duration, Instant};
 use disinfox_sync::bundle::{self, Limits};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let incidents: usize = args
-        .next()
-        .map(|s| s.replace('_', "").parse().expect("INCIDENTS must be a number"))
-        .unwrap_or(10_000);
-    let repeats: usize = args
-        .next()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (source, rest) = match args.first().map(String::as_str) {
+        Some("--file") => (Source::File(args.get(1).expect("--file PATH").clone()), &args[2..]),
+        Some("--write") => (Source::Write(args.get(1).expect("--write PATH").clone()), &args[2..]),
+        _ => (Source::Generate, &args[..]),
+    };
+    let incidents: usize = match &source {
+        Source::File(_) => 0,
+        _ => rest
+            .first()
+            .map(|s| s.replace('_', "").parse().expect("INCIDENTS must be a number"))
+            .unwrap_or(10_000),
+    };
+    let repeats: usize = rest
+        .get(usize::from(!matches!(source, Source::File(_))))
         .map(|s| s.parse().expect("REPEATS must be a number"))
         .unwrap_or(3)
         .max(1);
 
     let t = Instant::now();
-    let text = generator::generate(&generator::GenOptions::new(incidents)).into_bundle();
+    let text = match &source {
+        Source::File(path) => std::fs::read_to_string(path).expect("readable UTF-8 file"),
+        _ => generator::generate(&generator::GenOptions::new(incidents)).into_bundle(),
+    };
+    if let Source::Write(path) = &source {
+        std::fs::write(path, &text).expect("writable file");
+        println!("wrote {} bytes to {path}", text.len());
+        return;
+    }
     let generated_in = t.elapsed();
     // SAFETY: malloc_trim only returns free heap memory to the OS.
     unsafe {
@@ -71,8 +89,11 @@ fn main() {
     let total = parse + prepare + chunk;
     let (objects, duplicates, added, dangling, chunks, max_modified) = summary.expect("ran");
     let mb = text.len() as f64 / 1e6;
-    println!("bundle stage, {incidents} incidents (best of {repeats}, one thread)");
-    println!("  generated in         {:.2} s", generated_in.as_secs_f64());
+    match &source {
+        Source::File(path) => println!("bundle stage, {path} (best of {repeats}, one thread)"),
+        _ => println!("bundle stage, {incidents} incidents (best of {repeats}, one thread)"),
+    }
+    println!("  input ready in       {:.2} s", generated_in.as_secs_f64());
     println!("  bytes                {} ({mb:.1} MB)", text.len());
     println!(
         "  objects              {objects} (+{added} well-known, {duplicates} duplicates dropped, {dangling} dangling ids)"
@@ -100,6 +121,12 @@ fn main() {
         (stage_hwm - input_rss) / 1024.0,
         (stage_hwm - input_rss) * 1024.0 / text.len() as f64
     );
+}
+
+enum Source {
+    Generate,
+    Write(String),
+    File(String),
 }
 
 /// Seconds and bytes to render every chunk, escaped, into one reused buffer.

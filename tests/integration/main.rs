@@ -7,3 +7,6 @@ mod common;
 mod contract;
 mod fetch;
 mod push;
+mod sync;
+mod sdl_contract;
+mod standins;

@@ -1,0 +1,337 @@
+//! `sync` and `reset-state` against both stand-ins: nothing lost, nothing skipped, no endless
+//! re-sends, through failures, kills, resets and clock skew.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+use crate::common::{CONNECTOR_ID, cli, incidents};
+use crate::support::disinfox::{DisinfoxStandin, Fault as DxFault};
+use crate::support::opencti::{Fault, OpenctiOptions, OpenctiStandin, PushFailure};
+
+struct Env {
+    home: tempfile::TempDir,
+    dx: DisinfoxStandin,
+    octi: OpenctiStandin,
+}
+
+fn setup(version: &str) -> Env {
+    Env {
+        home: tempfile::tempdir().unwrap(),
+        dx: DisinfoxStandin::start_default(),
+        octi: OpenctiStandin::start(OpenctiOptions::version(version)),
+    }
+}
+
+fn id_of(raw: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+impl Env {
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = cli(self.home.path());
+        c.env("DISINFOX_URL", self.dx.endpoint_url())
+            .env("DISINFOX_API_KEY", self.dx.api_key())
+            .env("OPENCTI_URL", self.octi.url())
+            .env("OPENCTI_TOKEN", self.octi.token())
+            .env("CONNECTOR_ID", CONNECTOR_ID);
+        c
+    }
+
+    fn sync(&self, extra: &[&str]) -> serde_json::Value {
+        let out = self.cmd().arg("sync").arg("--json").args(extra).assert().success().get_output().stdout.clone();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&self.octi.state(CONNECTOR_ID).unwrap_or_default()).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn add(&self, count: u64, first: u64, ago: chrono::Duration) -> Vec<String> {
+        let objs = incidents(count, first, self.dx.server_now() - ago);
+        self.dx.add_objects(&objs);
+        objs.iter().map(|o| id_of(o)).collect()
+    }
+
+    fn last_newer_than(&self) -> String {
+        self.dx.requests().last().unwrap().newer_than.clone().unwrap()
+    }
+}
+
+#[test]
+fn first_imports_all_second_nothing_third_only_new() {
+    let env = setup("6.9.17");
+    let first = env.add(3, 0, chrono::Duration::minutes(10));
+    let s1 = env.sync(&[]);
+    assert_eq!(s1["status"], "imported");
+    let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
+    assert!(first.iter().all(|i| got.contains(i)));
+    let state = env.state();
+    assert!(state["last_fetch"].as_str().unwrap().ends_with('Z'));
+    assert!(state["last_run"].is_i64(), "last_run must be Unix seconds: {state}");
+
+    env.octi.clear_history();
+    let s2 = env.sync(&[]);
+    assert_eq!(s2["status"], "up-to-date");
+    assert!(env.octi.received_ids().is_empty(), "second sync re-sent objects");
+    assert_eq!(env.state()["last_fetch"], state["last_fetch"]);
+
+    let new = env.add(2, 100, chrono::Duration::minutes(5));
+    let s3 = env.sync(&[]);
+    assert_eq!(s3["status"], "imported");
+    let got: HashSet<String> = env.octi.received_ids().into_iter().filter(|i| !i.starts_with("identity--")).collect();
+    assert_eq!(got, new.into_iter().collect::<HashSet<_>>());
+    let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
+    assert_eq!(info["run_and_terminate"], true);
+}
+
+#[test]
+fn failure_midway_keeps_the_state_and_the_next_run_completes() {
+    let env = setup("7.260510.0");
+    let all = env.add(60, 0, chrono::Duration::minutes(10));
+    env.octi.set_state(CONNECTOR_ID, "");
+    env.octi.set_fault(Fault::FailPushAfter { ok_pushes: 2, status_or_code: PushFailure::Http(503) });
+    let out = env.cmd().args(["sync", "--json", "--chunk-size", "16K", "--retries", "1"]).assert().code(75).get_output().stdout.clone();
+    let summary: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["exit_code"], 75);
+    assert_eq!(env.octi.state(CONNECTOR_ID).as_deref(), Some(""), "state moved after a failed push");
+    assert!(env.octi.works().iter().any(|w| w.in_error));
+    env.octi.set_fault(Fault::None);
+    env.sync(&["--chunk-size", "16K"]);
+    let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
+    assert!(all.iter().all(|i| got.contains(i)), "objects lost");
+}
+
+#[test]
+fn killed_during_push_reimports_from_the_old_cursor() {
+    let env = setup("6.9.17");
+    env.add(2, 0, chrono::Duration::minutes(30));
+    env.sync(&[]);
+    let cursor = env.state()["last_fetch"].clone();
+    let later = env.add(20, 50, chrono::Duration::minutes(10));
+    env.octi.set_fault(Fault::SlowPush { delay: Duration::from_secs(5) });
+    let mut child = std::process::Command::new(crate::common::bin_path());
+    child.env_clear().env("HOME", env.home.path());
+    for (k, v) in [
+        ("DISINFOX_URL", env.dx.endpoint_url()),
+        ("DISINFOX_API_KEY", env.dx.api_key()),
+        ("OPENCTI_URL", env.octi.url()),
+        ("OPENCTI_TOKEN", env.octi.token()),
+        ("CONNECTOR_ID", CONNECTOR_ID.to_owned()),
+    ] {
+        child.env(k, v);
+    }
+    let mut child = child.args(["sync", "--chunk-size", "8K"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.octi.requests().iter().any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush")) {
+        assert!(Instant::now() < deadline, "the run never pushed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(env.state()["last_fetch"], cursor, "state moved although the run was killed");
+    env.octi.set_fault(Fault::None);
+    env.octi.clear_history();
+    env.sync(&[]);
+    let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
+    assert!(later.iter().all(|i| got.contains(i)));
+}
+
+fn skew(minutes: i64) {
+    let env = setup("6.9.17");
+    env.dx.set_clock_skew(chrono::Duration::minutes(minutes));
+    let a = env.add(2, 0, chrono::Duration::minutes(5));
+    // Built before the first fetch but inside the settle window: fetched now and again.
+    let b = env.add(1, 10, chrono::Duration::seconds(20));
+    env.sync(&[]);
+    // Built before the first fetch, committed after it.
+    let late = env.add(1, 20, chrono::Duration::seconds(30));
+    let c = env.add(1, 30, chrono::Duration::zero());
+    env.sync(&[]);
+    let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
+    for id in a.iter().chain(&b).chain(&late).chain(&c) {
+        assert!(got.contains(id), "skew {minutes} min: {id} skipped");
+    }
+    // The stored cursor never passes DISINFOX's clock.
+    let cursor = crate::common::ms(env.dx.server_now());
+    assert!(env.state()["last_fetch"].as_str().unwrap() < cursor.as_str());
+}
+
+#[test]
+fn disinfox_clock_behind_skips_nothing() {
+    skew(-10);
+}
+
+#[test]
+fn disinfox_clock_ahead_skips_nothing() {
+    skew(10);
+}
+
+#[test]
+fn future_dated_object_does_not_move_the_cursor_past_the_server_clock() {
+    let env = setup("6.9.17");
+    env.add(1, 0, chrono::Duration::hours(-24));
+    env.sync(&[]);
+    let cursor = env.state()["last_fetch"].as_str().unwrap().to_owned();
+    assert!(cursor < crate::common::ms(env.dx.server_now()), "{cursor}");
+}
+
+#[test]
+fn ui_reset_before_a_run_starts_from_the_beginning() {
+    let env = setup("6.9.17");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.sync(&[]);
+    env.octi.ui_reset(CONNECTOR_ID);
+    env.octi.clear_history();
+    env.sync(&[]);
+    assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
+    assert!(!env.octi.received_ids().is_empty());
+    assert!(env.state()["last_fetch"].is_string(), "state after the re-ping: {}", env.state());
+}
+
+#[test]
+fn reset_flag_swallowing_the_final_ping_is_pinged_again() {
+    let env = setup("6.9.17");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.octi.reset_after_pushes(CONNECTOR_ID, 1);
+    env.sync(&[]);
+    let pings = env.octi.pings();
+    assert!(pings.len() >= 2 && !pings[pings.len() - 2].applied && pings.last().unwrap().applied, "{pings:?}");
+    assert!(env.state()["last_fetch"].is_string());
+}
+
+#[test]
+fn python_connector_state_is_carried_over() {
+    let env = setup("6.9.17");
+    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch": "2026-11-27T21:52:27.151992+00:00Z", "last_run": "2026-11-27 21:52:27"}"#);
+    env.sync(&[]);
+    assert_eq!(env.last_newer_than(), "2026-11-27T21:52:27.151992Z");
+    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch": "2025-01-05T10:00:00.5ZZ"}"#);
+    env.sync(&[]);
+    assert_eq!(env.last_newer_than(), "2025-01-05T10:00:00.500000Z");
+}
+
+#[test]
+fn invalid_state_json_warns_and_starts_over() {
+    let env = setup("6.9.17");
+    env.octi.set_state(CONNECTOR_ID, "{broken");
+    env.cmd().arg("sync").assert().success().stderr(contains("not JSON"));
+    assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
+}
+
+#[test]
+fn concurrent_runs_on_one_state_file() {
+    let env = setup("6.9.17");
+    env.add(5, 0, chrono::Duration::minutes(10));
+    let state = env.home.path().join("state.json");
+    env.octi.set_fault(Fault::SlowPush { delay: Duration::from_secs(3) });
+    let mut first = std::process::Command::new(crate::common::bin_path());
+    first.env_clear().env("HOME", env.home.path());
+    for (k, v) in [
+        ("DISINFOX_URL", env.dx.endpoint_url()),
+        ("DISINFOX_API_KEY", env.dx.api_key()),
+        ("OPENCTI_URL", env.octi.url()),
+        ("OPENCTI_TOKEN", env.octi.token()),
+        ("CONNECTOR_ID", CONNECTOR_ID.to_owned()),
+    ] {
+        first.env(k, v);
+    }
+    let mut first = first.args(["sync", "--state-file", state.to_str().unwrap()]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.octi.requests().iter().any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush")) {
+        assert!(Instant::now() < deadline, "first run never pushed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.cmd().args(["sync", "--state-file", state.to_str().unwrap()]).assert().code(75).stderr(contains("another run holds the lock"));
+    assert!(first.wait().unwrap().success());
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(saved["last_fetch"].is_string());
+    assert!(env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(), "file backend must not touch OpenCTI state");
+}
+
+#[test]
+fn queue_above_threshold_defers_the_run() {
+    let env = setup("6.9.17");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.octi.set_queue_size(CONNECTOR_ID, 600_000_000);
+    // Reading the queue needs MODULES; without it the check is skipped with a warning.
+    env.cmd().args(["sync", "--dry-run"]).assert().success().stderr(contains("skipping the queue check"));
+    // The built-in "Connector" role has it.
+    env.octi.set_capabilities(["CONNECTORAPI", "MODULES_MODMANAGE"]);
+    let s = env.sync(&[]);
+    assert_eq!(s["status"], "deferred");
+    env.dx.clear_requests();
+    env.sync(&[]);
+    assert!(env.dx.requests().is_empty() && env.octi.received_ids().is_empty());
+    assert!(env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(), "a deferred run must leave the state alone");
+    let s = env.sync(&["--queue-threshold", "1000"]);
+    assert_eq!(s["status"], "imported");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let env = setup("6.9.17");
+    env.add(3, 0, chrono::Duration::minutes(10));
+    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch":"2020-01-01T00:00:00.000000Z"}"#);
+    let s = env.sync(&["--dry-run"]);
+    assert_eq!(s["status"], "dry-run");
+    assert!(s["cursor_after"].as_str().unwrap() > "2020");
+    assert!(env.octi.received_ids().is_empty());
+    assert_eq!(env.octi.state(CONNECTOR_ID).as_deref(), Some(r#"{"last_fetch":"2020-01-01T00:00:00.000000Z"}"#));
+    assert!(env.octi.works().is_empty());
+}
+
+#[test]
+fn reset_state_on_both_backends() {
+    let env = setup("6.9.17");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.sync(&[]);
+    env.cmd().args(["reset-state", "--to", "2026-11-01"]).assert().success().stdout(contains("before:").and(contains("2026-11-01T00:00:00.000000Z")));
+    assert_eq!(env.state()["last_fetch"], "2026-11-01T00:00:00.000000Z");
+    env.cmd().arg("reset-state").assert().success();
+    assert!(env.state().get("last_fetch").is_none(), "{}", env.state());
+    env.sync(&[]);
+    assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
+
+    let file = env.home.path().join("st/state.json");
+    let f = file.to_str().unwrap();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "{corrupt").unwrap();
+    env.cmd().args(["sync", "--state-file", f]).assert().code(78).stderr(contains("reset-state"));
+    let mut c = cli(env.home.path());
+    c.args(["reset-state", "--state-file", f, "--to", "36h"]).assert().success().stdout(contains("{corrupt"));
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(saved["last_fetch"].is_string());
+    let mut c = cli(env.home.path());
+    c.args(["reset-state", "--state-file", f]).assert().success();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "{}");
+    let mut c = cli(env.home.path());
+    c.args(["reset-state", "--state-file", f, "--to", "soon"]).assert().code(2);
+}
+
+#[test]
+fn connector_info_only_where_the_platform_has_it() {
+    let env = setup("6.2.6");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.cmd().env("CONNECTOR_DURATION_PERIOD", "PT1H").arg("sync").assert().success();
+    assert!(env.octi.pings().iter().all(|p| p.connector_info.is_none()));
+    let env = setup("6.2.12");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.cmd().env("CONNECTOR_DURATION_PERIOD", "PT1H").arg("sync").assert().success();
+    let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
+    assert_eq!(info["run_and_terminate"], true);
+    assert!(info["next_run_datetime"].as_str().unwrap() > info["last_run_datetime"].as_str().unwrap());
+}
+
+#[test]
+fn disinfox_down_is_temporary_and_keeps_state() {
+    let env = setup("6.9.17");
+    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch":"2026-01-01T00:00:00.000000Z"}"#);
+    env.dx.set_fault(DxFault::Html500 { times: 10 });
+    env.cmd().args(["sync", "--retries", "1"]).assert().code(75);
+    assert_eq!(env.state()["last_fetch"], "2026-01-01T00:00:00.000000Z");
+}
