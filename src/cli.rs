@@ -17,7 +17,8 @@ use crate::exit_codes::TABLE as EXIT_TABLE;
         Each invocation does one job and exits with a status a scheduler can act on: run \
         `sync` from cron or a Kubernetes CronJob; use `fetch` and `push` in pipelines.",
     after_long_help = EXIT_TABLE,
-    propagate_version = true
+    propagate_version = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -39,7 +39,7 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
         })?;
         builder = builder.tls_certs_merge(certs);
     }
-    Ok(builder.build().context("cannot set up the HTTP client")?)
+    builder.build().context("cannot set up the HTTP client")
 }
 
 /// What one attempt came to.

@@ -6,6 +6,7 @@ mod support;
 mod common;
 mod contract;
 mod fetch;
+mod generated;
 mod push;
 mod sync;
 mod sdl_contract;

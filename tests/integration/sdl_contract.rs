@@ -46,7 +46,8 @@ fn schema_dir() -> Option<PathBuf> {
 fn load_real(dir: &std::path::Path, file: &str) -> Valid<Schema> {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Schema::parse_and_validate(text, &path).unwrap_or_else(|e| panic!("{}: invalid schema:\n{}", path.display(), e.errors))
+    Schema::parse_and_validate(text, &path)
+        .unwrap_or_else(|e| panic!("{}: invalid schema:\n{}", path.display(), e.errors))
 }
 
 fn kind(t: &ExtendedType) -> &'static str {
@@ -77,7 +78,10 @@ fn agree(minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
         } else {
             &real.schema_definition.mutation
         };
-        let (a, b) = (root.as_ref().map(|n| n.to_string()), real_root.as_ref().map(|n| n.to_string()));
+        let (a, b) = (
+            root.as_ref().map(|n| n.to_string()),
+            real_root.as_ref().map(|n| n.to_string()),
+        );
         if a != b {
             p(format!("root {want}: minimal {a:?}, real {b:?}"));
         }
@@ -91,7 +95,11 @@ fn agree(minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
             continue;
         };
         if kind(ty) != kind(real_ty) {
-            p(format!("{name} is a {} here but a {} there", kind(ty), kind(real_ty)));
+            p(format!(
+                "{name} is a {} here but a {} there",
+                kind(ty),
+                kind(real_ty)
+            ));
             continue;
         }
         match (ty, real_ty) {
@@ -102,24 +110,37 @@ fn agree(minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
                         continue;
                     };
                     if f.ty.to_string() != rf.ty.to_string() {
-                        p(format!("{name}.{fname}: type {} here, {} there", f.ty, rf.ty));
+                        p(format!(
+                            "{name}.{fname}: type {} here, {} there",
+                            f.ty, rf.ty
+                        ));
                     }
-                    let margs: BTreeSet<String> = f.arguments.iter().map(|a| a.name.to_string()).collect();
-                    let rargs: BTreeSet<String> = rf.arguments.iter().map(|a| a.name.to_string()).collect();
+                    let margs: BTreeSet<String> =
+                        f.arguments.iter().map(|a| a.name.to_string()).collect();
+                    let rargs: BTreeSet<String> =
+                        rf.arguments.iter().map(|a| a.name.to_string()).collect();
                     if margs != rargs {
-                        p(format!("{name}.{fname}: arguments {margs:?} here, {rargs:?} there"));
+                        p(format!(
+                            "{name}.{fname}: arguments {margs:?} here, {rargs:?} there"
+                        ));
                     }
                     for a in &f.arguments {
                         if let Some(ra) = rf.arguments.iter().find(|x| x.name == a.name) {
                             if a.ty.to_string() != ra.ty.to_string() {
-                                p(format!("{name}.{fname}({}): type {} here, {} there", a.name, a.ty, ra.ty));
+                                p(format!(
+                                    "{name}.{fname}({}): type {} here, {} there",
+                                    a.name, a.ty, ra.ty
+                                ));
                             }
                             let (d1, d2) = (
                                 default_text(a.default_value.as_ref()),
                                 default_text(ra.default_value.as_ref()),
                             );
                             if d1 != d2 {
-                                p(format!("{name}.{fname}({}): default {d1:?} here, {d2:?} there", a.name));
+                                p(format!(
+                                    "{name}.{fname}({}): default {d1:?} here, {d2:?} there",
+                                    a.name
+                                ));
                             }
                         }
                     }
@@ -134,7 +155,10 @@ fn agree(minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
                 for (fname, f) in &m.fields {
                     if let Some(rf) = r.fields.get(fname) {
                         if f.ty.to_string() != rf.ty.to_string() {
-                            p(format!("{name}.{fname}: type {} here, {} there", f.ty, rf.ty));
+                            p(format!(
+                                "{name}.{fname}: type {} here, {} there",
+                                f.ty, rf.ty
+                            ));
                         }
                         let (d1, d2) = (
                             default_text(f.default_value.as_ref()),
@@ -162,7 +186,12 @@ fn agree(minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
 
 /// No gate is late: whatever the template knows (its rendering for the newest version) and
 /// the real schema of `version` has, the rendering for `version` has too.
-fn no_late_gate(everything: &Schema, minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
+fn no_late_gate(
+    everything: &Schema,
+    minimal: &Schema,
+    real: &Schema,
+    version: &str,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, ty) in &everything.types {
         if ty.is_built_in() {
@@ -172,7 +201,9 @@ fn no_late_gate(everything: &Schema, minimal: &Schema, real: &Schema, version: &
             continue;
         };
         let Some(min_ty) = minimal.types.get(name) else {
-            problems.push(format!("{version}: type {name} exists there but is gated out here"));
+            problems.push(format!(
+                "{version}: type {name} exists there but is gated out here"
+            ));
             continue;
         };
         match (ty, real_ty, min_ty) {
@@ -180,7 +211,9 @@ fn no_late_gate(everything: &Schema, minimal: &Schema, real: &Schema, version: &
                 for (fname, f) in &e.fields {
                     if let Some(rf) = r.fields.get(fname) {
                         match m.fields.get(fname) {
-                            None => problems.push(format!("{version}: {name}.{fname} exists there but is gated out here")),
+                            None => problems.push(format!(
+                                "{version}: {name}.{fname} exists there but is gated out here"
+                            )),
                             Some(mf) => {
                                 for a in &f.arguments {
                                     let in_real = rf.arguments.iter().any(|x| x.name == a.name);
@@ -197,17 +230,25 @@ fn no_late_gate(everything: &Schema, minimal: &Schema, real: &Schema, version: &
                     }
                 }
             }
-            (ExtendedType::InputObject(e), ExtendedType::InputObject(r), ExtendedType::InputObject(m)) => {
+            (
+                ExtendedType::InputObject(e),
+                ExtendedType::InputObject(r),
+                ExtendedType::InputObject(m),
+            ) => {
                 for fname in e.fields.keys() {
                     if r.fields.contains_key(fname) && !m.fields.contains_key(fname) {
-                        problems.push(format!("{version}: {name}.{fname} exists there but is gated out here"));
+                        problems.push(format!(
+                            "{version}: {name}.{fname} exists there but is gated out here"
+                        ));
                     }
                 }
             }
             (ExtendedType::Enum(e), ExtendedType::Enum(r), ExtendedType::Enum(m)) => {
                 for value in e.values.keys() {
                     if r.values.contains_key(value) && !m.values.contains_key(value) {
-                        problems.push(format!("{version}: enum {name}.{value} exists there but is gated out here"));
+                        problems.push(format!(
+                            "{version}: enum {name}.{value} exists there but is gated out here"
+                        ));
                     }
                 }
             }
@@ -243,7 +284,11 @@ fn known_differences_between_releases_are_gated() {
     let has = |version: &str, needle: &str| render_sdl(version).contains(needle);
     assert!(!has("6.0.0", "stixBundlePush"));
     assert!(has("6.2.6", "stixBundlePush") && !has("6.2.6", "work_id"));
-    assert!(!has("6.0.0", "connectorInfo") && !has("6.2.6", "connectorInfo") && has("6.5.7", "connectorInfo"));
+    assert!(
+        !has("6.0.0", "connectorInfo")
+            && !has("6.2.6", "connectorInfo")
+            && has("6.5.7", "connectorInfo")
+    );
     assert!(!has("6.0.0", "connector_queue_details") && has("6.2.6", "connector_queue_details"));
     for v in ["6.0.0", "6.2.6", "6.5.7", "6.9.17"] {
         assert!(!has(v, "isMultiPartWork"), "{v}");

@@ -133,7 +133,10 @@ pub struct DisinfoxStandin {
 
 impl DisinfoxStandin {
     pub fn start(opts: DisinfoxOptions) -> Self {
-        let api_key = opts.api_key.clone().unwrap_or_else(|| make_api_key(&opts.email));
+        let api_key = opts
+            .api_key
+            .clone()
+            .unwrap_or_else(|| make_api_key(&opts.email));
         let prefix = normalize_prefix(&opts.prefix);
         let inner = Arc::new(Inner {
             api_key,
@@ -195,7 +198,8 @@ impl DisinfoxStandin {
     {
         let mut added = Vec::new();
         for raw in objects {
-            let value: Value = serde_json::from_str(raw.as_ref()).expect("add_objects: object is not JSON");
+            let value: Value =
+                serde_json::from_str(raw.as_ref()).expect("add_objects: object is not JSON");
             assert!(value.is_object(), "add_objects: not a JSON object");
             added.push(stored_object(&value));
         }
@@ -283,7 +287,11 @@ impl DisinfoxStandin {
 
 fn normalize_prefix(p: &str) -> String {
     let t = p.trim_matches('/');
-    if t.is_empty() { String::new() } else { format!("/{t}") }
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
 }
 
 fn stored_object(value: &Value) -> StoredObject {
@@ -302,7 +310,10 @@ fn stored_object(value: &Value) -> StoredObject {
 fn json_message(status: u16, message: &str) -> Response {
     Response::json(
         status,
-        format!("{}\n", python_json(&serde_json::json!({ "message": message }))),
+        format!(
+            "{}\n",
+            python_json(&serde_json::json!({ "message": message }))
+        ),
     )
 }
 
@@ -564,7 +575,11 @@ const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn base64(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..4 {
@@ -705,7 +720,8 @@ fn hh_mm_ss_ff(at: &dyn Fn(usize) -> u8, start: usize, end: usize) -> (i32, i64,
     let mut p = start;
     let two = |p: usize| -> Option<i64> {
         let (a, b) = (at(p), at(p + 1));
-        (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+        (a.is_ascii_digit() && b.is_ascii_digit())
+            .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
     };
     for val in &mut vals {
         let Some(v) = two(p) else {

@@ -352,7 +352,12 @@ impl Drop for Server {
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, handler: Arc<Handler>, opts: ServerOptions) {
+fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    handler: Arc<Handler>,
+    opts: ServerOptions,
+) {
     for conn in listener.incoming() {
         if shared.stopping() {
             break;
@@ -399,7 +404,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, handler: Arc<Handler>
     }
 }
 
-fn serve_connection(stream: TcpStream, handler: &Arc<Handler>, shared: &Shared, opts: &ServerOptions) {
+fn serve_connection(
+    stream: TcpStream,
+    handler: &Arc<Handler>,
+    shared: &Shared,
+    opts: &ServerOptions,
+) {
     let _ = stream.set_read_timeout(Some(opts.read_timeout));
     let _ = stream.set_write_timeout(Some(opts.write_timeout));
     let _ = stream.set_nodelay(true);
@@ -476,7 +486,10 @@ impl From<io::Error> for ReadError {
 
 const MAX_HEAD: usize = 64 * 1024;
 
-fn read_line(reader: &mut BufReader<TcpStream>, budget: &mut usize) -> Result<Option<String>, ReadError> {
+fn read_line(
+    reader: &mut BufReader<TcpStream>,
+    budget: &mut usize,
+) -> Result<Option<String>, ReadError> {
     let mut line = Vec::new();
     let n = reader
         .by_ref()
@@ -490,7 +503,9 @@ fn read_line(reader: &mut BufReader<TcpStream>, budget: &mut usize) -> Result<Op
     }
     *budget -= n;
     if line.last() != Some(&b'\n') {
-        return Err(ReadError::Bad("connection closed inside the request head".into()));
+        return Err(ReadError::Bad(
+            "connection closed inside the request head".into(),
+        ));
     }
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();
@@ -510,7 +525,8 @@ fn read_request(
         return Ok(None);
     };
     let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Err(ReadError::Bad(format!("bad request line {request_line:?}")));
     };
     if !version.starts_with("HTTP/1.") {
@@ -523,7 +539,9 @@ fn read_request(
     let mut headers = Vec::new();
     loop {
         let Some(line) = read_line(reader, &mut budget)? else {
-            return Err(ReadError::Bad("connection closed inside the headers".into()));
+            return Err(ReadError::Bad(
+                "connection closed inside the headers".into(),
+            ));
         };
         if line.is_empty() {
             break;
@@ -571,13 +589,19 @@ fn read_request(
     Ok(Some(req))
 }
 
-fn read_chunked(reader: &mut BufReader<TcpStream>, req: &mut Request, opts: &ServerOptions) -> Result<(), ReadError> {
+fn read_chunked(
+    reader: &mut BufReader<TcpStream>,
+    req: &mut Request,
+    opts: &ServerOptions,
+) -> Result<(), ReadError> {
     let mut total = 0usize;
     // Bounded: every iteration consumes a chunk header; the stream ends or times out.
     loop {
         let mut budget = 1024;
         let Some(line) = read_line(reader, &mut budget)? else {
-            return Err(ReadError::Bad("connection closed inside a chunked body".into()));
+            return Err(ReadError::Bad(
+                "connection closed inside a chunked body".into(),
+            ));
         };
         let size_hex = line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16)
@@ -637,7 +661,12 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn write_response(w: &mut TcpStream, resp: &Response, head_only: bool, shared: &Shared) -> io::Result<()> {
+fn write_response(
+    w: &mut TcpStream,
+    resp: &Response,
+    head_only: bool,
+    shared: &Shared,
+) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in &resp.headers {
         if k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("content-length") {

@@ -94,7 +94,8 @@ pub fn render_sdl(version: &str) -> String {
             continue;
         }
         if let Some(g) = gate {
-            let gv = Version::parse(g).unwrap_or_else(|| panic!("bad gate {g:?} in the SDL template"));
+            let gv =
+                Version::parse(g).unwrap_or_else(|| panic!("bad gate {g:?} in the SDL template"));
             if ver < gv {
                 if code.ends_with('{') {
                     skipping = Some(('{', '}', 1));
@@ -138,7 +139,10 @@ pub enum Fault {
     None,
     /// 429 `{"message":"Too many requests, please try again later."}` for the next `times`
     /// requests, with `Retry-After` (seconds) when given.
-    TooMany { times: usize, retry_after: Option<u64> },
+    TooMany {
+        times: usize,
+        retry_after: Option<u64>,
+    },
     /// 503 from a proxy (HTML) for the next `times` requests.
     Unavailable503 { times: usize },
     /// Every response waits this long (until reset).
@@ -334,12 +338,17 @@ const NOT_FOUND_MSG: &str = "No connector found with the specified ID";
 
 impl OpenctiStandin {
     pub fn start(opts: OpenctiOptions) -> Self {
-        let ver = Version::parse(&opts.version).unwrap_or_else(|| panic!("bad version {:?}", opts.version));
+        let ver = Version::parse(&opts.version)
+            .unwrap_or_else(|| panic!("bad version {:?}", opts.version));
         let sdl = render_sdl(&opts.version);
         let schema = minimal_schema(&opts.version);
         let base_path = {
             let t = opts.base_path.trim_matches('/');
-            if t.is_empty() { String::new() } else { format!("/{t}") }
+            if t.is_empty() {
+                String::new()
+            } else {
+                format!("/{t}")
+            }
         };
         let mut server_opts = opts.server.clone();
         server_opts.max_body = opts.body_limit;
@@ -417,11 +426,20 @@ impl OpenctiStandin {
     /// After `n` more successful pushes of this connector, do what the UI's "Reset state"
     /// does (once).
     pub fn reset_after_pushes(&self, connector_id: &str, n: usize) {
-        lock(&self.inner.state).reset_after.insert(connector_id.into(), n);
+        lock(&self.inner.state)
+            .reset_after
+            .insert(connector_id.into(), n);
+    }
+
+    /// Ids of every known connector.
+    pub fn connector_ids(&self) -> Vec<String> {
+        lock(&self.inner.state).connectors.keys().cloned().collect()
     }
 
     pub fn is_registered(&self, connector_id: &str) -> bool {
-        lock(&self.inner.state).connectors.contains_key(connector_id)
+        lock(&self.inner.state)
+            .connectors
+            .contains_key(connector_id)
     }
 
     /// `connector_state` (`None` for an unknown connector or a null state).
@@ -434,7 +452,10 @@ impl OpenctiStandin {
 
     /// The reset flag (`None` for an unknown connector).
     pub fn reset_flag(&self, connector_id: &str) -> Option<bool> {
-        lock(&self.inner.state).connectors.get(connector_id).map(|c| c.reset)
+        lock(&self.inner.state)
+            .connectors
+            .get(connector_id)
+            .map(|c| c.reset)
     }
 
     /// Sets `connector_state` directly (e.g. what the Python connector left), creating the
@@ -498,7 +519,11 @@ impl OpenctiStandin {
     }
 
     pub fn work(&self, id: &str) -> Option<WorkRecord> {
-        lock(&self.inner.state).works.iter().find(|w| w.id == id).cloned()
+        lock(&self.inner.state)
+            .works
+            .iter()
+            .find(|w| w.id == id)
+            .cloned()
     }
 
     pub fn pushes(&self) -> Vec<PushRecord> {
@@ -733,9 +758,10 @@ fn code_meta(code: &str) -> (u16, &'static str) {
     match code {
         "AUTH_REQUIRED" | "AUTH_FAILURE" => (401, "TECHNICAL"),
         "FORBIDDEN_ACCESS" => (403, "TECHNICAL"),
-        "FUNCTIONAL_ERROR" | "UNSUPPORTED_ERROR" | "VALIDATION_ERROR" | "MISSING_REFERENCE_ERROR" => {
-            (500, "BUSINESS")
-        }
+        "FUNCTIONAL_ERROR"
+        | "UNSUPPORTED_ERROR"
+        | "VALIDATION_ERROR"
+        | "MISSING_REFERENCE_ERROR" => (500, "BUSINESS"),
         "GRAPHQL_VALIDATION_FAILED" | "GRAPHQL_PARSE_FAILED" | "BAD_USER_INPUT" | "BAD_REQUEST" => {
             (400, "TECHNICAL")
         }
@@ -822,12 +848,17 @@ fn proxy_html(status: u16) -> Response {
     };
     Response::html(
         status,
-        format!("<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"),
+        format!(
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        ),
     )
 }
 
 fn too_many(retry_after: Option<u64>) -> Response {
-    let mut r = Response::json(429, "{\"message\":\"Too many requests, please try again later.\"}");
+    let mut r = Response::json(
+        429,
+        "{\"message\":\"Too many requests, please try again later.\"}",
+    );
     if let Some(s) = retry_after {
         r = r.with_header("Retry-After", s.to_string());
     }
@@ -905,7 +936,11 @@ fn handle(inner: &Inner, req: &Request) -> Response {
     }
 }
 
-fn handle_graphql(inner: &Inner, req: &Request, record: &mut RecordedGraphql) -> (Response, Option<Duration>) {
+fn handle_graphql(
+    inner: &Inner,
+    req: &Request,
+    record: &mut RecordedGraphql,
+) -> (Response, Option<Duration>) {
     // Transport-level faults (a proxy or the rate limiter in front).
     let (slow, slow_push) = {
         let mut st = lock(&inner.state);
@@ -957,7 +992,10 @@ fn handle_graphql(inner: &Inner, req: &Request, record: &mut RecordedGraphql) ->
         Ok(b) => b,
         Err(e) => {
             return (
-                gql_response(400, &json!({"errors": [{"message": format!("Unexpected token in JSON body: {e}"), "extensions": {"code": "BAD_REQUEST"}}]})),
+                gql_response(
+                    400,
+                    &json!({"errors": [{"message": format!("Unexpected token in JSON body: {e}"), "extensions": {"code": "BAD_REQUEST"}}]}),
+                ),
                 slow,
             );
         }
@@ -967,7 +1005,11 @@ fn handle_graphql(inner: &Inner, req: &Request, record: &mut RecordedGraphql) ->
     record.variables = body.variables.as_ref().map(elide).unwrap_or(Value::Null);
     let outcome = execute_request(inner, req, body);
     record.root_fields = outcome.root_fields;
-    let delay = if outcome.is_push { slow_push.or(slow) } else { slow };
+    let delay = if outcome.is_push {
+        slow_push.or(slow)
+    } else {
+        slow
+    };
     (outcome.response, delay)
 }
 
@@ -1006,7 +1048,10 @@ fn execute_request(inner: &Inner, req: &Request, body: GraphqlBody) -> Outcome {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
         Some(_) => {
-            let err = GqlError::new("BAD_REQUEST", "`variables` in a POST body should be provided as an object.");
+            let err = GqlError::new(
+                "BAD_REQUEST",
+                "`variables` in a POST body should be provided as an object.",
+            );
             outcome.response = gql_response(400, &inner.errors_only(&[err]));
             return outcome;
         }
@@ -1014,7 +1059,10 @@ fn execute_request(inner: &Inner, req: &Request, body: GraphqlBody) -> Outcome {
     let vars = match coerce_variables(&inner.schema, &operation, &raw_vars) {
         Ok(v) => v,
         Err(msg) => {
-            outcome.response = gql_response(200, &inner.errors_only(&[GqlError::new("BAD_USER_INPUT", msg)]));
+            outcome.response = gql_response(
+                200,
+                &inner.errors_only(&[GqlError::new("BAD_USER_INPUT", msg)]),
+            );
             return outcome;
         }
     };
@@ -1031,7 +1079,11 @@ fn execute_request(inner: &Inner, req: &Request, body: GraphqlBody) -> Outcome {
         } = &st.fault
             && st.pushes_since_fault >= *ok_pushes
         {
-            outcome.response = if *status == 429 { too_many(Some(1)) } else { proxy_html(*status) };
+            outcome.response = if *status == 429 {
+                too_many(Some(1))
+            } else {
+                proxy_html(*status)
+            };
             return outcome;
         }
     }
@@ -1046,7 +1098,10 @@ fn execute_request(inner: &Inner, req: &Request, body: GraphqlBody) -> Outcome {
         let errors: Vec<GqlError> = roots
             .iter()
             .filter(|f| !(f.name == "about" && inner.ver < v("6.1.0")) && f.name != "__typename")
-            .map(|f| GqlError::new("AUTH_REQUIRED", default_message("AUTH_REQUIRED")).at(&[f.response_key().as_str()]))
+            .map(|f| {
+                GqlError::new("AUTH_REQUIRED", default_message("AUTH_REQUIRED"))
+                    .at(&[f.response_key().as_str()])
+            })
             .collect();
         if !errors.is_empty() {
             let mut body = inner.errors_only(&errors);
@@ -1065,7 +1120,9 @@ fn execute_request(inner: &Inner, req: &Request, body: GraphqlBody) -> Outcome {
         let result = if field.name == "__typename" {
             Ok(json!(operation.object_type().as_str()))
         } else {
-            inner.check_capability(&field.name).and_then(|_| inner.resolve_root(&doc, field, &vars))
+            inner
+                .check_capability(&field.name)
+                .and_then(|_| inner.resolve_root(&doc, field, &vars))
         };
         match result {
             Ok(value) => {
@@ -1095,7 +1152,14 @@ fn execute_request(inner: &Inner, req: &Request, body: GraphqlBody) -> Outcome {
             Value::Array(errors.iter().map(|e| inner.error_json(e)).collect()),
         );
     }
-    body.insert("data".into(), if null_data { Value::Null } else { Value::Object(data) });
+    body.insert(
+        "data".into(),
+        if null_data {
+            Value::Null
+        } else {
+            Value::Object(data)
+        },
+    );
     outcome.response = gql_response(200, &Value::Object(body));
     outcome
 }
@@ -1121,7 +1185,8 @@ impl Inner {
                 .errors
                 .iter()
                 .map(|d| {
-                    let mut g = GqlError::new("GRAPHQL_PARSE_FAILED", format!("Syntax Error: {}", d.error));
+                    let mut g =
+                        GqlError::new("GRAPHQL_PARSE_FAILED", format!("Syntax Error: {}", d.error));
                     if let Some(r) = d.line_column_range() {
                         g.locations = vec![json!({"line": r.start.line, "column": r.start.column})];
                     }
@@ -1129,25 +1194,26 @@ impl Inner {
                 })
                 .collect());
         }
-        let doc = match ExecutableDocument::parse_and_validate(&self.schema, query, "request.graphql") {
-            Ok(d) => d,
-            Err(e) => {
-                return Err(e
-                    .errors
-                    .iter()
-                    .map(|d| {
-                        let compat = d.unstable_to_json_compat();
-                        let mut g = GqlError::new("GRAPHQL_VALIDATION_FAILED", compat.message);
-                        g.locations = compat
-                            .locations
-                            .iter()
-                            .map(|l| json!({"line": l.line, "column": l.column}))
-                            .collect();
-                        self.error_json(&g)
-                    })
-                    .collect());
-            }
-        };
+        let doc =
+            match ExecutableDocument::parse_and_validate(&self.schema, query, "request.graphql") {
+                Ok(d) => d,
+                Err(e) => {
+                    return Err(e
+                        .errors
+                        .iter()
+                        .map(|d| {
+                            let compat = d.unstable_to_json_compat();
+                            let mut g = GqlError::new("GRAPHQL_VALIDATION_FAILED", compat.message);
+                            g.locations = compat
+                                .locations
+                                .iter()
+                                .map(|l| json!({"line": l.line, "column": l.column}))
+                                .collect();
+                            self.error_json(&g)
+                        })
+                        .collect());
+                }
+            };
         // Introspection is disabled from 6.1.0; the stand-in never serves it.
         let mut errors = Vec::new();
         for op in doc.operations.iter() {
@@ -1181,7 +1247,11 @@ impl Inner {
                 }
             }
         }
-        if errors.is_empty() { Ok(Arc::new(doc)) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Arc::new(doc))
+        } else {
+            Err(errors)
+        }
     }
 
     fn check_capability(&self, field: &str) -> Result<(), GqlError> {
@@ -1211,7 +1281,10 @@ impl Inner {
         if ok {
             Ok(())
         } else {
-            Err(GqlError::new("FORBIDDEN_ACCESS", default_message("FORBIDDEN_ACCESS")))
+            Err(GqlError::new(
+                "FORBIDDEN_ACCESS",
+                default_message("FORBIDDEN_ACCESS"),
+            ))
         }
     }
 
@@ -1268,7 +1341,11 @@ impl Inner {
                 Ok(connector_json(c, self.ver))
             }
             "stixBundlePush" => self.push(arg("connectorId"), arg("bundle"), arg("work_id")),
-            "workAdd" => self.work_add(arg("connectorId"), arg("friendlyName"), arg("isMultiPartWork")),
+            "workAdd" => self.work_add(
+                arg("connectorId"),
+                arg("friendlyName"),
+                arg("isMultiPartWork"),
+            ),
             "workEdit" => self.work_edit(doc, field, vars),
             other => Err(GqlError::new(
                 "UNSUPPORTED_ERROR",
@@ -1279,7 +1356,10 @@ impl Inner {
 
     fn register(&self, input: Value) -> Result<Value, GqlError> {
         let Some(input) = input.as_object() else {
-            return Err(GqlError::new("FUNCTIONAL_ERROR", "Connector input is required"));
+            return Err(GqlError::new(
+                "FUNCTIONAL_ERROR",
+                "Connector input is required",
+            ));
         };
         let s = |k: &str| input.get(k).cloned().unwrap_or(Value::Null);
         let id = s("id").as_str().unwrap_or_default().to_string();
@@ -1289,18 +1369,26 @@ impl Inner {
             if name.chars().count() < 2 {
                 return Err(GqlError::new(
                     "BAD_USER_INPUT",
-                    format!("Variable \"$input\" got invalid value {name:?} at \"input.name\"; Must be at least 2 characters in length"),
+                    format!(
+                        "Variable \"$input\" got invalid value {name:?} at \"input.name\"; Must be at least 2 characters in length"
+                    ),
                 ));
             }
             if name.trim().is_empty() {
                 return Err(GqlError::new(
                     "BAD_USER_INPUT",
-                    format!("Variable \"$input\" got invalid value {name:?} at \"input.name\"; Must be in not-blank format"),
+                    format!(
+                        "Variable \"$input\" got invalid value {name:?} at \"input.name\"; Must be in not-blank format"
+                    ),
                 ));
             }
         }
         let scope = match s("scope") {
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
             _ => String::new(),
         };
         let mut st = lock(&self.state);
@@ -1363,7 +1451,8 @@ impl Inner {
                 return Err(GqlError::new(code, default_message(code)));
             }
         }
-        let invalid = |cause: String| GqlError::new("UNSUPPORTED_ERROR", "Invalid bundle").with_cause(cause);
+        let invalid =
+            |cause: String| GqlError::new("UNSUPPORTED_ERROR", "Invalid bundle").with_cause(cause);
         let text = bundle.as_str().unwrap_or_default();
         // 1. JSON.parse, type == "bundle", non-empty objects (outside the state lock).
         let ids: Vec<String> = if self.opts.bench {
@@ -1385,19 +1474,31 @@ impl Inner {
             if objects.is_empty() {
                 return Err(invalid("bundle has no objects".into()));
             }
-            objects.into_iter().map(|o| o.id.unwrap_or_default()).collect()
+            objects
+                .into_iter()
+                .map(|o| o.id.unwrap_or_default())
+                .collect()
         } else {
             let b: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
             if b.get("type").and_then(Value::as_str) != Some("bundle") {
                 return Err(invalid("type is not bundle".into()));
             }
-            let objects = b.get("objects").and_then(Value::as_array).cloned().unwrap_or_default();
+            let objects = b
+                .get("objects")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if objects.is_empty() {
                 return Err(invalid("bundle has no objects".into()));
             }
             objects
                 .iter()
-                .map(|o| o.get("id").and_then(Value::as_str).unwrap_or_default().to_string())
+                .map(|o| {
+                    o.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
                 .collect()
         };
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
@@ -1408,7 +1509,10 @@ impl Inner {
         };
         let connector_name = c.name.clone();
         // 3. A work per push when none is given.
-        let sent_work = work_id.as_str().filter(|w| !w.is_empty()).map(str::to_string);
+        let sent_work = work_id
+            .as_str()
+            .filter(|w| !w.is_empty())
+            .map(str::to_string);
         let effective = match &sent_work {
             Some(w) => w.clone(),
             None => {
@@ -1436,7 +1540,11 @@ impl Inner {
             }
         };
         // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
-        let pieces = if self.ver >= v("6.3.0") { ids.len() as u64 } else { 1 };
+        let pieces = if self.ver >= v("6.3.0") {
+            ids.len() as u64
+        } else {
+            1
+        };
         let ver = self.ver;
         if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
             w.expected += pieces;
@@ -1465,7 +1573,12 @@ impl Inner {
         Ok(json!(true))
     }
 
-    fn work_add(&self, connector_id: Value, friendly_name: Value, multipart: Value) -> Result<Value, GqlError> {
+    fn work_add(
+        &self,
+        connector_id: Value,
+        friendly_name: Value,
+        multipart: Value,
+    ) -> Result<Value, GqlError> {
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
         let mut st = lock(&self.state);
         let t = now();
@@ -1499,7 +1612,10 @@ impl Inner {
         field: &Field,
         vars: &Map<String, Value>,
     ) -> Result<Value, GqlError> {
-        let id = argument(field, "id", vars).as_str().unwrap_or_default().to_string();
+        let id = argument(field, "id", vars)
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let key = field.response_key().to_string();
         let mut out = Map::new();
         for sub in collect_fields(doc, &field.selection_set, vars) {
@@ -1512,8 +1628,10 @@ impl Inner {
             let mut st = lock(&self.state);
             let ver = self.ver;
             let Some(idx) = st.works.iter().position(|w| w.id == id) else {
-                return Err(GqlError::new("FUNCTIONAL_ERROR", format!("Work {id} not found"))
-                    .at(&[key.as_str(), sub_key.as_str()]));
+                return Err(
+                    GqlError::new("FUNCTIONAL_ERROR", format!("Work {id} not found"))
+                        .at(&[key.as_str(), sub_key.as_str()]),
+                );
             };
             let t = iso(now());
             match sub.name.as_str() {
@@ -1662,7 +1780,9 @@ fn value_to_json(v: &ast::Value, vars: &Map<String, Value>) -> Value {
             .map(|x| json!(x))
             .unwrap_or(Value::Null),
         ast::Value::Boolean(b) => json!(b),
-        ast::Value::List(items) => Value::Array(items.iter().map(|i| value_to_json(i, vars)).collect()),
+        ast::Value::List(items) => {
+            Value::Array(items.iter().map(|i| value_to_json(i, vars)).collect())
+        }
         ast::Value::Object(fields) => Value::Object(
             fields
                 .iter()
@@ -1694,10 +1814,17 @@ fn argument(field: &Field, name: &str, vars: &Map<String, Value>) -> Value {
 }
 
 /// Keeps only the selected fields (by response key) of a resolved value.
-fn project(value: &Value, set: &SelectionSet, doc: &ExecutableDocument, vars: &Map<String, Value>) -> Value {
+fn project(
+    value: &Value,
+    set: &SelectionSet,
+    doc: &ExecutableDocument,
+    vars: &Map<String, Value>,
+) -> Value {
     match value {
         Value::Null => Value::Null,
-        Value::Array(items) => Value::Array(items.iter().map(|i| project(i, set, doc, vars)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| project(i, set, doc, vars)).collect())
+        }
         Value::Object(obj) if !set.selections.is_empty() => {
             let mut out = Map::new();
             for f in collect_fields(doc, set, vars) {
@@ -1718,7 +1845,11 @@ fn project(value: &Value, set: &SelectionSet, doc: &ExecutableDocument, vars: &M
 // ---------------------------------------------------------------------------------------------
 // Variable coercion (graphql-js `coerceVariableValues` messages)
 
-fn coerce_variables(schema: &Schema, op: &Operation, raw: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+fn coerce_variables(
+    schema: &Schema,
+    op: &Operation,
+    raw: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     for def in &op.variables {
         let name = def.name.as_str();
@@ -1749,7 +1880,10 @@ fn coerce_variables(schema: &Schema, op: &Operation, raw: &Map<String, Value>) -
                     } else {
                         format!(" at \"{name}{path}\"")
                     };
-                    return Err(format!("Variable \"${name}\" got invalid value {}{at}; {msg}", short_json(value)));
+                    return Err(format!(
+                        "Variable \"${name}\" got invalid value {}{at}; {msg}",
+                        short_json(value)
+                    ));
                 }
             },
         }
@@ -1770,10 +1904,18 @@ fn short_json(v: &Value) -> String {
     }
 }
 
-fn coerce_value(schema: &Schema, ty: &ast::Type, v: &Value, path: &str) -> Result<Value, (String, String)> {
+fn coerce_value(
+    schema: &Schema,
+    ty: &ast::Type,
+    v: &Value,
+    path: &str,
+) -> Result<Value, (String, String)> {
     if v.is_null() {
         return if ty.is_non_null() {
-            Err((path.into(), format!("Expected non-nullable type \"{ty}\" not to be null.")))
+            Err((
+                path.into(),
+                format!("Expected non-nullable type \"{ty}\" not to be null."),
+            ))
         } else {
             Ok(Value::Null)
         };
@@ -1786,13 +1928,22 @@ fn coerce_value(schema: &Schema, ty: &ast::Type, v: &Value, path: &str) -> Resul
                 .map(|(i, x)| coerce_value(schema, inner, x, &format!("{path}[{i}]")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
-            single => Ok(Value::Array(vec![coerce_value(schema, inner, single, path)?])),
+            single => Ok(Value::Array(vec![coerce_value(
+                schema, inner, single, path,
+            )?])),
         },
-        ast::Type::Named(n) | ast::Type::NonNullNamed(n) => coerce_named(schema, n.as_str(), v, path),
+        ast::Type::Named(n) | ast::Type::NonNullNamed(n) => {
+            coerce_named(schema, n.as_str(), v, path)
+        }
     }
 }
 
-fn coerce_named(schema: &Schema, name: &str, v: &Value, path: &str) -> Result<Value, (String, String)> {
+fn coerce_named(
+    schema: &Schema,
+    name: &str,
+    v: &Value,
+    path: &str,
+) -> Result<Value, (String, String)> {
     let err = |m: String| Err((path.to_string(), m));
     match name {
         "String" => match v {
@@ -1810,9 +1961,13 @@ fn coerce_named(schema: &Schema, name: &str, v: &Value, path: &str) -> Result<Va
         },
         "Int" => match v.as_i64() {
             Some(i) if i32::try_from(i).is_ok() => Ok(v.clone()),
-            Some(_) => err(format!("Int cannot represent non 32-bit signed integer value: {v}")),
+            Some(_) => err(format!(
+                "Int cannot represent non 32-bit signed integer value: {v}"
+            )),
             None => match v.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() <= f64::from(i32::MAX) => Ok(json!(f as i64)),
+                Some(f) if f.fract() == 0.0 && f.abs() <= f64::from(i32::MAX) => {
+                    Ok(json!(f as i64))
+                }
                 _ => err(format!("Int cannot represent non-integer value: {v}")),
             },
         },
@@ -1822,13 +1977,17 @@ fn coerce_named(schema: &Schema, name: &str, v: &Value, path: &str) -> Result<Va
         },
         "DateTime" => match v.as_str() {
             Some(s) if DateTime::parse_from_rfc3339(s).is_ok() => Ok(v.clone()),
-            _ => err(format!("DateTime cannot represent an invalid date-time-string {v}.")),
+            _ => err(format!(
+                "DateTime cannot represent an invalid date-time-string {v}."
+            )),
         },
         _ => match schema.types.get(name) {
             Some(ExtendedType::Enum(e)) => match v.as_str() {
                 Some(s) if e.values.contains_key(s) => Ok(v.clone()),
                 Some(s) => err(format!("Value \"{s}\" does not exist in \"{name}\" enum.")),
-                None => err(format!("Enum \"{name}\" cannot represent non-string value: {v}.")),
+                None => err(format!(
+                    "Enum \"{name}\" cannot represent non-string value: {v}."
+                )),
             },
             Some(ExtendedType::InputObject(def)) => {
                 let Some(obj) = v.as_object() else {
@@ -1855,7 +2014,9 @@ fn coerce_named(schema: &Schema, name: &str, v: &Value, path: &str) -> Result<Va
                 }
                 for key in obj.keys() {
                     if !def.fields.contains_key(key.as_str()) {
-                        return err(format!("Field \"{key}\" is not defined by type \"{name}\"."));
+                        return err(format!(
+                            "Field \"{key}\" is not defined by type \"{name}\"."
+                        ));
                     }
                 }
                 Ok(Value::Object(out))

@@ -1,0 +1,163 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[disinfox-sync] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'disinfox-sync'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'disinfox-sync'= {
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+            cand push 'Import a bundle file (or stdin) into OpenCTI'
+            cand sync 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+            cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
+            cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+            cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+        }
+        &'disinfox-sync;fetch'= {
+            cand --since 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all'
+            cand -o 'Write the bundle to FILE (atomically) instead of stdout'
+            cand --output 'Write the bundle to FILE (atomically) instead of stdout'
+            cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'disinfox-sync;push'= {
+            cand -f 'Bundle file to import; - or nothing reads stdin'
+            cand --file 'Bundle file to import; - or nothing reads stdin'
+            cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
+            cand --chunk-objects 'Most objects per chunk [default: 5000]'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand --dry-run 'Validate, complete and chunk the bundle and report the chunks; contact nobody'
+            cand --json 'Print the run summary as one JSON object on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'disinfox-sync;sync'= {
+            cand --state-file 'Keep the cursor in a local file instead of OpenCTI''s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)'
+            cand --settle 'Keep the cursor this far behind DISINFOX''s clock, to catch objects committed late [default: 60s]'
+            cand --queue-threshold 'Skip the run (exit 0) while the connector''s queue in OpenCTI holds more than MB megabytes [default: 500]'
+            cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
+            cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
+            cand --chunk-objects 'Most objects per chunk [default: 5000]'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand --dry-run 'Fetch and prepare, report what would be pushed and the next cursor; change nothing'
+            cand --json 'Print the run summary as one JSON object on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'disinfox-sync;reset-state'= {
+            cand --to 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)'
+            cand --state-file 'Keep the cursor in a local file instead of OpenCTI''s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'disinfox-sync;check'= {
+            cand --state-file 'Check this state file instead of the state in OpenCTI (as sync --state-file)'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand --json 'Print the results as one JSON object on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'disinfox-sync;generate'= {
+            cand --out 'Project root: files go to OUT/man and OUT/completions'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}
