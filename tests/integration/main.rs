@@ -6,6 +6,7 @@ mod support;
 mod common;
 mod contract;
 mod fetch;
+mod fixtures;
 mod generated;
 mod push;
 mod sync;
