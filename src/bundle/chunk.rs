@@ -52,16 +52,27 @@ static ESCAPE: [u8; 256] = {
 
 /// Bytes that escaping adds to `s` (surrounding quotes not included).
 pub(crate) fn escaped_extra(s: &[u8]) -> usize {
-    // Blocks of at most 255 so the per-byte counters fit a u8: this loop vectorizes.
+    // Fixed-size blocks with u8 lane counters (flushed before they can overflow): LLVM turns
+    // this into SIMD compares and adds.
+    const BLOCK: usize = 64;
     let mut extra = 0usize;
     let mut control = 0u8;
-    for block in s.chunks(255) {
-        let mut quotes = 0u8;
-        for &b in block {
-            quotes += u8::from(b == b'"' || b == b'\\');
+    let mut blocks = s.chunks_exact(BLOCK);
+    let mut lanes = [0u8; BLOCK];
+    for (n, block) in (&mut blocks).enumerate() {
+        for (lane, &b) in lanes.iter_mut().zip(block) {
+            *lane += u8::from(b == b'"') + u8::from(b == b'\\');
             control |= u8::from(b < 0x20);
         }
-        extra += usize::from(quotes);
+        if n % 127 == 126 {
+            extra += lanes.iter().map(|&l| usize::from(l)).sum::<usize>();
+            lanes = [0; BLOCK];
+        }
+    }
+    extra += lanes.iter().map(|&l| usize::from(l)).sum::<usize>();
+    for &b in blocks.remainder() {
+        extra += usize::from(b == b'"') + usize::from(b == b'\\');
+        control |= u8::from(b < 0x20);
     }
     if control != 0 {
         extra += s

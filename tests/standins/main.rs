@@ -7,8 +7,9 @@
 //! closes (unless `--no-stdin`), SIGTERM/SIGINT, `--max-seconds`, or both servers stopped idle.
 //!
 //! Commands on stdin, one per line; each answer ends with a line `OK` or `ERR <reason>`:
-//! - `add-incidents N`: N more incidents in DISINFOX, modified just before now;
+//! - `add-incidents N`: N more incidents in DISINFOX, modified two minutes before now;
 //! - `dump-received`: one JSON line with what OpenCTI received (pushes, ids, works, states);
+//! - `received-summary`: the same as one human line;
 //! - `state CONNECTOR_ID` / `ui-reset CONNECTOR_ID`: read the state / press "Reset state";
 //! - `opencti-fault none|503 N|429 N|fail-push-after N [STATUS]|slow-push MS`;
 //! - `disinfox-fault none|json500 N|html500 N|429 N|slow MS`;
@@ -104,7 +105,8 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Adds `n` incidents dated just before now; returns how many objects were added.
+/// Adds `n` incidents dated two minutes before now — older than `sync`'s default settle window
+/// (60 s), so a demo's second sync really has nothing new; returns how many objects were added.
 fn add_incidents(dx: &DisinfoxStandin, n: usize, seed: u64, with_attack_patterns: bool) -> usize {
     if n == 0 {
         return 0;
@@ -113,7 +115,7 @@ fn add_incidents(dx: &DisinfoxStandin, n: usize, seed: u64, with_attack_patterns
     let generated = generate(&GenOptions {
         incidents: n,
         seed,
-        start_ms: now_ms() - (n as i64 + 2) * step - 1_000,
+        start_ms: now_ms() - (n as i64 + 2) * step - 120_000,
         step_ms: step,
         with_attack_patterns,
     });
@@ -158,6 +160,23 @@ fn dump_received(oc: &OpenctiStandin) -> String {
     .to_string()
 }
 
+/// One human line for the demo: what OpenCTI received so far.
+fn received_summary(oc: &OpenctiStandin) -> String {
+    let pushes = oc.pushes();
+    let ids = oc.received_ids();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    let works = oc.works();
+    let closed = works.iter().filter(|w| w.closed && !w.in_error).count();
+    format!(
+        "OpenCTI received {} objects ({} distinct) in {} pushes; works: {} ({} closed without error)",
+        ids.len(),
+        unique.len(),
+        pushes.len(),
+        works.len(),
+        closed
+    )
+}
+
 fn parse_n(word: Option<&str>) -> Result<usize, String> {
     word.ok_or("missing number")?
         .parse()
@@ -185,6 +204,7 @@ fn command(
             )))
         }
         "dump-received" => Ok(Some(dump_received(oc))),
+        "received-summary" => Ok(Some(received_summary(oc))),
         "state" => {
             let id = words.next().ok_or("missing connector id")?;
             Ok(Some(
