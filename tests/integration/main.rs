@@ -11,5 +11,6 @@ mod fixtures;
 mod generated;
 mod push;
 mod sync;
+mod tls;
 mod sdl_contract;
 mod standins;
