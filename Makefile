@@ -51,6 +51,10 @@ k8s-lint:
 	    echo "k8s-lint: Kubernetes $$v passed ($$# file(s))"; \
 	  done; \
 	}; \
+	for tool in yamllint kubernetes-validate; do \
+	  command -v "$${bin}$$tool" >/dev/null || { echo "k8s-lint: $${bin}$$tool not found;" \
+	    "pip install kubernetes-validate==1.37.0 yamllint, or pass K8S_TOOLS_BIN=VENV/bin/"; exit 1; }; \
+	done; \
 	echo "yamllint -s k8s .yamllint"; "$${bin}yamllint" -s k8s .yamllint || exit 1; \
 	files=$$(find k8s -name '*.yaml' ! -name kustomization.yaml | sort); \
 	[ -n "$$files" ] || { echo "k8s-lint: no manifests under k8s/"; exit 1; }; \
