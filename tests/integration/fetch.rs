@@ -486,3 +486,23 @@ fn help_lists_exit_codes() {
         .success()
         .stdout(contains("75  temporary failure").and(contains("78  configuration error")));
 }
+
+#[test]
+fn standard_proxy_variables_are_honoured() {
+    // The host does not resolve: only a proxy can answer for it.
+    let proxy = Server::start(|req: &crate::support::http::Request| {
+        if req.path.starts_with("http://disinfox.invalid/incidents") {
+            Response::json(200, "{}")
+        } else {
+            Response::json(502, format!("{{\"unexpected\":\"{}\"}}", req.path))
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    cli(home.path())
+        .env("DISINFOX_URL", "http://disinfox.invalid/incidents")
+        .env("DISINFOX_API_KEY", "DISINFOX.eA==.k")
+        .env("HTTP_PROXY", proxy.url())
+        .args(["fetch", "--retries", "0"])
+        .assert()
+        .success();
+}
