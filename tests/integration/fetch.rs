@@ -398,10 +398,14 @@ fn debug_output_never_contains_the_key() {
     env.dx.add_objects(incidents(2, 0, Utc::now()));
     let key = env.dx.api_key();
     let email_b64 = key.split('.').nth(1).unwrap().to_owned();
-    for extra in [vec![], vec!["--log-format", "json"]] {
+    // --log-level debug, the same as JSON, and RUST_LOG=trace alone (every library's trace lines).
+    for extra in [
+        vec!["--log-level", "debug"],
+        vec!["--log-level", "debug", "--log-format", "json"],
+        vec![],
+    ] {
         let out = env
             .fetch()
-            .args(["--log-level", "debug"])
             .args(&extra)
             .env("RUST_LOG", "trace")
             .assert()
