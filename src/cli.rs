@@ -30,11 +30,23 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Configuration file (the Python connector's config.yml layout)
-    #[arg(long, global = true, value_name = "PATH", env = "DISINFOX_SYNC_CONFIG", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "DISINFOX_SYNC_CONFIG",
+        hide_env_values = true
+    )]
     pub config: Option<PathBuf>,
 
     /// Log level: error, warn, info, debug (default info; falls back to RUST_LOG)
-    #[arg(long, global = true, value_name = "LEVEL", env = "CONNECTOR_LOG_LEVEL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "LEVEL",
+        env = "CONNECTOR_LOG_LEVEL",
+        hide_env_values = true
+    )]
     pub log_level: Option<String>,
 
     /// Log line format on stderr; json writes one object per line
@@ -42,11 +54,23 @@ pub struct GlobalArgs {
     pub log_format: LogFormat,
 
     /// DISINFOX base URL or full /incidents endpoint
-    #[arg(long, global = true, value_name = "URL", env = "DISINFOX_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "DISINFOX_URL",
+        hide_env_values = true
+    )]
     pub disinfox_url: Option<String>,
 
     /// OpenCTI base URL (without /graphql)
-    #[arg(long, global = true, value_name = "URL", env = "OPENCTI_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "OPENCTI_URL",
+        hide_env_values = true
+    )]
     pub opencti_url: Option<String>,
 
     /// Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]
@@ -172,7 +196,12 @@ pub struct SyncArgs {
 
     /// Skip the run (exit 0) while the connector's queue in OpenCTI holds more than MB
     /// megabytes [default: 500]
-    #[arg(long, value_name = "MB", env = "CONNECTOR_QUEUE_THRESHOLD", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "MB",
+        env = "CONNECTOR_QUEUE_THRESHOLD",
+        hide_env_values = true
+    )]
     pub queue_threshold: Option<f64>,
 
     /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]

@@ -131,7 +131,7 @@ impl Prepared<'_> {
         let (mut escaped, mut raw) = (env_escaped, env_raw);
         for (i, o) in self.objects.iter().enumerate() {
             let own_raw = o.raw.len();
-            let own_escaped = own_raw + escaped_extra(o.raw.as_bytes());
+            let own_escaped = o.escaped_len();
             if env_escaped + own_escaped > limits.max_bytes {
                 return Err(BundleError::ObjectTooLarge {
                     id: o.id.to_string(),
@@ -261,9 +261,9 @@ mod tests {
                 ));
             }
             if i % 5 == 0 {
-                extra.push_str(&format!(
-                    r#","object_marking_refs":["marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31"]"#
-                ));
+                extra.push_str(
+                    r#","object_marking_refs":["marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31"]"#,
+                );
             }
             let o = obj("note", i, &extra);
             objects.push(if i % 3 == 0 {
@@ -333,7 +333,7 @@ mod tests {
 
         for o in &p.objects {
             for r in p.refs(o) {
-                if let Some(&j) = position.get(*r) {
+                if let Some(&j) = position.get(r) {
                     assert!(j < position[o.id], "{} before {}", r, o.id);
                 }
             }
@@ -389,6 +389,72 @@ mod tests {
                 assert_eq!(plans.len(), p.len());
             }
         }
+    }
+
+    #[test]
+    fn escaped_len_is_measured_per_object() {
+        let text = varied_bundle(50);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        for o in &p.objects {
+            assert_eq!(
+                o.escaped_len() + 2,
+                serde_json::to_string(o.raw).unwrap().len()
+            );
+        }
+    }
+
+    /// Issue 6 item 5 at a size that keeps `cargo test` quick: generated DISINFOX bundle
+    /// (incremental shape: attack-patterns absent), plus re-sent objects with later
+    /// `modified` that must win over the originals.
+    #[test]
+    fn generated_bundle_at_scale() {
+        use super::super::generator::{GenOptions, bundle_json, format_ms, generate};
+        let generated = generate(&GenOptions {
+            with_attack_patterns: false,
+            ..GenOptions::new(1_000)
+        });
+        let mut raws: Vec<String> = generated.objects.iter().map(|(_, s)| s.clone()).collect();
+        let newest = format_ms(generated.max_modified_ms().unwrap() + 1);
+        let mut resent = 0;
+        for (ms, raw) in generated.objects.iter().step_by(97) {
+            let old = format_ms(*ms);
+            raws.push(raw.replace(&old, &newest));
+            resent += 1;
+        }
+        let text = bundle_json(&raws.iter().map(String::as_str).collect::<Vec<_>>());
+
+        // The expected objects: per id, the version with the latest `modified`.
+        let mut latest: HashMap<String, (String, String)> = HashMap::new();
+        for raw in &raws {
+            let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+            let (id, m) = (v["id"].as_str().unwrap(), v["modified"].as_str().unwrap());
+            let e = latest
+                .entry(id.to_string())
+                .or_insert((m.to_string(), raw.clone()));
+            if m > e.0.as_str() {
+                *e = (m.to_string(), raw.clone());
+            }
+        }
+        let mut expected: Vec<&str> = latest.values().map(|(_, r)| r.as_str()).collect();
+        expected.sort_unstable();
+
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert_eq!(p.duplicates, resent);
+        assert_eq!(p.max_modified(), Some(newest.as_str()));
+        assert_eq!(
+            p.added,
+            vec![super::super::DISINFOX_IDENTITY_ID],
+            "no attack-patterns: no DISARM objects needed"
+        );
+        let dangling = &p.dangling["attack-pattern"];
+        assert!(!dangling.is_empty() && p.dangling.len() == 1);
+        let limits = Limits {
+            max_bytes: 256 * 1024,
+            max_objects: 1_000,
+        };
+        let plans = p.chunks(&limits).unwrap();
+        assert!(plans.len() > 10);
+        check_plans(&p, &plans, &limits, &expected);
     }
 
     #[test]

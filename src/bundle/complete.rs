@@ -1,11 +1,13 @@
-//! Dedupe by id, completion with the well-known objects DISINFOX references but never serves,
-//! and the dangling-reference report.
+//! The id index built while parsing (dedupe, reference resolution), completion with the
+//! well-known objects DISINFOX references but never serves, and the dangling-reference report.
 
 use std::cmp::Ordering;
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
-use super::{IdBuildHasher, IdMap, Object, parse};
+use super::{
+    IdBuildHasher, IdIndex, MAX_OBJECTS, MAX_UNRESOLVED, Object, Parsed, RefSpan, Refs, Slot,
+    Target, parse,
+};
 
 // Embedded so the binary needs nothing at run time; content as in
 // shared/fixtures/disinfox/well-known-objects.json (checked by a test when that file exists).
@@ -18,12 +20,12 @@ pub const DISARM_MARKING: &str = r#"{"type":"marking-definition","spec_version":
 
 /// Dependencies first: the marking's `created_by_ref` is the DISARM identity.
 pub const WELL_KNOWN: [&str; 3] = [DISINFOX_IDENTITY, DISARM_IDENTITY, DISARM_MARKING];
-const WELL_KNOWN_IDS: [&str; 3] = [DISINFOX_IDENTITY_ID, DISARM_IDENTITY_ID, DISARM_MARKING_ID];
+pub(super) const WELL_KNOWN_IDS: [&str; 3] =
+    [DISINFOX_IDENTITY_ID, DISARM_IDENTITY_ID, DISARM_MARKING_ID];
 
-/// `resolved` value of a reference to nothing in the bundle.
-pub(super) const UNRESOLVED: u32 = u32::MAX;
-/// Provisional `resolved` value of a reference to well-known object `w`: `PENDING - w`.
-const PENDING: u32 = u32::MAX - 1;
+fn well_known(id: &str) -> Option<usize> {
+    WELL_KNOWN_IDS.iter().position(|&w| w == id)
+}
 
 /// Order two STIX timestamps as instants; a missing or unparsable one is older than any valid
 /// one. The common case (same length, `YYYY-MM-DDTHH:MM:SS[.f]Z` both) is a byte compare.
@@ -55,141 +57,328 @@ fn is_zulu(s: &str) -> bool {
     if n < 20 || b[n - 1] != b'Z' || (n > 20 && (n == 21 || b[19] != b'.')) {
         return false;
     }
-    b[..n - 1].iter().enumerate().all(|(i, &c)| match i {
+    let layout = b[..n - 1].iter().enumerate().all(|(i, &c)| match i {
         4 | 7 => c == b'-',
         10 => c == b'T',
         13 | 16 => c == b':',
         19 => c == b'.',
         _ => c.is_ascii_digit(),
-    })
+    });
+    let two = |i: usize| (b[i] - b'0') * 10 + (b[i + 1] - b'0');
+    layout
+        && (1..=12).contains(&two(5))
+        && (1..=31).contains(&two(8))
+        && two(11) < 24
+        && two(14) < 60
+        && two(17) <= 60
 }
 
-pub(super) fn max_modified<'a>(objects: &[Object<'a>]) -> Option<&'a str> {
-    objects.iter().filter_map(|o| o.modified).reduce(|best, m| {
-        if cmp_timestamps(Some(m), Some(best)) == Ordering::Greater {
-            m
-        } else {
-            best
-        }
-    })
+fn same_separators(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    [4, 7, 10, 13, 16].iter().all(|&i| a.get(i) == b.get(i)) && a.last() == b.last()
 }
 
-/// Keep one object per id: the one with the latest `modified` (the first seen on a tie), at the
-/// position where the id was first seen. Returns the id -> index map and the number dropped.
-pub(super) fn dedupe<'a>(objects: &mut Vec<Object<'a>>) -> (IdMap<'a>, usize) {
-    let mut index =
-        IdMap::with_capacity_and_hasher(objects.len() + WELL_KNOWN.len(), IdBuildHasher::default());
-    let mut kept = 0usize;
-    let mut dropped = 0usize;
-    for i in 0..objects.len() {
-        let o = objects[i];
-        match index.entry(o.id) {
-            Entry::Vacant(e) => {
-                e.insert(kept as u32);
-                objects[kept] = o;
-                kept += 1;
+/// Running maximum of timestamps, cheap per candidate.
+#[derive(Default)]
+struct Latest<'a> {
+    best: Option<&'a str>,
+    best_is_zulu: bool,
+}
+
+impl<'a> Latest<'a> {
+    fn offer(&mut self, m: &'a str) {
+        if let Some(b) = self.best {
+            // When `best` is a valid Zulu timestamp, a candidate of the same length and layout
+            // that is not lexically greater cannot win (valid: not later; invalid: older by
+            // definition), so the full comparison runs only for a rare new maximum.
+            if self.best_is_zulu && m.len() == b.len() && same_separators(m, b) && m <= b {
+                return;
             }
-            Entry::Occupied(e) => {
-                dropped += 1;
-                let k = *e.get() as usize;
-                if cmp_timestamps(o.modified, objects[k].modified) == Ordering::Greater {
-                    objects[k] = o;
+            if cmp_timestamps(Some(m), Some(b)) != Ordering::Greater {
+                return;
+            }
+        }
+        self.best = Some(m);
+        self.best_is_zulu = is_zulu(m);
+    }
+}
+
+/// Objects wait this many places before they are indexed, so that the index slots they need
+/// (prefetched on arrival) are in cache by then. References only ever look backwards in the
+/// stream (forward ones are resolved in `finish`), so the delay changes nothing else.
+const LAG: usize = 8;
+
+struct Pending<'a> {
+    object: Object<'a>,
+    tag: u32,
+    /// References with their tags (0 for well-known ids, which are not looked up).
+    refs: Vec<(&'a str, u32)>,
+}
+
+/// Builds a [`Parsed`] object by object, while each object's text is still in cache: the id
+/// index (dedupe happens here), references resolved to indices, the latest `modified`.
+pub(super) struct Builder<'a> {
+    objects: Vec<Object<'a>>,
+    refs: Refs<'a>,
+    index: IdIndex,
+    queue: VecDeque<Pending<'a>>,
+    spare: Vec<Vec<(&'a str, u32)>>,
+    duplicates: usize,
+    latest: Latest<'a>,
+    well_known_at: [Option<u32>; WELL_KNOWN.len()],
+    well_known_referenced: [bool; WELL_KNOWN.len()],
+}
+
+impl<'a> Builder<'a> {
+    /// `size_hint`: input length in bytes, for capacities. Untouched capacity costs address
+    /// space, not RSS, and large vectors grow by mremap, so a rough guess is fine.
+    pub(super) fn new(size_hint: usize) -> Self {
+        // DISINFOX: ~430 bytes and ~3 references per object.
+        let objects = size_hint / 400;
+        Builder {
+            objects: Vec::with_capacity(objects),
+            refs: Refs {
+                targets: Vec::with_capacity(objects * 3),
+                unresolved: Vec::new(),
+            },
+            index: IdIndex::with_capacity(objects),
+            queue: VecDeque::with_capacity(LAG + 1),
+            spare: Vec::new(),
+            duplicates: 0,
+            latest: Latest::default(),
+            well_known_at: [None; WELL_KNOWN.len()],
+            well_known_referenced: [false; WELL_KNOWN.len()],
+        }
+    }
+
+    /// Number of objects added so far, duplicates included: the index of the next one.
+    pub(super) fn seen(&self) -> usize {
+        self.objects.len() + self.duplicates + self.queue.len()
+    }
+
+    /// Add one object with its references. Of two objects with the same id, the one with the
+    /// latest `modified` is kept (the first one on a tie), at the first one's position.
+    pub(super) fn add(&mut self, object: Object<'a>, refs: &[&'a str]) -> Result<(), String> {
+        if let Some(m) = object.modified {
+            self.latest.offer(m);
+        }
+        let tag = self.index.tag(object.id);
+        self.index.prefetch(tag);
+        let mut tagged = self.spare.pop().unwrap_or_default();
+        for &r in refs {
+            let t = if well_known(r).is_some() {
+                0
+            } else {
+                let t = self.index.tag(r);
+                self.index.prefetch(t);
+                t
+            };
+            tagged.push((r, t));
+        }
+        self.queue.push_back(Pending {
+            object,
+            tag,
+            refs: tagged,
+        });
+        if self.queue.len() > LAG {
+            self.index_next()?;
+        }
+        Ok(())
+    }
+
+    fn index_next(&mut self) -> Result<(), String> {
+        let Some(Pending {
+            object,
+            tag,
+            mut refs,
+        }) = self.queue.pop_front()
+        else {
+            return Ok(());
+        };
+        let next = self.objects.len();
+        if next >= MAX_OBJECTS {
+            return Err(format!("more than {MAX_OBJECTS} objects in one bundle"));
+        }
+        match self
+            .index
+            .insert(object.id, tag, next as u32, &self.objects)
+        {
+            Slot::Existing(k) => {
+                self.duplicates += 1;
+                let k = k as usize;
+                if cmp_timestamps(object.modified, self.objects[k].modified) == Ordering::Greater {
+                    let span = self.push_refs(&refs)?;
+                    self.objects[k] = Object {
+                        refs: span,
+                        ..object
+                    };
+                }
+            }
+            Slot::Inserted => {
+                if let Some(w) = well_known(object.id) {
+                    self.well_known_at[w] = Some(next as u32);
+                }
+                let span = self.push_refs(&refs)?;
+                self.objects.push(Object {
+                    refs: span,
+                    ..object
+                });
+            }
+        }
+        refs.clear();
+        self.spare.push(refs);
+        Ok(())
+    }
+
+    fn push_refs(&mut self, refs: &[(&'a str, u32)]) -> Result<RefSpan, String> {
+        let start = self.refs.targets.len();
+        for &(r, tag) in refs {
+            // Well-known ids get a placeholder: nearly every DISINFOX object references one,
+            // and three string compares are cheaper than a lookup. Resolved in `finish`.
+            let target = if let Some(w) = well_known(r) {
+                self.well_known_referenced[w] = true;
+                Target::WellKnown(w)
+            } else if let Some(i) = self.index.get(r, tag, &self.objects) {
+                Target::Object(i as usize)
+            } else {
+                if self.refs.unresolved.len() >= MAX_UNRESOLVED {
+                    return Err(format!("more than {MAX_UNRESOLVED} unresolved references"));
+                }
+                self.refs.unresolved.push(r);
+                Target::Unresolved(self.refs.unresolved.len() - 1)
+            };
+            self.refs.targets.push(target.encode());
+        }
+        let too_many = |_| "too many references in one bundle".to_string();
+        let start = u32::try_from(start).map_err(too_many)?;
+        let end = u32::try_from(self.refs.targets.len()).map_err(too_many)?;
+        Ok(RefSpan {
+            start,
+            len: end - start,
+        })
+    }
+
+    /// Index the objects still waiting, then resolve forward references and references to
+    /// well-known objects that are present.
+    pub(super) fn finish(mut self, bundle_id: Option<&'a str>) -> Result<Parsed<'a>, String> {
+        while !self.queue.is_empty() {
+            self.index_next()?;
+        }
+        let Builder {
+            mut objects,
+            mut refs,
+            index,
+            well_known_at,
+            well_known_referenced,
+            duplicates,
+            latest,
+            ..
+        } = self;
+        for e in &mut refs.targets {
+            match Target::decode(*e) {
+                Target::Object(_) => {}
+                Target::Unresolved(k) => {
+                    let r = refs.unresolved[k];
+                    if let Some(i) = index.get(r, index.tag(r), &objects) {
+                        *e = i;
+                    }
+                }
+                Target::WellKnown(w) => {
+                    if let Some(i) = well_known_at[w] {
+                        *e = i;
+                    }
                 }
             }
         }
+        drop(index);
+        objects.shrink_to_fit();
+        refs.targets.shrink_to_fit();
+        Ok(Parsed {
+            bundle_id,
+            objects,
+            duplicates,
+            refs,
+            max_modified: latest.best,
+            well_known_at,
+            well_known_referenced,
+        })
     }
-    objects.truncate(kept);
-    (index, dropped)
 }
 
-pub(super) struct Completion {
-    /// For each entry of the reference arena: index of the referenced object, or UNRESOLVED.
-    pub resolved: Vec<u32>,
-    pub added: Vec<&'static str>,
-    pub dangling: BTreeMap<String, Vec<String>>,
-}
-
+/// Append the missing well-known objects (and those they need), point the references at them,
+/// and report the other references to nothing in the bundle.
 pub(super) fn complete<'a>(
     objects: &mut Vec<Object<'a>>,
-    refs: &mut Vec<&'a str>,
-    index: &mut IdMap<'a>,
-) -> Completion {
-    let mut resolved = vec![UNRESOLVED; refs.len()];
-    let mut needed = [false; WELL_KNOWN.len()];
-    let mut dangling: HashSet<&'a str, IdBuildHasher> = HashSet::default();
-    for o in objects.iter() {
-        for k in o.refs.range() {
-            let r = refs[k];
-            if let Some(&i) = index.get(r) {
-                resolved[k] = i;
-            } else if let Some(w) = WELL_KNOWN_IDS.iter().position(|&id| id == r) {
-                needed[w] = true;
-                resolved[k] = PENDING - w as u32;
-            } else {
-                dangling.insert(r);
-            }
-        }
-    }
-
-    // Well-known objects may need each other; dependencies come earlier in WELL_KNOWN.
+    refs: &mut Refs<'a>,
+    present_at: [Option<u32>; WELL_KNOWN.len()],
+    referenced: [bool; WELL_KNOWN.len()],
+) -> (Vec<&'static str>, BTreeMap<String, Vec<String>>) {
+    let mut needed: [bool; WELL_KNOWN.len()] =
+        std::array::from_fn(|w| referenced[w] && present_at[w].is_none());
     let mut parsed = Vec::with_capacity(WELL_KNOWN.len());
     for raw in WELL_KNOWN {
         let mut own_refs = Vec::new();
         let o = parse::object(raw, &mut own_refs).expect("embedded well-known objects are valid");
         parsed.push((o, own_refs));
     }
+    // Well-known objects needed by added ones (the marking needs the DISARM identity).
+    // Dependencies come earlier in WELL_KNOWN, so one reverse sweep closes the set.
     for w in (0..WELL_KNOWN.len()).rev() {
-        if !needed[w] {
-            continue;
-        }
-        for r in &parsed[w].1 {
-            if !index.contains_key(r)
-                && let Some(v) = WELL_KNOWN_IDS.iter().position(|id| id == r)
-            {
-                needed[v] = true;
+        if needed[w] {
+            for r in &parsed[w].1 {
+                if let Some(v) = well_known(r)
+                    && present_at[v].is_none()
+                {
+                    needed[v] = true;
+                }
             }
         }
     }
 
     let mut added = Vec::new();
-    let mut slot = [UNRESOLVED; WELL_KNOWN.len()];
-    let first_added = objects.len();
-    for (w, (mut o, own_refs)) in parsed.into_iter().enumerate() {
+    let mut slot = present_at;
+    for (w, (o, own_refs)) in parsed.into_iter().enumerate() {
         if !needed[w] {
             continue;
         }
-        let start = refs.len();
-        refs.extend(own_refs);
-        o.refs = super::RefSpan {
-            start: start as u32,
-            len: (refs.len() - start) as u32,
+        let start = refs.targets.len() as u32;
+        for r in own_refs {
+            let target = match well_known(r) {
+                Some(v) => slot[v].map_or(Target::WellKnown(v), |i| Target::Object(i as usize)),
+                None => {
+                    refs.unresolved.push(r);
+                    Target::Unresolved(refs.unresolved.len() - 1)
+                }
+            };
+            refs.targets.push(target.encode());
+        }
+        let span = RefSpan {
+            start,
+            len: refs.targets.len() as u32 - start,
         };
-        slot[w] = objects.len() as u32;
-        index.insert(o.id, slot[w]);
-        objects.push(o);
+        slot[w] = Some(objects.len() as u32);
+        objects.push(Object { refs: span, ..o });
         added.push(WELL_KNOWN_IDS[w]);
     }
-    resolved.resize(refs.len(), UNRESOLVED);
-    for o in &objects[first_added..] {
-        for k in o.refs.range() {
-            match index.get(refs[k]) {
-                Some(&i) => resolved[k] = i,
-                None => {
-                    dangling.insert(refs[k]);
-                }
-            }
-        }
-    }
-    // Every PENDING marks a needed, hence added, object.
     if !added.is_empty() {
-        let lowest = PENDING - (WELL_KNOWN.len() as u32 - 1);
-        for r in &mut resolved {
-            if (lowest..=PENDING).contains(r) {
-                *r = slot[(PENDING - *r) as usize];
+        for e in &mut refs.targets {
+            if let Target::WellKnown(w) = Target::decode(*e)
+                && let Some(i) = slot[w]
+            {
+                *e = i;
             }
         }
     }
 
+    // Walk the objects' spans, not the whole arena: replaced duplicates left entries behind.
+    let mut dangling: HashSet<&'a str, IdBuildHasher> = HashSet::default();
+    for o in objects.iter() {
+        for &e in &refs.targets[o.refs.range()] {
+            if let Target::Unresolved(k) = Target::decode(e) {
+                dangling.insert(refs.unresolved[k]);
+            }
+        }
+    }
     let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in dangling {
         let kind = r.split_once("--").map_or("(malformed)", |(t, _)| t);
@@ -201,11 +390,7 @@ pub(super) fn complete<'a>(
     for ids in by_type.values_mut() {
         ids.sort_unstable();
     }
-    Completion {
-        resolved,
-        added,
-        dangling: by_type,
-    }
+    (added, by_type)
 }
 
 #[cfg(test)]
@@ -265,11 +450,9 @@ mod tests {
             obj("threat-actor", 3, &m("2024-01-01T00:00:01Z")),
         ]);
         let parsed = parse(text.as_bytes()).unwrap();
-        let mut objects = parsed.objects.clone();
-        let (index, dropped) = dedupe(&mut objects);
-        assert_eq!(dropped, 4);
+        assert_eq!(parsed.duplicates, 4);
+        let objects = &parsed.objects;
         assert_eq!(objects.len(), 3);
-        assert_eq!(index.len(), 3);
         assert_eq!(objects[0].id, id("threat-actor", 1));
         assert_eq!(objects[0].modified, Some("2024-06-01T00:00:00.000Z"));
         assert!(
@@ -279,9 +462,57 @@ mod tests {
         );
         assert_eq!(objects[1].modified, Some("2024-01-01T00:00:00.000Z"));
         assert_eq!(objects[2].modified, Some("2024-01-01T00:00:01Z"));
+        assert_eq!(parsed.max_modified(), Some("2024-06-01T00:00:00.000Z"));
         let p = prepare(parsed);
         assert_eq!(p.duplicates, 4);
         assert_eq!(p.len(), 3);
+    }
+
+    #[test]
+    fn the_kept_duplicate_brings_its_own_references() {
+        let text = bundle(&[
+            obj(
+                "note",
+                1,
+                &format!(
+                    r#""modified":"2024-01-01T00:00:00.000Z","object_refs":["{}"]"#,
+                    id("note", 8)
+                ),
+            ),
+            obj("note", 2, ""),
+            obj(
+                "note",
+                1,
+                &format!(
+                    r#""modified":"2024-02-01T00:00:00.000Z","object_refs":["{}"]"#,
+                    id("note", 2)
+                ),
+            ),
+        ]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert!(p.dangling.is_empty(), "{:?}", p.dangling);
+        assert_eq!(ids(&p), vec![id("note", 2).as_str(), &id("note", 1)]);
+        let note1 = p.objects[1];
+        assert_eq!(
+            p.refs(&note1).collect::<Vec<_>>(),
+            vec![id("note", 2).as_str()]
+        );
+    }
+
+    #[test]
+    fn latest_ignores_unparsable_and_older() {
+        let mut l = Latest::default();
+        for m in [
+            "2024-01-01T00:00:00.000Z",
+            "2024-13-99T99:99:99.999Z",
+            "2023-12-31T23:59:59.999Z",
+            "garbage",
+            "2024-01-01T00:00:00.001Z",
+            "2024-01-01T01:00:00+02:00",
+        ] {
+            l.offer(m);
+        }
+        assert_eq!(l.best, Some("2024-01-01T00:00:00.001Z"));
     }
 
     #[test]

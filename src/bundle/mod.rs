@@ -3,6 +3,10 @@
 //!
 //! Objects are never turned into a DOM: each [`Object`] is a `&str` slice of the input plus the
 //! few fields the stage needs, so memory stays close to the size of the input (issue 6).
+//! Everything that reads object text (validation, dedupe by id, reference resolution, the
+//! latest `modified`, the escaped size) happens in [`parse`] while the object is in cache: on a
+//! 400 MB bundle each later pass over the text cost about one cache miss per object.
+//! [`prepare`] and [`Prepared::chunks`] then work on indices and sizes only.
 //!
 //! References are the values of every key ending in `_ref` (a string) or `_refs` (an array of
 //! strings), at any depth of an object: top level (`created_by_ref`, `source_ref`,
@@ -15,7 +19,11 @@ mod complete;
 mod order;
 mod parse;
 
-use std::collections::{BTreeMap, HashMap};
+#[cfg(test)]
+#[path = "../../tests/support/generator.rs"]
+mod generator;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
@@ -101,7 +109,8 @@ pub enum BundleError {
     Limits { reason: String },
 }
 
-/// Index range into the reference arena of the [`Parsed`]/[`Prepared`] that holds the object.
+/// Where an object's references are in the reference arena of the [`Parsed`]/[`Prepared`]
+/// that holds it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RefSpan {
     start: u32,
@@ -130,23 +139,101 @@ pub struct Object<'a> {
     pub id: &'a str,
     pub kind: &'a str,
     pub modified: Option<&'a str>,
-    /// Its references; read them with [`Parsed::refs`] / [`Prepared::refs`]. One arena for
-    /// all objects instead of a `Vec` each: a million small allocations cost time and memory.
+    /// Its references; read them with [`Parsed::refs`] / [`Prepared::refs`].
     pub refs: RefSpan,
+    /// `raw.len()` after JSON-string escaping, measured while `raw` was hot in cache.
+    escaped_len: u32,
+}
+
+impl Object<'_> {
+    /// Length of `raw` once escaped as the content of a JSON string.
+    pub fn escaped_len(&self) -> usize {
+        self.escaped_len as usize
+    }
+}
+
+/// Reference arena entry: the index of an object, or where to find an id that is not (yet) an
+/// object of the bundle. 4 bytes per reference instead of a 16-byte `&str`, and resolved while
+/// parsing, when the referencing object's text is still in cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Object(usize),
+    /// Index into the `unresolved` strings.
+    Unresolved(usize),
+    /// Index into [`WELL_KNOWN`]; the object is absent (until `prepare` adds it).
+    WellKnown(usize),
+}
+
+const UNRESOLVED_BASE: u32 = 0x8000_0000;
+const WELL_KNOWN_BASE: u32 = 0xffff_fff0;
+/// Bounds that keep the three ranges apart; far beyond what fits in memory anyway.
+const MAX_OBJECTS: usize = UNRESOLVED_BASE as usize;
+const MAX_UNRESOLVED: usize = (WELL_KNOWN_BASE - UNRESOLVED_BASE) as usize;
+
+impl Target {
+    fn encode(self) -> u32 {
+        match self {
+            Target::Object(i) => i as u32,
+            Target::Unresolved(k) => UNRESOLVED_BASE + k as u32,
+            Target::WellKnown(w) => WELL_KNOWN_BASE + w as u32,
+        }
+    }
+
+    fn decode(e: u32) -> Target {
+        if e < UNRESOLVED_BASE {
+            Target::Object(e as usize)
+        } else if e < WELL_KNOWN_BASE {
+            Target::Unresolved((e - UNRESOLVED_BASE) as usize)
+        } else {
+            Target::WellKnown((e - WELL_KNOWN_BASE) as usize)
+        }
+    }
+}
+
+/// The reference arena with the strings of the references that are not objects.
+#[derive(Clone, Debug, Default)]
+struct Refs<'a> {
+    targets: Vec<u32>,
+    unresolved: Vec<&'a str>,
+}
+
+impl<'a> Refs<'a> {
+    fn ids<'s>(
+        &'s self,
+        objects: &'s [Object<'a>],
+        span: RefSpan,
+    ) -> impl Iterator<Item = &'a str> + 's {
+        self.targets
+            .get(span.range())
+            .unwrap_or(&[])
+            .iter()
+            .map(move |&e| match Target::decode(e) {
+                Target::Object(i) => objects.get(i).map_or("", |o| o.id),
+                Target::Unresolved(k) => self.unresolved.get(k).copied().unwrap_or(""),
+                Target::WellKnown(w) => complete::WELL_KNOWN_IDS[w],
+            })
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Parsed<'a> {
     pub bundle_id: Option<&'a str>,
-    /// In input order, duplicates included.
+    /// One per id, at the position where the id first appeared, holding the version with the
+    /// latest `modified`. `prepare` relies on this vector as `parse` left it.
     pub objects: Vec<Object<'a>>,
-    refs: Vec<&'a str>,
+    /// Objects dropped because another object with the same id was kept.
+    pub duplicates: usize,
+    refs: Refs<'a>,
+    max_modified: Option<&'a str>,
+    /// Per well-known object: its index when the bundle has it; whether something references it.
+    well_known_at: [Option<u32>; WELL_KNOWN.len()],
+    well_known_referenced: [bool; WELL_KNOWN.len()],
 }
 
 impl<'a> Parsed<'a> {
-    /// The ids `object` references (in document order, duplicates kept).
-    pub fn refs(&self, object: &Object<'a>) -> &[&'a str] {
-        self.refs.get(object.refs.range()).unwrap_or(&[])
+    /// The ids `object` references, in document order (repeats kept).
+    pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
+        self.refs.ids(&self.objects, object.refs)
     }
 
     pub fn len(&self) -> usize {
@@ -155,6 +242,11 @@ impl<'a> Parsed<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
+    }
+
+    /// The greatest `modified` of the input, compared as instants.
+    pub fn max_modified(&self) -> Option<&'a str> {
+        self.max_modified
     }
 }
 
@@ -168,36 +260,43 @@ pub struct Prepared<'a> {
     pub duplicates: usize,
     /// Referenced ids that are neither in the bundle nor well-known, by type, sorted, unique.
     pub dangling: BTreeMap<String, Vec<String>>,
-    refs: Vec<&'a str>,
+    refs: Refs<'a>,
     max_modified: Option<&'a str>,
 }
 
-/// Dedupe by id (keep the latest `modified`), add the well-known objects that are referenced
-/// and absent, record the other dangling references, order by dependency depth.
+/// Add the well-known objects that are referenced and absent, record the other dangling
+/// references, order by dependency depth. (Duplicates were dropped by [`parse`].)
 pub fn prepare(parsed: Parsed<'_>) -> Prepared<'_> {
     let Parsed {
         bundle_id: _,
         mut objects,
+        duplicates,
         mut refs,
+        max_modified,
+        well_known_at,
+        well_known_referenced,
     } = parsed;
-    let max_modified = complete::max_modified(&objects);
-    let (mut index, duplicates) = complete::dedupe(&mut objects);
-    let completion = complete::complete(&mut objects, &mut refs, &mut index);
-    drop(index);
-    order::order(&mut objects, &completion.resolved);
+    let (added, dangling) = complete::complete(
+        &mut objects,
+        &mut refs,
+        well_known_at,
+        well_known_referenced,
+    );
+    order::order(&mut objects, &mut refs.targets);
     Prepared {
         objects,
-        added: completion.added,
+        added,
         duplicates,
-        dangling: completion.dangling,
+        dangling,
         refs,
         max_modified,
     }
 }
 
 impl<'a> Prepared<'a> {
-    pub fn refs(&self, object: &Object<'a>) -> &[&'a str] {
-        self.refs.get(object.refs.range()).unwrap_or(&[])
+    /// The ids `object` references, in document order (repeats kept).
+    pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
+        self.refs.ids(&self.objects, object.refs)
     }
 
     pub fn len(&self) -> usize {
@@ -228,10 +327,8 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// id -> index map. SipHash dominated the profile of `prepare` on million-object bundles; ids
-/// are short and fairly random, so a multiply-fold hash with a per-map random seed is enough.
-pub(crate) type IdMap<'a> = HashMap<&'a str, u32, IdBuildHasher>;
-
+/// Hasher for ids. SipHash showed up in the profile on million-object bundles; ids are short
+/// and fairly random, so a multiply-fold hash with a per-process random seed is enough.
 #[derive(Clone, Copy)]
 pub(crate) struct IdBuildHasher(u64);
 
@@ -286,6 +383,119 @@ impl Hasher for IdHasher {
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 33;
         h
+    }
+}
+
+/// id -> object index. Open addressing over 8-byte slots `tag << 32 | index + 1` (0 = empty),
+/// the slot position taken from the 32-bit tag: a std `HashMap<&str, u32>` costs two cache
+/// misses per insert (control byte, 24-byte bucket) in a table 3x the size, and inserting or
+/// growing here never reads key text; keys are compared (through `objects`) only on equal tags.
+pub(crate) struct IdIndex {
+    slots: Vec<u64>,
+    len: usize,
+    hasher: IdBuildHasher,
+}
+
+pub(crate) enum Slot {
+    Inserted,
+    Existing(u32),
+}
+
+impl IdIndex {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        IdIndex {
+            // Zeroed: calloc'd pages, so capacity never touched costs no RSS.
+            slots: vec![0; (n.max(8) * 10 / 7 + 1).next_power_of_two()],
+            len: 0,
+            hasher: IdBuildHasher::default(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn tag(&self, id: &str) -> u32 {
+        (self.hasher.hash_one(id) >> 32) as u32
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// Hint that the slot for `tag` will be needed soon.
+    #[inline]
+    pub(crate) fn prefetch(&self, tag: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let p = self.slots.as_ptr().wrapping_add(tag as usize & self.mask());
+            // SAFETY: a prefetch is only a hint: it never faults, whatever the address, and
+            // changes no program state; SSE is part of the x86_64 baseline.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = tag;
+    }
+
+    pub(crate) fn get(&self, id: &str, tag: u32, objects: &[Object<'_>]) -> Option<u32> {
+        let mask = self.mask();
+        let mut pos = tag as usize & mask;
+        loop {
+            let slot = self.slots[pos];
+            if slot == 0 {
+                return None;
+            }
+            let index = (slot as u32).wrapping_sub(1);
+            if (slot >> 32) as u32 == tag && objects.get(index as usize).is_some_and(|o| o.id == id)
+            {
+                return Some(index);
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Map `id` to `index` unless it is already there.
+    pub(crate) fn insert(
+        &mut self,
+        id: &str,
+        tag: u32,
+        index: u32,
+        objects: &[Object<'_>],
+    ) -> Slot {
+        // At most 70% full: linear probing stays within a cache line or two.
+        if (self.len + 1) * 10 > self.slots.len() * 7 {
+            self.grow();
+        }
+        let mask = self.mask();
+        let mut pos = tag as usize & mask;
+        loop {
+            let slot = self.slots[pos];
+            if slot == 0 {
+                self.slots[pos] = u64::from(tag) << 32 | u64::from(index + 1);
+                self.len += 1;
+                return Slot::Inserted;
+            }
+            let existing = (slot as u32).wrapping_sub(1);
+            if (slot >> 32) as u32 == tag
+                && objects.get(existing as usize).is_some_and(|o| o.id == id)
+            {
+                return Slot::Existing(existing);
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.mask();
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut pos = (slot >> 32) as usize & mask;
+            while self.slots[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            self.slots[pos] = slot;
+        }
     }
 }
 
@@ -371,7 +581,7 @@ mod tests {
         assert_eq!(prepared.len(), 3);
         assert!(!prepared.is_empty());
         let rel = prepared.objects[2];
-        assert_eq!(prepared.refs(&rel).len(), 3);
+        assert_eq!(prepared.refs(&rel).count(), 3);
     }
 
     #[test]
@@ -405,6 +615,41 @@ mod tests {
             .collect();
         // 14 top bits, 10k keys: a decent hash fills most of the 16k buckets' worth.
         assert!(hashes.len() > 6_000, "{}", hashes.len());
+    }
+
+    #[test]
+    fn id_index_inserts_finds_and_grows() {
+        let texts: Vec<String> = (0..5_000).map(|n| id("note", n)).collect();
+        let objects: Vec<Object<'_>> = texts
+            .iter()
+            .map(|t| Object {
+                raw: t,
+                id: t,
+                kind: "note",
+                modified: None,
+                refs: RefSpan::default(),
+                escaped_len: 0,
+            })
+            .collect();
+        let mut index = IdIndex::with_capacity(1);
+        for (i, o) in objects.iter().enumerate() {
+            let tag = index.tag(o.id);
+            assert!(matches!(
+                index.insert(o.id, tag, i as u32, &objects),
+                Slot::Inserted
+            ));
+        }
+        assert!(index.slots.len() >= 5_000 * 10 / 7);
+        for (i, o) in objects.iter().enumerate() {
+            let tag = index.tag(o.id);
+            assert_eq!(index.get(o.id, tag, &objects), Some(i as u32));
+            assert!(matches!(
+                index.insert(o.id, tag, 99_999, &objects),
+                Slot::Existing(k) if k == i as u32
+            ));
+        }
+        let absent = id("note", 99_999);
+        assert_eq!(index.get(&absent, index.tag(&absent), &objects), None);
     }
 
     #[test]

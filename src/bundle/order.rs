@@ -1,11 +1,19 @@
 //! Dependency order: referenced objects before the objects that reference them, so OpenCTI's
 //! worker never meets a reference to something still queued behind it.
 
-use super::Object;
-use super::complete::UNRESOLVED;
+use super::{Object, Target};
 
 const UNVISITED: u32 = u32::MAX;
 const ACTIVE: u32 = u32::MAX - 1;
+
+/// The object a reference arena entry points at, if any (and if in range: `objects` is a pub
+/// field a caller could have shortened; that must not panic).
+fn object_of(entry: u32, n: usize) -> Option<usize> {
+    match Target::decode(entry) {
+        Target::Object(i) if i < n => Some(i),
+        _ => None,
+    }
+}
 
 /// Dependency depth of each object: 0 when it references nothing in the bundle, else
 /// 1 + the greatest depth among the in-bundle objects it references.
@@ -14,39 +22,42 @@ const ACTIVE: u32 = u32::MAX - 1;
 /// thread's stack). A reference to an object still on the stack closes a cycle; that edge is
 /// ignored, which breaks the cycle deterministically (roots in input order, references in
 /// document order). Every other reference `a -> b` ends with `depth[a] > depth[b]`.
-pub(super) fn depths(objects: &[Object<'_>], resolved: &[u32]) -> Vec<u32> {
+pub(super) fn depths(objects: &[Object<'_>], targets: &[u32]) -> Vec<u32> {
     let n = objects.len();
     let mut depth = vec![UNVISITED; n];
-    // (object, next reference to look at, depth so far)
-    let mut stack: Vec<(u32, u32, u32)> = Vec::new();
+    // (object, next reference to look at, end of its references, depth so far)
+    let mut stack: Vec<(u32, u32, u32, u32)> = Vec::new();
+    let frame = |i: usize| {
+        let span = objects[i].refs;
+        let end = (span.start + span.len).min(targets.len() as u32);
+        (i as u32, span.start.min(end), end, 0)
+    };
     for root in 0..n {
         if depth[root] != UNVISITED {
             continue;
         }
         depth[root] = ACTIVE;
-        stack.push((root as u32, objects[root].refs.start, 0));
+        stack.push(frame(root));
         while let Some(top) = stack.last_mut() {
-            let (node, next, best) = *top;
-            let span = objects[node as usize].refs;
-            if next < span.start + span.len {
+            let (node, next, end, best) = *top;
+            if next < end {
                 top.1 += 1;
-                let target = resolved[next as usize];
-                if target == UNRESOLVED {
+                let Some(target) = object_of(targets[next as usize], n) else {
                     continue;
-                }
-                match depth[target as usize] {
+                };
+                match depth[target] {
                     UNVISITED => {
-                        depth[target as usize] = ACTIVE;
-                        stack.push((target, objects[target as usize].refs.start, 0));
+                        depth[target] = ACTIVE;
+                        stack.push(frame(target));
                     }
                     ACTIVE => {}
-                    d => top.2 = best.max(d + 1),
+                    d => top.3 = best.max(d + 1),
                 }
             } else {
                 depth[node as usize] = best;
                 stack.pop();
                 if let Some(parent) = stack.last_mut() {
-                    parent.2 = parent.2.max(best + 1);
+                    parent.3 = parent.3.max(best + 1);
                 }
             }
         }
@@ -54,10 +65,11 @@ pub(super) fn depths(objects: &[Object<'_>], resolved: &[u32]) -> Vec<u32> {
     depth
 }
 
-/// Stable sort by depth. Counting sort into a permutation applied in place: no second copy of
-/// the objects (a million `Object`s are ~70 MB).
-pub(super) fn order(objects: &mut [Object<'_>], resolved: &[u32]) {
-    let depth = depths(objects, resolved);
+/// Stable sort by depth, then point the reference arena at the new positions. Counting sort
+/// into a permutation applied in place: no second copy of the objects.
+pub(super) fn order(objects: &mut [Object<'_>], targets: &mut [u32]) {
+    let n = objects.len();
+    let depth = depths(objects, targets);
     let levels = depth.iter().copied().max().map_or(0, |d| d as usize + 1);
     let mut start = vec![0u32; levels + 1];
     for &d in &depth {
@@ -66,15 +78,17 @@ pub(super) fn order(objects: &mut [Object<'_>], resolved: &[u32]) {
     for i in 1..start.len() {
         start[i] += start[i - 1];
     }
-    // source[k] = the object that goes to position k.
-    let mut source = vec![0u32; objects.len()];
+    // source[k]: the object that goes to position k; moved_to[i]: where object i goes.
+    let mut source = vec![0u32; n];
+    let mut moved_to = vec![0u32; n];
     for (i, &d) in depth.iter().enumerate() {
         let slot = &mut start[d as usize];
         source[*slot as usize] = i as u32;
+        moved_to[i] = *slot;
         *slot += 1;
     }
     drop(depth);
-    for first in 0..objects.len() {
+    for first in 0..n {
         if source[first] as usize == first {
             continue;
         }
@@ -89,6 +103,11 @@ pub(super) fn order(objects: &mut [Object<'_>], resolved: &[u32]) {
             }
             objects[k] = objects[from];
             k = from;
+        }
+    }
+    for e in targets.iter_mut() {
+        if let Some(i) = object_of(*e, n) {
+            *e = moved_to[i];
         }
     }
 }

@@ -29,7 +29,12 @@ struct Report {
 
 impl Report {
     fn pass(&mut self, check: &'static str, detail: String) {
-        self.lines.push(Line { check, ok: true, detail, exit_code: None });
+        self.lines.push(Line {
+            check,
+            ok: true,
+            detail,
+            exit_code: None,
+        });
     }
 
     fn fail(&mut self, check: &'static str, err: &anyhow::Error) {
@@ -37,7 +42,12 @@ impl Report {
             Outcome::Fail(c) => c,
             Outcome::QuietSuccess => ExitCode::Failure,
         };
-        self.lines.push(Line { check, ok: false, detail: render(err), exit_code: Some(code.code()) });
+        self.lines.push(Line {
+            check,
+            ok: false,
+            detail: render(err),
+            exit_code: Some(code.code()),
+        });
     }
 
     fn first_failure(&self) -> Option<u8> {
@@ -50,7 +60,9 @@ pub fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process::ExitCo
     let mut report = Report::default();
     match &cfg {
         Ok(cfg) => {
-            let file = cfg.file.as_ref().map_or("no config file".to_owned(), |p| format!("config file {}", p.display()));
+            let file = cfg.file.as_ref().map_or("no config file".to_owned(), |p| {
+                format!("config file {}", p.display())
+            });
             report.pass("configuration", format!("valid ({file})"));
             check_disinfox(cfg, &mut report);
             check_opencti(cfg, args, &mut report);
@@ -73,9 +85,14 @@ fn check_disinfox(cfg: &Config, report: &mut Report) {
     });
     match result {
         Ok((url, answer)) => {
-            let skew = answer.server_date.map(|d| (d - chrono::Utc::now()).num_seconds());
+            let skew = answer
+                .server_date
+                .map(|d| (d - chrono::Utc::now()).num_seconds());
             let clock = skew.map_or(String::new(), |s| format!(", its clock {s:+}s from ours"));
-            report.pass("disinfox", format!("{url} answers and accepts the key{clock}"));
+            report.pass(
+                "disinfox",
+                format!("{url} answers and accepts the key{clock}"),
+            );
         }
         Err(e) => report.fail("disinfox", &e),
     }
@@ -90,14 +107,28 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
         Ok(p) => p,
         Err(e) => return report.fail("opencti", &e),
     };
-    report.pass("opencti", format!("OpenCTI {} at {}, token user '{}'", platform.version_text, gql.url(), platform.user_name));
+    report.pass(
+        "opencti",
+        format!(
+            "OpenCTI {} at {}, token user '{}'",
+            platform.version_text,
+            gql.url(),
+            platform.user_name
+        ),
+    );
     if let Err(e) = opencti::connector::require_import(&platform) {
         report.fail("capability", &e);
         return;
     }
     report.pass("capability", "the token's user has CONNECTORAPI".into());
     let f = platform.features;
-    let yes_no = |b: bool, since: version::Version| if b { "yes".to_owned() } else { format!("no (needs {since})") };
+    let yes_no = |b: bool, since: version::Version| {
+        if b {
+            "yes".to_owned()
+        } else {
+            format!("no (needs {since})")
+        }
+    };
     report.pass(
         "features",
         format!(
@@ -113,23 +144,33 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
 /// Registration is idempotent and returns the stored state; it is how a connector reads it.
 fn check_state(cfg: &Config, args: &CheckArgs, gql: &Graphql, report: &mut Report) {
     let id = cfg.connector_id.as_deref().unwrap_or_default();
-    let registered = match opencti::connector::register(gql, id, &cfg.connector_name, &cfg.connector_scope) {
-        Ok(r) => r,
-        Err(e) => return report.fail("connector", &e),
-    };
-    report.pass("connector", format!("registered as '{}' ({id})", cfg.connector_name));
+    let registered =
+        match opencti::connector::register(gql, id, &cfg.connector_name, &cfg.connector_scope) {
+            Ok(r) => r,
+            Err(e) => return report.fail("connector", &e),
+        };
+    report.pass(
+        "connector",
+        format!("registered as '{}' ({id})", cfg.connector_name),
+    );
     let file = match state::resolve_file(args.state_file.as_ref(), cfg.state_file.as_ref()) {
         Ok(f) => f,
         Err(e) => return report.fail("state", &e),
     };
     match file {
         Some(path) => match FileStore::open(&path).and_then(|f| f.load()) {
-            Ok(s) => report.pass("state", format!("file {}: {}", path.display(), s.describe())),
+            Ok(s) => report.pass(
+                "state",
+                format!("file {}: {}", path.display(), s.describe()),
+            ),
             Err(e) => report.fail("state", &e),
         },
         None => match parse_state(registered.state.as_deref()) {
             Ok(s) => report.pass("state", format!("in OpenCTI: {}", s.describe())),
-            Err(why) => report.pass("state", format!("in OpenCTI: unreadable ({why}); the next sync starts from the beginning")),
+            Err(why) => report.pass(
+                "state",
+                format!("in OpenCTI: unreadable ({why}); the next sync starts from the beginning"),
+            ),
         },
     }
 }

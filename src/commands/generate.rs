@@ -12,26 +12,74 @@ use crate::error::{Error, Result};
 const BIN: &str = "disinfox-sync";
 
 const ENVIRONMENT: &[(&str, &str)] = &[
-    ("DISINFOX_URL", "DISINFOX base URL or full /incidents endpoint (config.yml: disinfox.url)."),
-    ("DISINFOX_API_KEY, DISINFOX_API_KEY_FILE", "DISINFOX API key, or a file holding it (disinfox.api_key)."),
+    (
+        "DISINFOX_URL",
+        "DISINFOX base URL or full /incidents endpoint (config.yml: disinfox.url).",
+    ),
+    (
+        "DISINFOX_API_KEY, DISINFOX_API_KEY_FILE",
+        "DISINFOX API key, or a file holding it (disinfox.api_key).",
+    ),
     ("OPENCTI_URL", "OpenCTI base URL (opencti.url)."),
-    ("OPENCTI_TOKEN, OPENCTI_TOKEN_FILE", "OpenCTI API token, or a file holding it (opencti.token)."),
-    ("OPENCTI_SSL_VERIFY", "false turns TLS verification off for OpenCTI, with a warning (opencti.ssl_verify)."),
-    ("CONNECTOR_ID", "UUID of this connector in OpenCTI; its state holds the cursor (connector.id)."),
-    ("CONNECTOR_NAME", "Connector name shown in OpenCTI, default DISINFOX (connector.name)."),
-    ("CONNECTOR_SCOPE", "Comma-separated connector scope, default stix2 (connector.scope)."),
-    ("CONNECTOR_LOG_LEVEL", "error, warn, info or debug; default info (connector.log_level)."),
-    ("CONNECTOR_DURATION_PERIOD", "ISO-8601 schedule such as PT1H; informational, shown as the next run in OpenCTI (connector.duration_period)."),
-    ("CONNECTOR_QUEUE_THRESHOLD", "Queue size in MB above which sync skips its run, default 500 (connector.queue_threshold)."),
-    ("DISINFOX_SYNC_CONFIG", "Configuration file to read instead of the default."),
-    ("DISINFOX_SYNC_STATE_FILE", "Keep the cursor in this file instead of OpenCTI."),
-    ("RUST_LOG", "Log filter used when no log level is configured."),
-    ("SSL_CERT_FILE, HTTPS_PROXY, HTTP_PROXY, NO_PROXY", "Standard TLS trust and proxy settings."),
+    (
+        "OPENCTI_TOKEN, OPENCTI_TOKEN_FILE",
+        "OpenCTI API token, or a file holding it (opencti.token).",
+    ),
+    (
+        "OPENCTI_SSL_VERIFY",
+        "false turns TLS verification off for OpenCTI, with a warning (opencti.ssl_verify).",
+    ),
+    (
+        "CONNECTOR_ID",
+        "UUID of this connector in OpenCTI; its state holds the cursor (connector.id).",
+    ),
+    (
+        "CONNECTOR_NAME",
+        "Connector name shown in OpenCTI, default DISINFOX (connector.name).",
+    ),
+    (
+        "CONNECTOR_SCOPE",
+        "Comma-separated connector scope, default stix2 (connector.scope).",
+    ),
+    (
+        "CONNECTOR_LOG_LEVEL",
+        "error, warn, info or debug; default info (connector.log_level).",
+    ),
+    (
+        "CONNECTOR_DURATION_PERIOD",
+        "ISO-8601 schedule such as PT1H; informational, shown as the next run in OpenCTI (connector.duration_period).",
+    ),
+    (
+        "CONNECTOR_QUEUE_THRESHOLD",
+        "Queue size in MB above which sync skips its run, default 500 (connector.queue_threshold).",
+    ),
+    (
+        "DISINFOX_SYNC_CONFIG",
+        "Configuration file to read instead of the default.",
+    ),
+    (
+        "DISINFOX_SYNC_STATE_FILE",
+        "Keep the cursor in this file instead of OpenCTI.",
+    ),
+    (
+        "RUST_LOG",
+        "Log filter used when no log level is configured.",
+    ),
+    (
+        "SSL_CERT_FILE, HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
+        "Standard TLS trust and proxy settings.",
+    ),
 ];
 
 const FILES: &[(&str, &str)] = &[
-    ("~/.config/disinfox-sync/config.yml", "Default configuration file (the Python connector's config.yml layout)."),
-    ("~/.local/state/disinfox-sync/state.json", "Default state file when --state-file is given without a path; a .lock file beside it guards against overlapping runs."),
+    (
+        "~/.config/disinfox-sync/config.yml",
+        "Default configuration file (the Python connector's config.yml layout).",
+    ),
+    (
+        "~/.local/state/disinfox-sync/state.json",
+        "Default state file when --state-file is given without a path; a .lock file beside it guards against overlapping runs.",
+    ),
 ];
 
 /// Every generated file, relative to the project root.
@@ -41,8 +89,15 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
     files.push((PathBuf::from(format!("man/{BIN}.1")), man_page(&cmd, BIN)?));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("{BIN}-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).display_name(name.clone()).version(env!("CARGO_PKG_VERSION"));
-        files.push((PathBuf::from(format!("man/{name}.1")), man_page(&sub, &name)?));
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .display_name(name.clone())
+            .version(env!("CARGO_PKG_VERSION"));
+        files.push((
+            PathBuf::from(format!("man/{name}.1")),
+            man_page(&sub, &name)?,
+        ));
     }
     for (shell, file) in [
         (Shell::Bash, format!("{BIN}.bash")),
@@ -59,7 +114,10 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
 }
 
 fn man_page(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
-    let man = clap_mangen::Man::new(cmd.clone()).title(name.to_uppercase()).date("").source(format!("disinfox-sync {}", env!("CARGO_PKG_VERSION")));
+    let man = clap_mangen::Man::new(cmd.clone())
+        .title(name.to_uppercase())
+        .date("")
+        .source(format!("disinfox-sync {}", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
     man.render_title(&mut out)?;
     man.render_name_section(&mut out)?;
@@ -100,7 +158,11 @@ fn list_section(title: &str, items: &[(&str, &str)]) -> String {
 
 fn escape(text: &str) -> String {
     let t = text.replace('\\', "\\\\").replace('-', "\\-");
-    if t.starts_with('.') || t.starts_with('\'') { format!("\\&{t}") } else { t }
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
 }
 
 /// Writes every file under `root`.
@@ -108,9 +170,11 @@ pub fn run(root: &Path) -> Result<()> {
     for (rel, bytes) in render_all()? {
         let path = root.join(&rel);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::LocalIo(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::LocalIo(format!("cannot create {}: {e}", dir.display())))?;
         }
-        std::fs::write(&path, bytes).map_err(|e| Error::LocalIo(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, bytes)
+            .map_err(|e| Error::LocalIo(format!("cannot write {}: {e}", path.display())))?;
         log::info!("wrote {}", path.display());
     }
     Ok(())

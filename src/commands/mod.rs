@@ -16,13 +16,25 @@ use crate::error::Result;
 
 /// What each command needs configured; a malformed setting outside it only warns.
 fn needs(command: &Command) -> Needs {
-    let both = Needs { disinfox: true, opencti: true };
+    let both = Needs {
+        disinfox: true,
+        opencti: true,
+    };
     match command {
-        Command::Fetch(_) => Needs { disinfox: true, opencti: false },
-        Command::Push(a) => Needs { disinfox: false, opencti: !a.dry_run },
+        Command::Fetch(_) => Needs {
+            disinfox: true,
+            opencti: false,
+        },
+        Command::Push(a) => Needs {
+            disinfox: false,
+            opencti: !a.dry_run,
+        },
         Command::Sync(_) | Command::Check(_) => both,
         // The file backend needs nothing remote.
-        Command::ResetState(a) => Needs { disinfox: false, opencti: a.state.state_file.is_none() },
+        Command::ResetState(a) => Needs {
+            disinfox: false,
+            opencti: a.state.state_file.is_none(),
+        },
         Command::Generate(_) => Needs::default(),
     }
 }
@@ -32,7 +44,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
     let loaded = Config::load(&cli.global, needs(&cli.command), &env);
     // The log level may come from the configuration, so logging starts after it loaded.
-    crate::logging::init(loaded.as_ref().ok().and_then(|c| c.log_level), cli.global.log_format);
+    crate::logging::init(
+        loaded.as_ref().ok().and_then(|c| c.log_level),
+        cli.global.log_format,
+    );
     let cfg = match (loaded, &cli.command) {
         (Ok(cfg), _) => cfg,
         // `check` reports a broken configuration as one of its lines.

@@ -18,15 +18,25 @@ use disinfox_sync::bundle::{self, Limits};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (source, rest) = match args.first().map(String::as_str) {
-        Some("--file") => (Source::File(args.get(1).expect("--file PATH").clone()), &args[2..]),
-        Some("--write") => (Source::Write(args.get(1).expect("--write PATH").clone()), &args[2..]),
+        Some("--file") => (
+            Source::File(args.get(1).expect("--file PATH").clone()),
+            &args[2..],
+        ),
+        Some("--write") => (
+            Source::Write(args.get(1).expect("--write PATH").clone()),
+            &args[2..],
+        ),
         _ => (Source::Generate, &args[..]),
     };
     let incidents: usize = match &source {
         Source::File(_) => 0,
         _ => rest
             .first()
-            .map(|s| s.replace('_', "").parse().expect("INCIDENTS must be a number"))
+            .map(|s| {
+                s.replace('_', "")
+                    .parse()
+                    .expect("INCIDENTS must be a number")
+            })
             .unwrap_or(10_000),
     };
     let repeats: usize = rest
@@ -102,8 +112,14 @@ fn main() {
     println!(
         "  objects              {objects} (+{added} well-known, {duplicates} duplicates dropped, {dangling} dangling ids)"
     );
-    println!("  chunks               {chunks} at {} bytes / {} objects", limits.max_bytes, limits.max_objects);
-    println!("  max modified         {}", max_modified.unwrap_or_default());
+    println!(
+        "  chunks               {chunks} at {} bytes / {} objects",
+        limits.max_bytes, limits.max_objects
+    );
+    println!(
+        "  max modified         {}",
+        max_modified.unwrap_or_default()
+    );
     println!(
         "  parse / prepare / chunk  {:.3} / {:.3} / {:.3} s",
         parse.as_secs_f64(),
@@ -126,7 +142,11 @@ fn main() {
     println!(
         "  peak RSS             {:.1} MB{} -> stage overhead {:.1} MB ({:.2} x input)",
         stage_hwm / 1024.0,
-        if hwm_reset { "" } else { " (HWM not reset: includes the generator)" },
+        if hwm_reset {
+            ""
+        } else {
+            " (HWM not reset: includes the generator)"
+        },
         (stage_hwm - input_rss) / 1024.0,
         (stage_hwm - input_rss) * 1024.0 / text.len() as f64
     );

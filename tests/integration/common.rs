@@ -114,11 +114,16 @@ pub fn bundle_of(count: u64, at: DateTime<Utc>) -> String {
 /// Every in-bundle reference of each received object points at an object received earlier.
 pub fn assert_dependency_order(received: &[serde_json::Value]) {
     let mut seen = std::collections::HashSet::new();
-    let all: std::collections::HashSet<&str> = received.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let all: std::collections::HashSet<&str> =
+        received.iter().map(|o| o["id"].as_str().unwrap()).collect();
     for o in received {
         for r in refs_of(o) {
             if all.contains(r.as_str()) {
-                assert!(seen.contains(&r), "{} was pushed before {r}, which it references", o["id"]);
+                assert!(
+                    seen.contains(&r),
+                    "{} was pushed before {r}, which it references",
+                    o["id"]
+                );
             }
         }
         seen.insert(o["id"].as_str().unwrap().to_owned());
@@ -132,7 +137,12 @@ fn refs_of(o: &serde_json::Value) -> Vec<String> {
             if k.ends_with("_ref") {
                 out.extend(v.as_str().map(str::to_owned));
             } else if k.ends_with("_refs") {
-                out.extend(v.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_owned)));
+                out.extend(
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x.as_str().map(str::to_owned)),
+                );
             }
         }
     }

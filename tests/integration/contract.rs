@@ -20,8 +20,11 @@ const RELEASES: &[(&str, Version)] = &[
     ("relay-7.260510.0.graphql", Version(7, 260510, 0)),
 ];
 
-fn schemas() -> Option<&'static Vec<(Version, Valid<Schema>)>> {
-    static CACHE: OnceLock<Option<Vec<(Version, Valid<Schema>)>>> = OnceLock::new();
+/// Each release's parsed schema, parsed once for all tests.
+type Schemas = Vec<(Version, Valid<Schema>)>;
+
+fn schemas() -> Option<&'static Schemas> {
+    static CACHE: OnceLock<Option<Schemas>> = OnceLock::new();
     CACHE
         .get_or_init(|| {
             let dir = crate::common::shared_dir("opencti-schema")?;
@@ -30,7 +33,8 @@ fn schemas() -> Option<&'static Vec<(Version, Valid<Schema>)>> {
                     .iter()
                     .map(|(file, v)| {
                         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-                        let schema = Schema::parse_and_validate(text, *file).unwrap_or_else(|e| panic!("{file}: {}", e.errors));
+                        let schema = Schema::parse_and_validate(text, *file)
+                            .unwrap_or_else(|e| panic!("{file}: {}", e.errors));
                         (*v, schema)
                     })
                     .collect(),
@@ -53,10 +57,20 @@ fn every_document_fits_every_release_its_gate_admits() {
         for (release, schema) in schemas {
             let result = validate(schema, doc);
             if *release >= doc.since {
-                assert!(result.is_ok(), "{} must be valid on {release}: {}", doc.name, result.unwrap_err());
+                assert!(
+                    result.is_ok(),
+                    "{} must be valid on {release}: {}",
+                    doc.name,
+                    result.unwrap_err()
+                );
                 checked += 1;
             } else {
-                assert!(result.is_err(), "{} is gated at {} but {release} accepts it: the gate is wrong", doc.name, doc.since);
+                assert!(
+                    result.is_err(),
+                    "{} is gated at {} but {release} accepts it: the gate is wrong",
+                    doc.name,
+                    doc.since
+                );
             }
         }
     }
@@ -79,16 +93,28 @@ fn input_fields(schema: &Schema, name: &str) -> Option<(Vec<String>, Vec<String>
     }
 }
 
-fn check_keys(schemas: &[(Version, Valid<Schema>)], type_name: &str, since: Version, value: &serde_json::Value) -> usize {
+fn check_keys(
+    schemas: &[(Version, Valid<Schema>)],
+    type_name: &str,
+    since: Version,
+    value: &serde_json::Value,
+) -> usize {
     let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
     let mut n = 0;
     for (release, schema) in schemas.iter().filter(|(r, _)| *r >= since) {
-        let (all, required) = input_fields(schema, type_name).unwrap_or_else(|| panic!("{type_name} missing on {release}"));
+        let (all, required) = input_fields(schema, type_name)
+            .unwrap_or_else(|| panic!("{type_name} missing on {release}"));
         for k in &keys {
-            assert!(all.contains(k), "{type_name}.{k} is not defined on {release}");
+            assert!(
+                all.contains(k),
+                "{type_name}.{k} is not defined on {release}"
+            );
         }
         for r in &required {
-            assert!(keys.contains(&r), "{type_name}.{r} is required on {release} but not sent");
+            assert!(
+                keys.contains(&r),
+                "{type_name}.{r} is required on {release} but not sent"
+            );
         }
         n += 1;
     }
@@ -98,11 +124,36 @@ fn check_keys(schemas: &[(Version, Valid<Schema>)], type_name: &str, since: Vers
 #[test]
 fn input_objects_only_carry_fields_each_release_knows() {
     let Some(schemas) = schemas() else { return };
-    let reg = documents::register_input("6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab", "DISINFOX", &["stix2".into()]);
-    assert_eq!(reg.as_object().unwrap().len(), 7, "exactly the 7 portable register fields");
-    assert_eq!(check_keys(schemas, "RegisterConnectorInput", Version(6, 0, 0), &reg), 5);
-    let info = documents::connector_info("2026-11-29T00:00:00Z", Some("2026-11-29T01:00:00Z"), false, 0.0, 500.0);
-    assert_eq!(check_keys(schemas, "ConnectorInfoInput", version::CONNECTOR_INFO, &info), 3);
+    let reg = documents::register_input(
+        "6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab",
+        "DISINFOX",
+        &["stix2".into()],
+    );
+    assert_eq!(
+        reg.as_object().unwrap().len(),
+        7,
+        "exactly the 7 portable register fields"
+    );
+    assert_eq!(
+        check_keys(schemas, "RegisterConnectorInput", Version(6, 0, 0), &reg),
+        5
+    );
+    let info = documents::connector_info(
+        "2026-11-29T00:00:00Z",
+        Some("2026-11-29T01:00:00Z"),
+        false,
+        0.0,
+        500.0,
+    );
+    assert_eq!(
+        check_keys(
+            schemas,
+            "ConnectorInfoInput",
+            version::CONNECTOR_INFO,
+            &info
+        ),
+        3
+    );
     // The newer register fields are exactly what older releases reject.
     let (old, _) = input_fields(&schemas[0].1, "RegisterConnectorInput").unwrap();
     assert!(!old.contains(&"auto_update".to_owned()));
@@ -111,6 +162,11 @@ fn input_objects_only_carry_fields_each_release_knows() {
 #[test]
 fn documents_name_their_operation() {
     for doc in ALL {
-        assert!(doc.text.contains(&format!(" {} ", doc.name)) || doc.text.contains(&format!(" {}(", doc.name)), "{}", doc.name);
+        assert!(
+            doc.text.contains(&format!(" {} ", doc.name))
+                || doc.text.contains(&format!(" {}(", doc.name)),
+            "{}",
+            doc.name
+        );
     }
 }

@@ -13,42 +13,92 @@ fn root() -> &'static Path {
 #[test]
 fn committed_files_match_the_cli() {
     let files = render_all().unwrap();
-    assert!(files.len() >= 11, "expected 6 man pages and 5 completions, got {}", files.len());
+    assert!(
+        files.len() >= 11,
+        "expected 6 man pages and 5 completions, got {}",
+        files.len()
+    );
     for (rel, bytes) in files {
         let on_disk = std::fs::read(root().join(&rel)).unwrap_or_default();
-        assert!(on_disk == bytes, "{} is stale: run `make generated` and commit the result", rel.display());
+        assert!(
+            on_disk == bytes,
+            "{} is stale: run `make generated` and commit the result",
+            rel.display()
+        );
     }
 }
 
 #[test]
 fn man_pages_have_the_operator_sections() {
     let files = render_all().unwrap();
-    let (_, main) = files.iter().find(|(p, _)| p.ends_with("disinfox-sync.1")).unwrap();
+    let (_, main) = files
+        .iter()
+        .find(|(p, _)| p.ends_with("disinfox-sync.1"))
+        .unwrap();
     let text = String::from_utf8_lossy(main);
-    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES", "OPENCTI_TOKEN_FILE", ".B 75"] {
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        "OPENCTI_TOKEN_FILE",
+        ".B 75",
+    ] {
         assert!(text.contains(section), "man page lacks {section}");
     }
     for sub in ["sync", "fetch", "push", "reset-state", "check"] {
-        assert!(files.iter().any(|(p, _)| p.ends_with(format!("disinfox-sync-{sub}.1"))), "no page for {sub}");
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.ends_with(format!("disinfox-sync-{sub}.1"))),
+            "no page for {sub}"
+        );
     }
-    assert!(!files.iter().any(|(p, _)| p.to_string_lossy().contains("generate")), "hidden command documented");
+    assert!(
+        !files
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().contains("generate")),
+        "hidden command documented"
+    );
 }
 
 /// Loads a completion script in its shell when that shell is installed (CI installs them).
 fn loads(shell: &str, script: &str, file: &str) {
     if Command::new(shell).arg("-c").arg("true").output().is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{shell} missing under CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{shell} missing under CI"
+        );
         eprintln!("skipped: {shell} is not installed");
         return;
     }
     let path = root().join("completions").join(file);
-    let out = Command::new(shell).arg("-c").arg(script.replace("{}", path.to_str().unwrap())).output().unwrap();
-    assert!(out.status.success(), "{shell} cannot load {file}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(shell)
+        .arg("-c")
+        .arg(script.replace("{}", path.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{shell} cannot load {file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn completions_load_in_their_shells() {
-    loads("bash", "source '{}' && complete -p disinfox-sync", "disinfox-sync.bash");
-    loads("zsh", "autoload -Uz compinit && compinit -u && source '{}' && whence -w _disinfox-sync", "_disinfox-sync");
-    loads("fish", "source '{}' && complete -c disinfox-sync | grep -q sync", "disinfox-sync.fish");
+    loads(
+        "bash",
+        "source '{}' && complete -p disinfox-sync",
+        "disinfox-sync.bash",
+    );
+    loads(
+        "zsh",
+        "autoload -Uz compinit && compinit -u && source '{}' && whence -w _disinfox-sync",
+        "_disinfox-sync",
+    );
+    loads(
+        "fish",
+        "source '{}' && complete -c disinfox-sync | grep -q sync",
+        "disinfox-sync.fish",
+    );
 }

@@ -17,13 +17,18 @@ pub struct Env {
 }
 
 pub fn setup(opts: OpenctiOptions) -> Env {
-    Env { home: tempfile::tempdir().unwrap(), octi: OpenctiStandin::start(opts) }
+    Env {
+        home: tempfile::tempdir().unwrap(),
+        octi: OpenctiStandin::start(opts),
+    }
 }
 
 impl Env {
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut c = cli(self.home.path());
-        c.env("OPENCTI_URL", self.octi.url()).env("OPENCTI_TOKEN", self.octi.token()).env("CONNECTOR_ID", CONNECTOR_ID);
+        c.env("OPENCTI_URL", self.octi.url())
+            .env("OPENCTI_TOKEN", self.octi.token())
+            .env("CONNECTOR_ID", CONNECTOR_ID);
         c
     }
 
@@ -36,33 +41,67 @@ impl Env {
 
 #[test]
 fn imports_in_dependency_order_on_every_gate() {
-    for version in ["6.2.6", "6.2.12", "6.5.7", "6.9.17", "7.260422.0", "7.260510.0", "7.260309.0-lts1"] {
+    for version in [
+        "6.2.6",
+        "6.2.12",
+        "6.5.7",
+        "6.9.17",
+        "7.260422.0",
+        "7.260510.0",
+        "7.260309.0-lts1",
+    ] {
         let env = setup(OpenctiOptions::version(version));
         let bundle = bundle_of(40, Utc::now());
         let file = env.write("b.json", &bundle);
-        env.cmd().args(["push", "--file", &file, "--chunk-size", "16K"]).assert().success();
+        env.cmd()
+            .args(["push", "--file", &file, "--chunk-size", "16K"])
+            .assert()
+            .success();
         let received = env.octi.received_objects();
         let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
         let mut want: HashSet<String> = ids(bundle.as_bytes()).into_iter().collect();
         want.insert(DISINFOX_IDENTITY.to_owned());
-        assert_eq!(got, want, "{version}: union of chunks = input + completions");
+        assert_eq!(
+            got, want,
+            "{version}: union of chunks = input + completions"
+        );
         assert_eq!(received.len(), want.len(), "{version}: each object once");
         assert_dependency_order(&received);
         let pushes = env.octi.pushes();
         assert!(pushes.len() > 1, "{version}: expected several chunks");
-        assert!(pushes.iter().all(|p| p.bytes <= 16 * 1024), "{version}: a chunk exceeds the limit");
+        assert!(
+            pushes.iter().all(|p| p.bytes <= 16 * 1024),
+            "{version}: a chunk exceeds the limit"
+        );
         let works = env.octi.works();
         if version >= "6.5.7" && !version.starts_with("6.2") {
             let ours: Vec<_> = works.iter().filter(|w| !w.created_by_push).collect();
             assert_eq!(ours.len(), 1, "{version}: one work per run");
-            assert!(ours[0].closed && !ours[0].in_error, "{version}: work closed");
-            assert!(pushes.iter().all(|p| p.work_id.as_deref() == Some(ours[0].id.as_str())));
-            assert_eq!(ours[0].multipart, ["7.260422.0", "7.260510.0"].contains(&version), "{version}: multipart");
+            assert!(
+                ours[0].closed && !ours[0].in_error,
+                "{version}: work closed"
+            );
+            assert!(
+                pushes
+                    .iter()
+                    .all(|p| p.work_id.as_deref() == Some(ours[0].id.as_str()))
+            );
+            assert_eq!(
+                ours[0].multipart,
+                ["7.260422.0", "7.260510.0"].contains(&version),
+                "{version}: multipart"
+            );
         } else {
-            assert!(pushes.iter().all(|p| p.work_id.is_none()), "{version}: work_id must not be sent");
+            assert!(
+                pushes.iter().all(|p| p.work_id.is_none()),
+                "{version}: work_id must not be sent"
+            );
         }
         if version == "6.2.6" {
-            assert!(env.octi.requests().iter().all(|r| r.error_codes.is_empty()), "no request may fail validation");
+            assert!(
+                env.octi.requests().iter().all(|r| r.error_codes.is_empty()),
+                "no request may fail validation"
+            );
         }
     }
 }
@@ -71,8 +110,17 @@ fn imports_in_dependency_order_on_every_gate() {
 fn old_platform_is_refused_by_the_probe() {
     let env = setup(OpenctiOptions::version("6.0.0"));
     let file = env.write("b.json", &bundle_of(1, Utc::now()));
-    env.cmd().args(["push", "--file", &file]).assert().code(69).stderr(contains("6.2.6"));
-    let ops: Vec<String> = env.octi.requests().iter().map(|r| r.operation_name.clone().unwrap_or_default()).collect();
+    env.cmd()
+        .args(["push", "--file", &file])
+        .assert()
+        .code(69)
+        .stderr(contains("6.2.6"));
+    let ops: Vec<String> = env
+        .octi
+        .requests()
+        .iter()
+        .map(|r| r.operation_name.clone().unwrap_or_default())
+        .collect();
     assert_eq!(ops, vec!["Probe"]);
 }
 
@@ -80,9 +128,18 @@ fn old_platform_is_refused_by_the_probe() {
 fn credentials_and_capabilities() {
     let env = setup(OpenctiOptions::default());
     let file = env.write("b.json", &bundle_of(1, Utc::now()));
-    env.cmd().env("OPENCTI_TOKEN", "wrong").args(["push", "--file", &file]).assert().code(77).stderr(contains("OPENCTI_TOKEN"));
+    env.cmd()
+        .env("OPENCTI_TOKEN", "wrong")
+        .args(["push", "--file", &file])
+        .assert()
+        .code(77)
+        .stderr(contains("OPENCTI_TOKEN"));
     env.octi.set_capabilities(["KNOWLEDGE"]);
-    env.cmd().args(["push", "--file", &file]).assert().code(77).stderr(contains("\"Connector\" role"));
+    env.cmd()
+        .args(["push", "--file", &file])
+        .assert()
+        .code(77)
+        .stderr(contains("\"Connector\" role"));
     env.octi.set_capabilities(["BYPASS"]);
     env.cmd().args(["push", "--file", &file]).assert().success();
 }
@@ -90,14 +147,35 @@ fn credentials_and_capabilities() {
 #[test]
 fn bad_input_files() {
     let env = setup(OpenctiOptions::default());
-    env.cmd().args(["push", "--file", "/nonexistent/bundle.json"]).assert().code(66);
-    let bad = env.write("bad.json", "{\"type\":\"bundle\",\"objects\":[{\"type\":\"x\"}]}");
-    env.cmd().args(["push", "--file", &bad]).assert().code(65).stderr(contains("objects[0]"));
+    env.cmd()
+        .args(["push", "--file", "/nonexistent/bundle.json"])
+        .assert()
+        .code(66);
+    let bad = env.write(
+        "bad.json",
+        "{\"type\":\"bundle\",\"objects\":[{\"type\":\"x\"}]}",
+    );
+    env.cmd()
+        .args(["push", "--file", &bad])
+        .assert()
+        .code(65)
+        .stderr(contains("objects[0]"));
     let not_json = env.write("nj.json", "hello");
-    env.cmd().args(["push", "--file", &not_json]).assert().code(65).stderr(contains("not valid JSON"));
+    env.cmd()
+        .args(["push", "--file", &not_json])
+        .assert()
+        .code(65)
+        .stderr(contains("not valid JSON"));
     let empty = env.write("empty.json", "{\"type\":\"bundle\",\"id\":\"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d\",\"objects\":[]}");
-    env.cmd().args(["push", "--file", &empty]).assert().success().stderr(contains("nothing to push"));
-    assert!(env.octi.requests().is_empty(), "nothing may reach OpenCTI for bad or empty input");
+    env.cmd()
+        .args(["push", "--file", &empty])
+        .assert()
+        .success()
+        .stderr(contains("nothing to push"));
+    assert!(
+        env.octi.requests().is_empty(),
+        "nothing may reach OpenCTI for bad or empty input"
+    );
 }
 
 #[test]
@@ -106,31 +184,77 @@ fn dry_run_contacts_nobody() {
     let file = home.path().join("b.json");
     std::fs::write(&file, bundle_of(20, Utc::now())).unwrap();
     cli(home.path())
-        .args(["push", "--dry-run", "--chunk-size", "8K", "--file", file.to_str().unwrap()])
+        .args([
+            "push",
+            "--dry-run",
+            "--chunk-size",
+            "8K",
+            "--file",
+            file.to_str().unwrap(),
+        ])
         .assert()
         .success()
-        .stderr(contains("chunk 1/").and(contains("dry run")).and(contains("well-known")));
+        .stderr(
+            contains("chunk 1/")
+                .and(contains("dry run"))
+                .and(contains("well-known")),
+        );
 }
 
 #[test]
 fn too_large_for_the_server_is_78() {
-    let env = setup(OpenctiOptions { body_limit: 20_000, ..Default::default() });
+    let env = setup(OpenctiOptions {
+        body_limit: 20_000,
+        ..Default::default()
+    });
     let file = env.write("b.json", &bundle_of(40, Utc::now()));
-    env.cmd().args(["push", "--file", &file]).assert().code(78).stderr(contains("--chunk-size").and(contains("APP__MAX_PAYLOAD_BODY_SIZE")));
+    env.cmd()
+        .args(["push", "--file", &file])
+        .assert()
+        .code(78)
+        .stderr(contains("--chunk-size").and(contains("APP__MAX_PAYLOAD_BODY_SIZE")));
     let works = env.octi.works();
-    assert!(works.iter().all(|w| w.closed), "work left open after a failure");
+    assert!(
+        works.iter().all(|w| w.closed),
+        "work left open after a failure"
+    );
 }
 
 #[test]
 fn failure_midway_closes_the_work_in_error() {
     let env = setup(OpenctiOptions::version("6.9.17"));
     let file = env.write("b.json", &bundle_of(40, Utc::now()));
-    env.octi.set_fault(Fault::FailPushAfter { ok_pushes: 1, status_or_code: PushFailure::Http(503) });
-    env.cmd().args(["push", "--file", &file, "--chunk-size", "16K", "--retries", "1"]).assert().code(75);
-    let work = env.octi.works().into_iter().find(|w| !w.created_by_push).unwrap();
+    env.octi.set_fault(Fault::FailPushAfter {
+        ok_pushes: 1,
+        status_or_code: PushFailure::Http(503),
+    });
+    env.cmd()
+        .args([
+            "push",
+            "--file",
+            &file,
+            "--chunk-size",
+            "16K",
+            "--retries",
+            "1",
+        ])
+        .assert()
+        .code(75);
+    let work = env
+        .octi
+        .works()
+        .into_iter()
+        .find(|w| !w.created_by_push)
+        .unwrap();
     assert!(work.closed && work.in_error, "{work:?}");
-    env.octi.set_fault(Fault::TooMany { times: 2, retry_after: Some(0) });
-    env.cmd().args(["push", "--file", &file, "--chunk-size", "16K"]).assert().success();
+    env.octi.set_fault(Fault::TooMany {
+        times: 2,
+        retry_after: Some(0),
+    });
+    env.cmd()
+        .args(["push", "--file", &file, "--chunk-size", "16K"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -154,7 +278,11 @@ fn pipeline_and_json_summary() {
         .env("CONNECTOR_ID", CONNECTOR_ID)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["status"], "imported");
     assert_eq!(summary["objects_total"], 16);

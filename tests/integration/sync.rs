@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -27,7 +26,10 @@ fn setup(version: &str) -> Env {
 }
 
 fn id_of(raw: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"].as_str().unwrap().to_owned()
+    serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 impl Env {
@@ -42,12 +44,22 @@ impl Env {
     }
 
     fn sync(&self, extra: &[&str]) -> serde_json::Value {
-        let out = self.cmd().arg("sync").arg("--json").args(extra).assert().success().get_output().stdout.clone();
+        let out = self
+            .cmd()
+            .arg("sync")
+            .arg("--json")
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
         serde_json::from_slice(&out).unwrap()
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::from_str(&self.octi.state(CONNECTOR_ID).unwrap_or_default()).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(&self.octi.state(CONNECTOR_ID).unwrap_or_default())
+            .unwrap_or(serde_json::Value::Null)
     }
 
     fn add(&self, count: u64, first: u64, ago: chrono::Duration) -> Vec<String> {
@@ -57,7 +69,13 @@ impl Env {
     }
 
     fn last_newer_than(&self) -> String {
-        self.dx.requests().last().unwrap().newer_than.clone().unwrap()
+        self.dx
+            .requests()
+            .last()
+            .unwrap()
+            .newer_than
+            .clone()
+            .unwrap()
     }
 }
 
@@ -71,18 +89,29 @@ fn first_imports_all_second_nothing_third_only_new() {
     assert!(first.iter().all(|i| got.contains(i)));
     let state = env.state();
     assert!(state["last_fetch"].as_str().unwrap().ends_with('Z'));
-    assert!(state["last_run"].is_i64(), "last_run must be Unix seconds: {state}");
+    assert!(
+        state["last_run"].is_i64(),
+        "last_run must be Unix seconds: {state}"
+    );
 
     env.octi.clear_history();
     let s2 = env.sync(&[]);
     assert_eq!(s2["status"], "up-to-date");
-    assert!(env.octi.received_ids().is_empty(), "second sync re-sent objects");
+    assert!(
+        env.octi.received_ids().is_empty(),
+        "second sync re-sent objects"
+    );
     assert_eq!(env.state()["last_fetch"], state["last_fetch"]);
 
     let new = env.add(2, 100, chrono::Duration::minutes(5));
     let s3 = env.sync(&[]);
     assert_eq!(s3["status"], "imported");
-    let got: HashSet<String> = env.octi.received_ids().into_iter().filter(|i| !i.starts_with("identity--")).collect();
+    let got: HashSet<String> = env
+        .octi
+        .received_ids()
+        .into_iter()
+        .filter(|i| !i.starts_with("identity--"))
+        .collect();
     assert_eq!(got, new.into_iter().collect::<HashSet<_>>());
     let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
     assert_eq!(info["run_and_terminate"], true);
@@ -93,12 +122,26 @@ fn failure_midway_keeps_the_state_and_the_next_run_completes() {
     let env = setup("7.260510.0");
     let all = env.add(60, 0, chrono::Duration::minutes(10));
     env.octi.set_state(CONNECTOR_ID, "");
-    env.octi.set_fault(Fault::FailPushAfter { ok_pushes: 2, status_or_code: PushFailure::Http(503) });
-    let out = env.cmd().args(["sync", "--json", "--chunk-size", "16K", "--retries", "1"]).assert().code(75).get_output().stdout.clone();
+    env.octi.set_fault(Fault::FailPushAfter {
+        ok_pushes: 2,
+        status_or_code: PushFailure::Http(503),
+    });
+    let out = env
+        .cmd()
+        .args(["sync", "--json", "--chunk-size", "16K", "--retries", "1"])
+        .assert()
+        .code(75)
+        .get_output()
+        .stdout
+        .clone();
     let summary: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(summary["status"], "failed");
     assert_eq!(summary["exit_code"], 75);
-    assert_eq!(env.octi.state(CONNECTOR_ID).as_deref(), Some(""), "state moved after a failed push");
+    assert_eq!(
+        env.octi.state(CONNECTOR_ID).as_deref(),
+        Some(""),
+        "state moved after a failed push"
+    );
     assert!(env.octi.works().iter().any(|w| w.in_error));
     env.octi.set_fault(Fault::None);
     env.sync(&["--chunk-size", "16K"]);
@@ -113,7 +156,9 @@ fn killed_during_push_reimports_from_the_old_cursor() {
     env.sync(&[]);
     let cursor = env.state()["last_fetch"].clone();
     let later = env.add(20, 50, chrono::Duration::minutes(10));
-    env.octi.set_fault(Fault::SlowPush { delay: Duration::from_secs(5) });
+    env.octi.set_fault(Fault::SlowPush {
+        delay: Duration::from_secs(5),
+    });
     let mut child = std::process::Command::new(crate::common::bin_path());
     child.env_clear().env("HOME", env.home.path());
     for (k, v) in [
@@ -125,15 +170,28 @@ fn killed_during_push_reimports_from_the_old_cursor() {
     ] {
         child.env(k, v);
     }
-    let mut child = child.args(["sync", "--chunk-size", "8K"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = child
+        .args(["sync", "--chunk-size", "8K"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !env.octi.requests().iter().any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush")) {
+    while !env
+        .octi
+        .requests()
+        .iter()
+        .any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush"))
+    {
         assert!(Instant::now() < deadline, "the run never pushed");
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(env.state()["last_fetch"], cursor, "state moved although the run was killed");
+    assert_eq!(
+        env.state()["last_fetch"],
+        cursor,
+        "state moved although the run was killed"
+    );
     env.octi.set_fault(Fault::None);
     env.octi.clear_history();
     env.sync(&[]);
@@ -190,7 +248,11 @@ fn ui_reset_before_a_run_starts_from_the_beginning() {
     env.sync(&[]);
     assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
     assert!(!env.octi.received_ids().is_empty());
-    assert!(env.state()["last_fetch"].is_string(), "state after the re-ping: {}", env.state());
+    assert!(
+        env.state()["last_fetch"].is_string(),
+        "state after the re-ping: {}",
+        env.state()
+    );
 }
 
 #[test]
@@ -200,17 +262,24 @@ fn reset_flag_swallowing_the_final_ping_is_pinged_again() {
     env.octi.reset_after_pushes(CONNECTOR_ID, 1);
     env.sync(&[]);
     let pings = env.octi.pings();
-    assert!(pings.len() >= 2 && !pings[pings.len() - 2].applied && pings.last().unwrap().applied, "{pings:?}");
+    assert!(
+        pings.len() >= 2 && !pings[pings.len() - 2].applied && pings.last().unwrap().applied,
+        "{pings:?}"
+    );
     assert!(env.state()["last_fetch"].is_string());
 }
 
 #[test]
 fn python_connector_state_is_carried_over() {
     let env = setup("6.9.17");
-    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch": "2026-11-27T21:52:27.151992+00:00Z", "last_run": "2026-11-27 21:52:27"}"#);
+    env.octi.set_state(
+        CONNECTOR_ID,
+        r#"{"last_fetch": "2026-11-27T21:52:27.151992+00:00Z", "last_run": "2026-11-27 21:52:27"}"#,
+    );
     env.sync(&[]);
     assert_eq!(env.last_newer_than(), "2026-11-27T21:52:27.151992Z");
-    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch": "2025-01-05T10:00:00.5ZZ"}"#);
+    env.octi
+        .set_state(CONNECTOR_ID, r#"{"last_fetch": "2025-01-05T10:00:00.5ZZ"}"#);
     env.sync(&[]);
     assert_eq!(env.last_newer_than(), "2025-01-05T10:00:00.500000Z");
 }
@@ -219,7 +288,11 @@ fn python_connector_state_is_carried_over() {
 fn invalid_state_json_warns_and_starts_over() {
     let env = setup("6.9.17");
     env.octi.set_state(CONNECTOR_ID, "{broken");
-    env.cmd().arg("sync").assert().success().stderr(contains("not JSON"));
+    env.cmd()
+        .arg("sync")
+        .assert()
+        .success()
+        .stderr(contains("not JSON"));
     assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
 }
 
@@ -228,7 +301,9 @@ fn concurrent_runs_on_one_state_file() {
     let env = setup("6.9.17");
     env.add(5, 0, chrono::Duration::minutes(10));
     let state = env.home.path().join("state.json");
-    env.octi.set_fault(Fault::SlowPush { delay: Duration::from_secs(3) });
+    env.octi.set_fault(Fault::SlowPush {
+        delay: Duration::from_secs(3),
+    });
     let mut first = std::process::Command::new(crate::common::bin_path());
     first.env_clear().env("HOME", env.home.path());
     for (k, v) in [
@@ -240,17 +315,34 @@ fn concurrent_runs_on_one_state_file() {
     ] {
         first.env(k, v);
     }
-    let mut first = first.args(["sync", "--state-file", state.to_str().unwrap()]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut first = first
+        .args(["sync", "--state-file", state.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !env.octi.requests().iter().any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush")) {
+    while !env
+        .octi
+        .requests()
+        .iter()
+        .any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush"))
+    {
         assert!(Instant::now() < deadline, "first run never pushed");
         std::thread::sleep(Duration::from_millis(20));
     }
-    env.cmd().args(["sync", "--state-file", state.to_str().unwrap()]).assert().code(75).stderr(contains("another run holds the lock"));
+    env.cmd()
+        .args(["sync", "--state-file", state.to_str().unwrap()])
+        .assert()
+        .code(75)
+        .stderr(contains("another run holds the lock"));
     assert!(first.wait().unwrap().success());
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert!(saved["last_fetch"].is_string());
-    assert!(env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(), "file backend must not touch OpenCTI state");
+    assert!(
+        env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(),
+        "file backend must not touch OpenCTI state"
+    );
 }
 
 #[test]
@@ -259,15 +351,23 @@ fn queue_above_threshold_defers_the_run() {
     env.add(1, 0, chrono::Duration::minutes(10));
     env.octi.set_queue_size(CONNECTOR_ID, 600_000_000);
     // Reading the queue needs MODULES; without it the check is skipped with a warning.
-    env.cmd().args(["sync", "--dry-run"]).assert().success().stderr(contains("skipping the queue check"));
+    env.cmd()
+        .args(["sync", "--dry-run"])
+        .assert()
+        .success()
+        .stderr(contains("skipping the queue check"));
     // The built-in "Connector" role has it.
-    env.octi.set_capabilities(["CONNECTORAPI", "MODULES_MODMANAGE"]);
+    env.octi
+        .set_capabilities(["CONNECTORAPI", "MODULES_MODMANAGE"]);
     let s = env.sync(&[]);
     assert_eq!(s["status"], "deferred");
     env.dx.clear_requests();
     env.sync(&[]);
     assert!(env.dx.requests().is_empty() && env.octi.received_ids().is_empty());
-    assert!(env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(), "a deferred run must leave the state alone");
+    assert!(
+        env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(),
+        "a deferred run must leave the state alone"
+    );
     let s = env.sync(&["--queue-threshold", "1000"]);
     assert_eq!(s["status"], "imported");
 }
@@ -276,12 +376,18 @@ fn queue_above_threshold_defers_the_run() {
 fn dry_run_changes_nothing() {
     let env = setup("6.9.17");
     env.add(3, 0, chrono::Duration::minutes(10));
-    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch":"2020-01-01T00:00:00.000000Z"}"#);
+    env.octi.set_state(
+        CONNECTOR_ID,
+        r#"{"last_fetch":"2020-01-01T00:00:00.000000Z"}"#,
+    );
     let s = env.sync(&["--dry-run"]);
     assert_eq!(s["status"], "dry-run");
     assert!(s["cursor_after"].as_str().unwrap() > "2020");
     assert!(env.octi.received_ids().is_empty());
-    assert_eq!(env.octi.state(CONNECTOR_ID).as_deref(), Some(r#"{"last_fetch":"2020-01-01T00:00:00.000000Z"}"#));
+    assert_eq!(
+        env.octi.state(CONNECTOR_ID).as_deref(),
+        Some(r#"{"last_fetch":"2020-01-01T00:00:00.000000Z"}"#)
+    );
     assert!(env.octi.works().is_empty());
 }
 
@@ -290,7 +396,11 @@ fn reset_state_on_both_backends() {
     let env = setup("6.9.17");
     env.add(1, 0, chrono::Duration::minutes(10));
     env.sync(&[]);
-    env.cmd().args(["reset-state", "--to", "2026-11-01"]).assert().success().stdout(contains("before:").and(contains("2026-11-01T00:00:00.000000Z")));
+    env.cmd()
+        .args(["reset-state", "--to", "2026-11-01"])
+        .assert()
+        .success()
+        .stdout(contains("before:").and(contains("2026-11-01T00:00:00.000000Z")));
     assert_eq!(env.state()["last_fetch"], "2026-11-01T00:00:00.000000Z");
     env.cmd().arg("reset-state").assert().success();
     assert!(env.state().get("last_fetch").is_none(), "{}", env.state());
@@ -301,36 +411,61 @@ fn reset_state_on_both_backends() {
     let f = file.to_str().unwrap();
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, "{corrupt").unwrap();
-    env.cmd().args(["sync", "--state-file", f]).assert().code(78).stderr(contains("reset-state"));
+    env.cmd()
+        .args(["sync", "--state-file", f])
+        .assert()
+        .code(78)
+        .stderr(contains("reset-state"));
     let mut c = cli(env.home.path());
-    c.args(["reset-state", "--state-file", f, "--to", "36h"]).assert().success().stdout(contains("{corrupt"));
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    c.args(["reset-state", "--state-file", f, "--to", "36h"])
+        .assert()
+        .success()
+        .stdout(contains("{corrupt"));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert!(saved["last_fetch"].is_string());
     let mut c = cli(env.home.path());
-    c.args(["reset-state", "--state-file", f]).assert().success();
+    c.args(["reset-state", "--state-file", f])
+        .assert()
+        .success();
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "{}");
     let mut c = cli(env.home.path());
-    c.args(["reset-state", "--state-file", f, "--to", "soon"]).assert().code(2);
+    c.args(["reset-state", "--state-file", f, "--to", "soon"])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn connector_info_only_where_the_platform_has_it() {
     let env = setup("6.2.6");
     env.add(1, 0, chrono::Duration::minutes(10));
-    env.cmd().env("CONNECTOR_DURATION_PERIOD", "PT1H").arg("sync").assert().success();
+    env.cmd()
+        .env("CONNECTOR_DURATION_PERIOD", "PT1H")
+        .arg("sync")
+        .assert()
+        .success();
     assert!(env.octi.pings().iter().all(|p| p.connector_info.is_none()));
     let env = setup("6.2.12");
     env.add(1, 0, chrono::Duration::minutes(10));
-    env.cmd().env("CONNECTOR_DURATION_PERIOD", "PT1H").arg("sync").assert().success();
+    env.cmd()
+        .env("CONNECTOR_DURATION_PERIOD", "PT1H")
+        .arg("sync")
+        .assert()
+        .success();
     let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
     assert_eq!(info["run_and_terminate"], true);
-    assert!(info["next_run_datetime"].as_str().unwrap() > info["last_run_datetime"].as_str().unwrap());
+    assert!(
+        info["next_run_datetime"].as_str().unwrap() > info["last_run_datetime"].as_str().unwrap()
+    );
 }
 
 #[test]
 fn disinfox_down_is_temporary_and_keeps_state() {
     let env = setup("6.9.17");
-    env.octi.set_state(CONNECTOR_ID, r#"{"last_fetch":"2026-01-01T00:00:00.000000Z"}"#);
+    env.octi.set_state(
+        CONNECTOR_ID,
+        r#"{"last_fetch":"2026-01-01T00:00:00.000000Z"}"#,
+    );
     env.dx.set_fault(DxFault::Html500 { times: 10 });
     env.cmd().args(["sync", "--retries", "1"]).assert().code(75);
     assert_eq!(env.state()["last_fetch"], "2026-01-01T00:00:00.000000Z");

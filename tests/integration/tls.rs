@@ -25,23 +25,102 @@ impl Drop for TlsServer {
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl").current_dir(dir).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A private CA, a leaf for 127.0.0.1 signed by it, and `s_server -www` serving it.
 fn start(dir: &Path) -> Option<TlsServer> {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    std::fs::write(dir.join("leaf.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").ok()?;
-    let ok = openssl(dir, &[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=disinfox-sync test CA"]].concat())
-        && openssl(dir, &[&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]].concat())
-        && openssl(dir, &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext"]);
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .ok()?;
+    let ok = openssl(
+        dir,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=disinfox-sync test CA",
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        dir,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
     if !ok {
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let child = Command::new("openssl")
         .current_dir(dir)
-        .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert", "leaf.pem", "-key", "leaf.key", "-www", "-quiet"])
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            "leaf.pem",
+            "-key",
+            "leaf.key",
+            "-www",
+            "-quiet",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -62,19 +141,35 @@ fn start(dir: &Path) -> Option<TlsServer> {
 fn untrusted_certificate_is_78_and_ca_cert_fixes_it() {
     let dir = tempfile::tempdir().unwrap();
     let Some(server) = start(dir.path()) else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "openssl is needed under CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "openssl is needed under CI"
+        );
         eprintln!("skipped: no openssl command");
         return;
     };
     let url = format!("https://127.0.0.1:{}/incidents", server.port);
     let fetch = || {
         let mut c = cli(dir.path());
-        c.env("DISINFOX_URL", &url).env("DISINFOX_API_KEY", "DISINFOX.eA==.k").args(["fetch", "--retries", "0"]);
+        c.env("DISINFOX_URL", &url)
+            .env("DISINFOX_API_KEY", "DISINFOX.eA==.k")
+            .args(["fetch", "--retries", "0"]);
         c
     };
-    fetch().assert().code(78).stderr(contains("TLS verification failed").and(contains("--ca-cert")));
+    fetch()
+        .assert()
+        .code(78)
+        .stderr(contains("TLS verification failed").and(contains("--ca-cert")));
     // Trusted now: the handshake succeeds and s_server's HTML status page is what comes back.
     let ca = dir.path().join("ca.pem");
-    fetch().args(["--ca-cert", ca.to_str().unwrap()]).assert().code(76).stderr(contains("not JSON"));
-    fetch().args(["--ca-cert", "/nonexistent.pem"]).assert().code(78).stderr(contains("--ca-cert"));
+    fetch()
+        .args(["--ca-cert", ca.to_str().unwrap()])
+        .assert()
+        .code(76)
+        .stderr(contains("not JSON"));
+    fetch()
+        .args(["--ca-cert", "/nonexistent.pem"])
+        .assert()
+        .code(78)
+        .stderr(contains("--ca-cert"));
 }

@@ -157,15 +157,36 @@ pub fn generate(opts: &GenOptions) -> Generated {
         }
         let rel_ms = base + 3;
         for &p in &patterns {
-            relationship(&mut buf, &mut rng, "uses", &incident.id, &pools.patterns[p].id, rel_ms);
+            relationship(
+                &mut buf,
+                &mut rng,
+                "uses",
+                &incident.id,
+                &pools.patterns[p].id,
+                rel_ms,
+            );
             objects.push((rel_ms, buf.clone()));
         }
         for &a in &actors {
-            relationship(&mut buf, &mut rng, "attributed-to", &incident.id, &pools.actors[a].id, rel_ms);
+            relationship(
+                &mut buf,
+                &mut rng,
+                "attributed-to",
+                &incident.id,
+                &pools.actors[a].id,
+                rel_ms,
+            );
             objects.push((rel_ms, buf.clone()));
         }
         for &l in &locations {
-            relationship(&mut buf, &mut rng, "targets", &incident.id, &pools.locations[l].id, rel_ms);
+            relationship(
+                &mut buf,
+                &mut rng,
+                "targets",
+                &incident.id,
+                &pools.locations[l].id,
+                rel_ms,
+            );
             objects.push((rel_ms, buf.clone()));
         }
     }
@@ -403,7 +424,11 @@ fn attack_pattern(out: &mut String, p: &Pattern) {
     kv(out, "spec_version", "2.1");
     kv(out, "type", "attack-pattern");
     key(out, "x_mitre_is_subtechnique");
-    out.push_str(if p.external_id.contains('.') { "true," } else { "false," });
+    out.push_str(if p.external_id.contains('.') {
+        "true,"
+    } else {
+        "false,"
+    });
     out.push_str("\"x_mitre_platforms\":[\"Windows\",\"Linux\",\"Mac\"],");
     key(out, "x_mitre_version");
     js(out, "2.1");
@@ -460,16 +485,33 @@ impl Incident {
             1 => format!("{event} in {place}"),
             _ => format!("{} {event}", 2000 + rng.below(26)),
         };
-        let len = 14 + rng.below(220) as usize + if rng.below(10) == 0 { rng.below(2000) as usize } else { 0 };
+        let len = 14
+            + rng.below(220) as usize
+            + if rng.below(10) == 0 {
+                rng.below(2000) as usize
+            } else {
+                0
+            };
         // The incident number keeps names+descriptions (and so ids) distinct.
         let description = format!("Incident {n}: {}", text(rng, len));
-        let alnum = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
-        let id = uuid5_like("intrusion-set", &format!("{}-{}", alnum(&name), alnum(&description)));
+        let alnum = |s: &str| {
+            s.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        };
+        let id = uuid5_like(
+            "intrusion-set",
+            &format!("{}-{}", alnum(&name), alnum(&description)),
+        );
         let year = 2014 + rng.below(12);
         let first_seen = if rng.below(2) == 0 {
             format!("{year}-01-01T00:00:00Z")
         } else {
-            format!("{year}-{:02}-{:02}T00:00:00Z", 1 + rng.below(12), 1 + rng.below(28))
+            format!(
+                "{year}-{:02}-{:02}T00:00:00Z",
+                1 + rng.below(12),
+                1 + rng.below(28)
+            )
         };
         Incident {
             id,
@@ -492,7 +534,11 @@ impl Pools {
         let mut actors: Vec<Named> = ACTORS.iter().map(|a| named("threat-actor", a)).collect();
         // Multi-valued CSV cells stay one actor ("Russia,UK").
         for i in 0..20 {
-            let a = format!("{},{}", COUNTRIES[i * 3 % COUNTRIES.len()], COUNTRIES[(i * 7 + 1) % COUNTRIES.len()]);
+            let a = format!(
+                "{},{}",
+                COUNTRIES[i * 3 % COUNTRIES.len()],
+                COUNTRIES[(i * 7 + 1) % COUNTRIES.len()]
+            );
             actors.push(named("threat-actor", &a));
         }
         let locations = COUNTRIES.iter().map(|c| named("location", c)).collect();
@@ -510,8 +556,13 @@ impl Pools {
                     rng.pick(ADJECTIVES),
                     rng.pick(NOUNS)
                 );
-                let len = 2 + rng.below(260) as usize
-                    + if rng.below(4) == 0 { rng.below(1100) as usize } else { 0 };
+                let len = 2
+                    + rng.below(260) as usize
+                    + if rng.below(4) == 0 {
+                        rng.below(1100) as usize
+                    } else {
+                        0
+                    };
                 Pattern {
                     id: format!("attack-pattern--{}", {
                         let (hi, lo) = name_hash(&format!("disarm-{i}"));
@@ -733,31 +784,131 @@ const PHASES: &[&str] = &[
 ];
 
 const VERBS: &[&str] = &[
-    "Amplify", "Create", "Develop", "Leverage", "Exploit", "Impersonate", "Deliver", "Flood",
-    "Seed", "Coordinate", "Conceal", "Recruit", "Purchase", "Distort", "Discredit", "Harass",
+    "Amplify",
+    "Create",
+    "Develop",
+    "Leverage",
+    "Exploit",
+    "Impersonate",
+    "Deliver",
+    "Flood",
+    "Seed",
+    "Coordinate",
+    "Conceal",
+    "Recruit",
+    "Purchase",
+    "Distort",
+    "Discredit",
+    "Harass",
 ];
 
 const ADJECTIVES: &[&str] = &[
-    "Existing", "Inauthentic", "Localised", "Anonymous", "Fake", "Paid", "Sponsored",
-    "Hyper-partisan", "Automated", "Compromised", "Trusted", "Viral", "Fabricated", "Cloned",
+    "Existing",
+    "Inauthentic",
+    "Localised",
+    "Anonymous",
+    "Fake",
+    "Paid",
+    "Sponsored",
+    "Hyper-partisan",
+    "Automated",
+    "Compromised",
+    "Trusted",
+    "Viral",
+    "Fabricated",
+    "Cloned",
 ];
 
 const NOUNS: &[&str] = &[
-    "Conspiracy Theory Narratives", "Websites", "Social Media Accounts", "Influencers",
-    "News Outlets", "Think Tanks", "Memes", "Hashtags", "Petitions", "Deepfakes", "Channels",
-    "Experts", "Leaks", "Forums", "Advertisements", "Bot Networks", "Front Groups",
+    "Conspiracy Theory Narratives",
+    "Websites",
+    "Social Media Accounts",
+    "Influencers",
+    "News Outlets",
+    "Think Tanks",
+    "Memes",
+    "Hashtags",
+    "Petitions",
+    "Deepfakes",
+    "Channels",
+    "Experts",
+    "Leaks",
+    "Forums",
+    "Advertisements",
+    "Bot Networks",
+    "Front Groups",
 ];
 
 const WORDS: &[&str] = &[
-    "an", "influence", "operation", "may", "amplify", "existing", "narrative", "that", "aligns",
-    "with", "its", "incident", "or", "campaign", "goals", "by", "operators", "can", "leverage",
-    "the", "power", "of", "communities", "support", "and", "propagate", "those", "theories",
-    "without", "needing", "to", "expend", "resources", "creating", "new", "narratives",
-    "building", "momentum", "buy", "in", "around", "disinformation", "media", "outlet",
-    "published", "false", "claims", "about", "election", "officials", "network", "accounts",
-    "shared", "fabricated", "documents", "government", "foreign", "state", "actors", "used",
-    "social", "platforms", "target", "audience", "voters", "minority", "groups", "content",
-]; 
+    "an",
+    "influence",
+    "operation",
+    "may",
+    "amplify",
+    "existing",
+    "narrative",
+    "that",
+    "aligns",
+    "with",
+    "its",
+    "incident",
+    "or",
+    "campaign",
+    "goals",
+    "by",
+    "operators",
+    "can",
+    "leverage",
+    "the",
+    "power",
+    "of",
+    "communities",
+    "support",
+    "and",
+    "propagate",
+    "those",
+    "theories",
+    "without",
+    "needing",
+    "to",
+    "expend",
+    "resources",
+    "creating",
+    "new",
+    "narratives",
+    "building",
+    "momentum",
+    "buy",
+    "in",
+    "around",
+    "disinformation",
+    "media",
+    "outlet",
+    "published",
+    "false",
+    "claims",
+    "about",
+    "election",
+    "officials",
+    "network",
+    "accounts",
+    "shared",
+    "fabricated",
+    "documents",
+    "government",
+    "foreign",
+    "state",
+    "actors",
+    "used",
+    "social",
+    "platforms",
+    "target",
+    "audience",
+    "voters",
+    "minority",
+    "groups",
+    "content",
+];
 
 const FOREIGN: &[&str] = &[
     "désinformation",
@@ -783,5 +934,68 @@ mod tests {
         assert_eq!(format_ms(1_795_816_302_833), "2026-11-27T21:51:42.833Z");
         assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_ms(Y2023_MS), "2023-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn deterministic_and_disinfox_shaped() {
+        let opts = GenOptions::new(50);
+        let a = generate(&opts);
+        let b = generate(&opts);
+        assert_eq!(a.objects, b.objects);
+        let other = generate(&GenOptions {
+            seed: 2,
+            ..opts.clone()
+        });
+        assert_ne!(a.objects, other.objects);
+
+        let text = bundle_json(&a.raws());
+        assert!(text.is_ascii() && text.ends_with("}\n"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["id", "objects", "type"]);
+        for ((ms, raw), o) in a.objects.iter().zip(v["objects"].as_array().unwrap()) {
+            // Compact with sorted keys: serde_json's BTreeMap-backed Value re-serializes it
+            // identically once non-ASCII is escaped back.
+            let again = serde_json::to_string(o).unwrap();
+            let escaped: String = again
+                .chars()
+                .flat_map(|c| {
+                    if c.is_ascii() {
+                        vec![c.to_string()]
+                    } else {
+                        let mut units = [0u16; 2];
+                        c.encode_utf16(&mut units)
+                            .iter()
+                            .map(|u| format!("\\u{u:04x}"))
+                            .collect()
+                    }
+                })
+                .collect();
+            assert_eq!(&escaped, raw);
+            assert_eq!(o["created"], o["modified"]);
+            assert_eq!(o["modified"].as_str().unwrap(), format_ms(*ms));
+        }
+        let last = a.max_modified_ms().unwrap();
+        assert_eq!(last, opts.start_ms + 49 * opts.step_ms + 3);
+    }
+
+    #[test]
+    fn without_attack_patterns_uses_dangle() {
+        let g = generate(&GenOptions {
+            with_attack_patterns: false,
+            ..GenOptions::new(20)
+        });
+        assert!(
+            g.objects
+                .iter()
+                .all(|(_, o)| !o.contains("\"type\":\"attack-pattern\""))
+        );
+        assert!(
+            g.objects
+                .iter()
+                .any(|(_, o)| o.contains("\"target_ref\":\"attack-pattern--"))
+        );
+        assert!(g.into_bundle().ends_with("\"type\":\"bundle\"}\n"));
     }
 }
