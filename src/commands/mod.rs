@@ -5,6 +5,7 @@ mod fetch;
 pub mod generate;
 mod push;
 mod reset_state;
+mod session;
 mod stage;
 mod sync;
 

@@ -4,12 +4,12 @@ use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::time::Instant;
 
+use super::session::Session;
 use super::stage;
 use crate::bundle;
 use crate::cli::PushArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::{self, Graphql};
 use crate::summary::{Report, Status, reported};
 
 pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
@@ -30,25 +30,7 @@ pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
             report.status = Some(Status::DryRun);
             return Ok(());
         }
-        let gql = Graphql::new(cfg)?;
-        let platform = opencti::connector::probe_for_import(&gql)?;
-        let id = cfg
-            .connector_id
-            .as_deref()
-            .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
-        opencti::connector::register(&gql, id, &cfg.connector_name, &cfg.connector_scope)?;
-        let target = opencti::push::Target {
-            gql: &gql,
-            platform: &platform,
-            connector_id: id,
-            connector_name: &cfg.connector_name,
-        };
-        let mut pushed = opencti::push::Pushed::default();
-        let result = opencti::push::push(&target, &prepared, &limits, &mut pushed);
-        report.chunks = pushed.chunks;
-        report.bytes = pushed.bytes;
-        report.work_id = pushed.work_id;
-        result?;
+        Session::open(cfg)?.push(&prepared, &limits, report)?;
         report.status = Some(Status::Imported);
         Ok(())
     })

@@ -1,10 +1,10 @@
 //! `reset-state [--to WHEN]`: forget or set the cursor, on either backend. No confirmation:
 //! scripts call it. Prints the state before and after.
 
+use super::session::Session;
 use crate::cli::ResetStateArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::{self, Graphql};
 use crate::state::{self, FileStore, State, Store};
 
 pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
@@ -23,21 +23,9 @@ pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
             print(before.trim(), &after)
         }
         None => {
-            let gql = Graphql::new(cfg)?;
-            let platform = opencti::connector::probe_for_import(&gql)?;
-            let id = cfg
-                .connector_id
-                .as_deref()
-                .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
-            let registered =
-                opencti::connector::register(&gql, id, &cfg.connector_name, &cfg.connector_scope)?;
-            let before = registered.state.clone().unwrap_or_default();
-            let store = Store::Opencti {
-                gql: &gql,
-                platform: &platform,
-                connector_id: id,
-                registered: registered.state,
-            };
+            let session = Session::open(cfg)?;
+            let before = session.registered.state.clone().unwrap_or_default();
+            let store = session.store();
             let after = reset(&store, parse_lenient(&before), to)?;
             print(&before, &after)
         }

@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use super::session::Session;
 use super::stage;
 use crate::bundle;
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
-use crate::error::{Error, Result};
-use crate::opencti::{self, Graphql, Platform, documents};
+use crate::error::Result;
+use crate::opencti::{self, Platform, documents};
 use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported, upstream_bundle_error};
 use crate::when::display;
@@ -33,22 +34,10 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     };
     let limits = stage::limits(cfg, &args.chunks)?;
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
-    let gql = Graphql::new(cfg)?;
-    let platform = opencti::connector::probe_for_import(&gql)?;
-    let id = cfg
-        .connector_id
-        .as_deref()
-        .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
-    let registered =
-        opencti::connector::register(&gql, id, &cfg.connector_name, &cfg.connector_scope)?;
+    let session = Session::open(cfg)?;
     let store = match file {
         Some(f) => Store::File(f),
-        None => Store::Opencti {
-            gql: &gql,
-            platform: &platform,
-            connector_id: id,
-            registered: registered.state,
-        },
+        None => session.store(),
     };
     let before = store.load()?;
     log::info!("state in {}: {}", store.describe(), before.describe());
@@ -56,7 +45,8 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     report.cursor_after = report.cursor_before.clone();
 
     let threshold = args.queue_threshold.unwrap_or(cfg.queue_threshold_mb);
-    let queue = opencti::connector::queue_mb(&gql, &platform, id)?;
+    let queue =
+        opencti::connector::queue_mb(&session.gql, &session.platform, session.connector_id)?;
     if let Some(mb) = queue.filter(|mb| *mb >= threshold) {
         log::warn!(
             "OpenCTI's queue for this connector holds {mb:.1} MB (threshold {threshold} MB): skipping this run, the next one will retry"
@@ -67,7 +57,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
 
     let answer = source.incidents(before.last_fetch)?;
     let now = Utc::now();
-    let info = connector_info(cfg, &platform, now, queue.unwrap_or(0.0), threshold);
+    let info = connector_info(cfg, &session.platform, now, queue.unwrap_or(0.0), threshold);
     let Some(body) = answer.body.as_deref() else {
         log::info!(
             "DISINFOX has nothing newer than {}",
@@ -99,17 +89,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         report.status = Some(Status::DryRun);
         return Ok(());
     }
-    let target = opencti::push::Target {
-        gql: &gql,
-        platform: &platform,
-        connector_id: id,
-        connector_name: &cfg.connector_name,
-    };
-    let mut pushed = opencti::push::Pushed::default();
-    let result = opencti::push::push(&target, &prepared, &limits, &mut pushed);
-    report.chunks = pushed.chunks;
-    report.bytes = pushed.bytes;
-    report.work_id = pushed.work_id;
+    let result = session.push(&prepared, &limits, report);
     if let Err(e) = result {
         report.cursor_after = report.cursor_before.clone();
         return Err(e);

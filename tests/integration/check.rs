@@ -3,35 +3,16 @@
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use crate::common::{CONNECTOR_ID, cli};
-use crate::support::disinfox::DisinfoxStandin;
-use crate::support::opencti::{OpenctiOptions, OpenctiStandin};
+use crate::common::{CONNECTOR_ID, Peers};
 
-struct Env {
-    home: tempfile::TempDir,
-    dx: DisinfoxStandin,
-    octi: OpenctiStandin,
+fn setup(version: &str) -> Peers {
+    Peers::start(version)
 }
 
-fn setup(version: &str) -> Env {
-    Env {
-        home: tempfile::tempdir().unwrap(),
-        dx: DisinfoxStandin::start_default(),
-        octi: OpenctiStandin::start(OpenctiOptions::version(version)),
-    }
-}
-
-impl Env {
-    fn check(&self) -> assert_cmd::Command {
-        let mut c = cli(self.home.path());
-        c.env("DISINFOX_URL", self.dx.endpoint_url())
-            .env("DISINFOX_API_KEY", self.dx.api_key())
-            .env("OPENCTI_URL", self.octi.url())
-            .env("OPENCTI_TOKEN", self.octi.token())
-            .env("CONNECTOR_ID", CONNECTOR_ID)
-            .args(["check", "--retries", "0"]);
-        c
-    }
+fn check(env: &Peers) -> assert_cmd::Command {
+    let mut c = env.cmd();
+    c.args(["check", "--retries", "0"]);
+    c
 }
 
 #[test]
@@ -41,15 +22,14 @@ fn all_good() {
         CONNECTOR_ID,
         r#"{"last_fetch":"2026-11-01T00:00:00.000000Z","last_run":1}"#,
     );
-    env.check().assert().success().stdout(
+    check(&env).assert().success().stdout(
         contains("ok   disinfox")
             .and(contains("OpenCTI 6.5.7"))
             .and(contains("work_id yes"))
             .and(contains("multi-part works no (needs 7.260422.0)"))
             .and(contains("cursor 2026-11-01")),
     );
-    let out = env
-        .check()
+    let out = check(&env)
         .arg("--json")
         .assert()
         .success()
@@ -71,39 +51,39 @@ fn all_good() {
 #[test]
 fn each_misconfiguration_is_pinpointed() {
     let env = setup("6.9.17");
-    env.check()
+    check(&env)
         .env("DISINFOX_API_KEY", "DISINFOX.eA==.wrong")
         .assert()
         .code(77)
         .stdout(contains("FAIL disinfox").and(contains("ok   opencti")));
-    env.check()
+    check(&env)
         .env("OPENCTI_TOKEN", "wrong")
         .assert()
         .code(77)
         .stdout(contains("ok   disinfox").and(contains("FAIL opencti")));
-    env.check()
+    check(&env)
         .env("CONNECTOR_ID", "ChangeMe")
         .assert()
         .code(78)
         .stdout(contains("FAIL configuration").and(contains("CONNECTOR_ID")));
-    env.check()
+    check(&env)
         .env("DISINFOX_URL", env.dx.url() + "/wrong/")
         .assert()
         .code(78)
         .stdout(contains("wrong URL"));
     env.octi.set_capabilities(["KNOWLEDGE"]);
-    env.check()
+    check(&env)
         .assert()
         .code(77)
         .stdout(contains("FAIL capability"));
     let old = setup("6.0.0");
-    old.check().assert().code(69).stdout(contains("6.2.6"));
+    check(&old).assert().code(69).stdout(contains("6.2.6"));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    env.check()
+    check(&env)
         .env("OPENCTI_URL", format!("http://127.0.0.1:{port}"))
         .assert()
         .code(75)

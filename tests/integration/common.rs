@@ -148,3 +148,65 @@ fn refs_of(o: &serde_json::Value) -> Vec<String> {
     }
     out
 }
+
+/// Both stand-ins and an isolated home: what `sync` and `check` run against.
+pub struct Peers {
+    pub home: tempfile::TempDir,
+    pub dx: crate::support::disinfox::DisinfoxStandin,
+    pub octi: crate::support::opencti::OpenctiStandin,
+}
+
+impl Peers {
+    pub fn start(opencti_version: &str) -> Peers {
+        Peers {
+            home: tempfile::tempdir().unwrap(),
+            dx: crate::support::disinfox::DisinfoxStandin::start_default(),
+            octi: crate::support::opencti::OpenctiStandin::start(
+                crate::support::opencti::OpenctiOptions::version(opencti_version),
+            ),
+        }
+    }
+
+    fn vars(&self) -> [(&'static str, String); 5] {
+        [
+            ("DISINFOX_URL", self.dx.endpoint_url()),
+            ("DISINFOX_API_KEY", self.dx.api_key()),
+            ("OPENCTI_URL", self.octi.url()),
+            ("OPENCTI_TOKEN", self.octi.token()),
+            ("CONNECTOR_ID", CONNECTOR_ID.to_owned()),
+        ]
+    }
+
+    /// The CLI configured for both stand-ins.
+    pub fn cmd(&self) -> Command {
+        let mut c = cli(self.home.path());
+        c.envs(self.vars());
+        c
+    }
+
+    /// The CLI in the background (for kills and overlapping runs), stderr discarded.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(bin_path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .envs(self.vars())
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits (bounded) until OpenCTI has received a bundle push.
+    pub fn wait_for_a_push(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self
+            .octi
+            .requests()
+            .iter()
+            .any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush"))
+        {
+            assert!(std::time::Instant::now() < deadline, "the run never pushed");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

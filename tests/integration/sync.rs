@@ -2,27 +2,17 @@
 //! re-sends, through failures, kills, resets and clock skew.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use crate::common::{CONNECTOR_ID, cli, incidents};
-use crate::support::disinfox::{DisinfoxStandin, Fault as DxFault};
-use crate::support::opencti::{Fault, OpenctiOptions, OpenctiStandin, PushFailure};
+use crate::common::{CONNECTOR_ID, Peers, cli, incidents};
+use crate::support::disinfox::Fault as DxFault;
+use crate::support::opencti::{Fault, PushFailure};
 
-struct Env {
-    home: tempfile::TempDir,
-    dx: DisinfoxStandin,
-    octi: OpenctiStandin,
-}
-
-fn setup(version: &str) -> Env {
-    Env {
-        home: tempfile::tempdir().unwrap(),
-        dx: DisinfoxStandin::start_default(),
-        octi: OpenctiStandin::start(OpenctiOptions::version(version)),
-    }
+fn setup(version: &str) -> Peers {
+    Peers::start(version)
 }
 
 fn id_of(raw: &str) -> String {
@@ -32,17 +22,15 @@ fn id_of(raw: &str) -> String {
         .to_owned()
 }
 
-impl Env {
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut c = cli(self.home.path());
-        c.env("DISINFOX_URL", self.dx.endpoint_url())
-            .env("DISINFOX_API_KEY", self.dx.api_key())
-            .env("OPENCTI_URL", self.octi.url())
-            .env("OPENCTI_TOKEN", self.octi.token())
-            .env("CONNECTOR_ID", CONNECTOR_ID);
-        c
-    }
+/// What these tests ask of the stand-ins.
+trait SyncPeers {
+    fn sync(&self, extra: &[&str]) -> serde_json::Value;
+    fn state(&self) -> serde_json::Value;
+    fn add(&self, count: u64, first: u64, ago: chrono::Duration) -> Vec<String>;
+    fn last_newer_than(&self) -> String;
+}
 
+impl SyncPeers for Peers {
     fn sync(&self, extra: &[&str]) -> serde_json::Value {
         let out = self
             .cmd()
@@ -159,32 +147,8 @@ fn killed_during_push_reimports_from_the_old_cursor() {
     env.octi.set_fault(Fault::SlowPush {
         delay: Duration::from_secs(5),
     });
-    let mut child = std::process::Command::new(crate::common::bin_path());
-    child.env_clear().env("HOME", env.home.path());
-    for (k, v) in [
-        ("DISINFOX_URL", env.dx.endpoint_url()),
-        ("DISINFOX_API_KEY", env.dx.api_key()),
-        ("OPENCTI_URL", env.octi.url()),
-        ("OPENCTI_TOKEN", env.octi.token()),
-        ("CONNECTOR_ID", CONNECTOR_ID.to_owned()),
-    ] {
-        child.env(k, v);
-    }
-    let mut child = child
-        .args(["sync", "--chunk-size", "8K"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !env
-        .octi
-        .requests()
-        .iter()
-        .any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush"))
-    {
-        assert!(Instant::now() < deadline, "the run never pushed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = env.spawn(&["sync", "--chunk-size", "8K"]);
+    env.wait_for_a_push();
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(
@@ -304,32 +268,8 @@ fn concurrent_runs_on_one_state_file() {
     env.octi.set_fault(Fault::SlowPush {
         delay: Duration::from_secs(3),
     });
-    let mut first = std::process::Command::new(crate::common::bin_path());
-    first.env_clear().env("HOME", env.home.path());
-    for (k, v) in [
-        ("DISINFOX_URL", env.dx.endpoint_url()),
-        ("DISINFOX_API_KEY", env.dx.api_key()),
-        ("OPENCTI_URL", env.octi.url()),
-        ("OPENCTI_TOKEN", env.octi.token()),
-        ("CONNECTOR_ID", CONNECTOR_ID.to_owned()),
-    ] {
-        first.env(k, v);
-    }
-    let mut first = first
-        .args(["sync", "--state-file", state.to_str().unwrap()])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !env
-        .octi
-        .requests()
-        .iter()
-        .any(|r| r.root_fields.iter().any(|f| f == "stixBundlePush"))
-    {
-        assert!(Instant::now() < deadline, "first run never pushed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut first = env.spawn(&["sync", "--state-file", state.to_str().unwrap()]);
+    env.wait_for_a_push();
     env.cmd()
         .args(["sync", "--state-file", state.to_str().unwrap()])
         .assert()

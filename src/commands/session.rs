@@ -1,0 +1,69 @@
+//! The OpenCTI side every writing command starts with: probe (version gates, capability),
+//! then register — which is also how a connector reads its stored state.
+
+use crate::bundle::{Limits, Prepared};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::opencti::connector::{self, Registered};
+use crate::opencti::push::{self, Pushed, Target};
+use crate::opencti::{Graphql, Platform};
+use crate::state::Store;
+use crate::summary::Report;
+
+pub struct Session<'c> {
+    pub gql: Graphql,
+    pub platform: Platform,
+    pub connector_id: &'c str,
+    pub registered: Registered,
+    cfg: &'c Config,
+}
+
+impl<'c> Session<'c> {
+    pub fn open(cfg: &'c Config) -> Result<Self> {
+        let gql = Graphql::new(cfg)?;
+        let platform = connector::probe_for_import(&gql)?;
+        let connector_id = cfg
+            .connector_id
+            .as_deref()
+            .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
+        let registered = connector::register(
+            &gql,
+            connector_id,
+            &cfg.connector_name,
+            &cfg.connector_scope,
+        )?;
+        Ok(Session {
+            gql,
+            platform,
+            connector_id,
+            registered,
+            cfg,
+        })
+    }
+
+    /// The connector's state in OpenCTI, as registration returned it.
+    pub fn store(&self) -> Store<'_> {
+        Store::Opencti {
+            gql: &self.gql,
+            platform: &self.platform,
+            connector_id: self.connector_id,
+            registered: self.registered.state.clone(),
+        }
+    }
+
+    /// Pushes every chunk; the report shows what went out even when a chunk failed.
+    pub fn push(&self, prepared: &Prepared, limits: &Limits, report: &mut Report) -> Result<()> {
+        let target = Target {
+            gql: &self.gql,
+            platform: &self.platform,
+            connector_id: self.connector_id,
+            connector_name: &self.cfg.connector_name,
+        };
+        let mut pushed = Pushed::default();
+        let result = push::push(&target, prepared, limits, &mut pushed);
+        report.chunks = pushed.chunks;
+        report.bytes = pushed.bytes;
+        report.work_id = pushed.work_id;
+        result
+    }
+}
