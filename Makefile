@@ -15,7 +15,7 @@ K8S_VERSIONS ?= 1.31.0 1.34.0 1.37.0
 build:
 	$(CARGO) build --release --locked
 
-## The one test command (README, CI): unit tests, the integration binary, doc tests.
+## The one test command (README, CI): unit tests, the integration-test binary, examples.
 test:
 	$(CARGO) test --locked --all-targets
 
