@@ -1,0 +1,111 @@
+//! config.yml: found, read, flattened to `"section.key" → value`, unknown keys reported.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::keys::{IGNORED_KEYS, KEYS};
+use crate::error::Error;
+
+/// Explicit path: must exist. Default path (user config directory): optional.
+pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
+    let (path, must_exist) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => match default_config_path() {
+            Some(p) => (p, false),
+            None => return Ok((None, serde_json::Value::Null)),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok((None, serde_json::Value::Null));
+        }
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "cannot read config file {}: {e}; fix the path given by --config / DISINFOX_SYNC_CONFIG",
+                path.display()
+            )));
+        }
+    };
+    let value: serde_json::Value = if text.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("").to_owned();
+            Error::Config(format!(
+                "config file {} is not valid YAML: {first}",
+                path.display()
+            ))
+        })?
+    };
+    Ok((Some(path), value))
+}
+
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "disinfox-sync")
+        .map(|d| d.config_dir().join("config.yml"))
+}
+
+/// Flattens `a: {b: v}` into `"a.b" → v`, keeping scalars only; warns on keys we do not know.
+pub fn flatten_known(
+    value: serde_json::Value,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(String::new(), value)];
+    while let Some((prefix, value)) = stack.pop() {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    stack.push((path, v));
+                }
+            }
+            serde_json::Value::Null => {}
+            scalar => {
+                let known = KEYS.iter().any(|k| k.yaml == prefix);
+                if known {
+                    let text = match scalar {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Array(items) => items
+                            .iter()
+                            .map(|i| {
+                                i.as_str()
+                                    .map(str::to_owned)
+                                    .unwrap_or_else(|| i.to_string())
+                            })
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        other => other.to_string(),
+                    };
+                    out.insert(prefix, text);
+                } else if !IGNORED_KEYS.contains(&prefix.as_str()) {
+                    warnings.push(format!("unknown config key '{prefix}' ignored"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_warns_on_unknown_keys() {
+        let v = serde_json::json!({"opencti": {"url": "http://x", "typo": 1}, "connector": {"type": "EXTERNAL_IMPORT"}});
+        let mut w = Vec::new();
+        let m = flatten_known(v, &mut w);
+        assert_eq!(m.get("opencti.url").map(String::as_str), Some("http://x"));
+        assert_eq!(
+            w,
+            vec!["unknown config key 'opencti.typo' ignored".to_owned()]
+        );
+    }
+}

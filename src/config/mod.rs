@@ -1,0 +1,212 @@
+//! One merged view of the settings: flags > environment > config.yml > defaults.
+//!
+//! The environment names and the config.yml keys are the Python connector's, so existing
+//! deployments move over unchanged. clap already folds each flag's environment variable into
+//! the flag value; this module adds the secrets (which have no flags), the `*_FILE` variants,
+//! the file and the defaults, and validates what the command at hand needs.
+
+mod file;
+mod keys;
+mod reader;
+mod values;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use log::LevelFilter;
+use reqwest::Url;
+
+pub use file::default_config_path;
+pub use values::{parse_iso8601_duration, parse_level, parse_uuid};
+
+use crate::cli::{GlobalArgs, parse_duration, parse_size};
+use crate::error::Error;
+use crate::secret::Secret;
+use reader::Reader;
+use values::*;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRIES: u32 = 3;
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
+pub const DEFAULT_QUEUE_THRESHOLD_MB: f64 = 500.0;
+pub const DEFAULT_MAX_BUNDLE_SIZE: u64 = 1 << 30;
+
+/// What a command needs; settings outside these groups are not required, and a malformed
+/// value there is only a warning (a `fetch` must not fail on a placeholder `CONNECTOR_ID`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Needs {
+    pub disinfox: bool,
+    pub opencti: bool,
+}
+
+/// The validated settings.
+#[derive(Debug)]
+pub struct Config {
+    pub file: Option<PathBuf>,
+    pub disinfox_url: Option<Url>,
+    pub disinfox_key: Option<Secret>,
+    pub opencti_url: Option<Url>,
+    pub opencti_token: Option<Secret>,
+    pub opencti_ssl_verify: bool,
+    pub connector_id: Option<String>,
+    pub connector_name: String,
+    pub connector_scope: Vec<String>,
+    pub duration_period: Option<Duration>,
+    pub queue_threshold_mb: f64,
+    pub log_level: Option<LevelFilter>,
+    pub http: HttpOptions,
+    pub state_file: Option<PathBuf>,
+    pub settle: Duration,
+    pub chunk_size: Option<u64>,
+    pub chunk_objects: Option<u64>,
+    pub max_bundle_size: u64,
+    /// Problems that do not stop this command; logged once logging is up.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retries: u32,
+    pub retry_delay: Duration,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads and validates. Every problem is one line of the returned error (exit 78).
+    pub fn load(
+        args: &GlobalArgs,
+        needs: Needs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Error> {
+        let (file_path, value) = file::load_file(args.config.as_deref())?;
+        let mut warnings = Vec::new();
+        let file = file::flatten_known(value, &mut warnings);
+        let mut r = Reader {
+            env,
+            file,
+            file_path,
+            needs,
+            errors: Vec::new(),
+            warnings,
+        };
+        let cfg = Config {
+            disinfox_url: r.parse("disinfox.url", args.disinfox_url.as_deref(), parse_url),
+            disinfox_key: r.secret("disinfox.api_key"),
+            opencti_url: r.parse("opencti.url", args.opencti_url.as_deref(), parse_url),
+            opencti_token: r.secret("opencti.token"),
+            opencti_ssl_verify: r
+                .parse("opencti.ssl_verify", None, parse_bool)
+                .unwrap_or(true),
+            connector_id: r.parse("connector.id", None, |v| {
+                parse_uuid(v).map(|()| v.to_ascii_lowercase())
+            }),
+            connector_name: r
+                .parse("connector.name", None, parse_name)
+                .unwrap_or_else(|| "DISINFOX".into()),
+            connector_scope: r
+                .parse("connector.scope", None, |v| Ok(split_list(v)))
+                .unwrap_or_else(|| vec!["stix2".into()]),
+            duration_period: r.parse("connector.duration_period", None, parse_iso8601_duration),
+            queue_threshold_mb: r
+                .parse("connector.queue_threshold", None, parse_positive_f64)
+                .unwrap_or(DEFAULT_QUEUE_THRESHOLD_MB),
+            log_level: r.parse(
+                "connector.log_level",
+                args.log_level.as_deref(),
+                parse_level,
+            ),
+            http: http_options(&mut r, args),
+            state_file: r.text("disinfox_sync.state_file").map(PathBuf::from),
+            settle: r
+                .parse("disinfox_sync.settle", None, parse_duration)
+                .unwrap_or(DEFAULT_SETTLE),
+            chunk_size: r.parse("disinfox_sync.chunk_size", None, parse_size),
+            chunk_objects: r.parse("disinfox_sync.chunk_objects", None, parse_size),
+            max_bundle_size: r
+                .parse("disinfox_sync.max_bundle_size", None, parse_size)
+                .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
+            file: r.file_path.clone(),
+            warnings: Vec::new(),
+        };
+        require(&mut r, &cfg);
+        if !r.errors.is_empty() {
+            return Err(Error::Config(r.errors.join("\n")));
+        }
+        Ok(Config {
+            warnings: r.warnings,
+            ..cfg
+        })
+    }
+}
+
+/// Flags win outright; otherwise the environment or the file, then the defaults.
+fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
+    let mut duration = |yaml: &str, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(yaml, None, parse_duration))
+            .unwrap_or(default)
+    };
+    let timeout = duration("disinfox_sync.timeout", args.timeout, DEFAULT_TIMEOUT);
+    let connect_timeout = duration(
+        "disinfox_sync.connect_timeout",
+        args.connect_timeout,
+        DEFAULT_CONNECT_TIMEOUT,
+    );
+    let retry_delay = duration(
+        "disinfox_sync.retry_delay",
+        args.retry_delay,
+        DEFAULT_RETRY_DELAY,
+    );
+    let retries = args.retries.or_else(|| {
+        r.parse("disinfox_sync.retries", None, |v| {
+            v.parse::<u32>()
+                .map_err(|_| "expected a whole number such as 3".into())
+        })
+    });
+    HttpOptions {
+        timeout,
+        connect_timeout,
+        retries: retries.unwrap_or(DEFAULT_RETRIES),
+        retry_delay,
+        ca_cert: args
+            .ca_cert
+            .clone()
+            .or_else(|| r.text("disinfox_sync.ca_cert").map(PathBuf::from)),
+    }
+}
+
+/// Only what the command at hand needs is required.
+fn require(r: &mut Reader, cfg: &Config) {
+    if r.needs.disinfox {
+        r.require(
+            cfg.disinfox_url.is_some(),
+            "DISINFOX_URL",
+            "the DISINFOX endpoint, e.g. http://public-api:5000/incidents",
+        );
+        r.require(
+            cfg.disinfox_key.is_some(),
+            "DISINFOX_API_KEY",
+            "your DISINFOX API key (or DISINFOX_API_KEY_FILE)",
+        );
+    }
+    if r.needs.opencti {
+        r.require(
+            cfg.opencti_url.is_some(),
+            "OPENCTI_URL",
+            "the OpenCTI base URL, e.g. http://opencti:8080",
+        );
+        r.require(
+            cfg.opencti_token.is_some(),
+            "OPENCTI_TOKEN",
+            "an OpenCTI API token (or OPENCTI_TOKEN_FILE)",
+        );
+        r.require(
+            cfg.connector_id.is_some(),
+            "CONNECTOR_ID",
+            "a UUID that identifies this connector, e.g. from `uuidgen`",
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Reads one setting from its sources (flag > environment > config.yml), parses it, and
+//! records what is wrong, split into problems that stop the command and those that only warn.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::Needs;
+use super::keys::{Group, Key, flag_name, k};
+use crate::secret::Secret;
+
+/// Where a value came from, for error messages that point at the thing to fix.
+struct Found {
+    value: String,
+    origin: String,
+}
+
+pub struct Reader<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub file: BTreeMap<String, String>,
+    pub file_path: Option<PathBuf>,
+    pub needs: Needs,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// flag (already merged with its env var by clap) > env > file.
+    fn find(&self, flag: Option<&str>, key: &Key) -> Option<Found> {
+        if let Some(v) = flag.filter(|v| !v.is_empty()) {
+            let origin = format!("--{} / {}", flag_name(key), key.env);
+            return Some(Found {
+                value: v.to_owned(),
+                origin,
+            });
+        }
+        if let Some(value) = (self.env)(key.env).filter(|v| !v.is_empty()) {
+            return Some(Found {
+                value,
+                origin: key.env.to_owned(),
+            });
+        }
+        let path = self.file_path.as_deref().unwrap_or(Path::new("config.yml"));
+        self.file.get(key.yaml).map(|v| Found {
+            value: v.clone(),
+            origin: format!("{} in {}", key.yaml, path.display()),
+        })
+    }
+
+    /// The raw text of a setting, if any source has it.
+    pub fn text(&self, yaml: &str) -> Option<String> {
+        self.find(None, k(yaml)).map(|f| f.value)
+    }
+
+    /// Parses a present value; reports it and returns `None` when it does not parse.
+    pub fn parse<T>(
+        &mut self,
+        yaml: &str,
+        flag: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let key = k(yaml);
+        let found = self.find(flag, key)?;
+        match parse(&found.value) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                let message = format!("invalid {} ({}): {why}", key.env, found.origin);
+                self.report(key.group, message);
+                None
+            }
+        }
+    }
+
+    /// A secret from `NAME`, `NAME_FILE` (one trailing newline trimmed, as Kubernetes mounts
+    /// them) or the config file; setting both variables is ambiguous.
+    pub fn secret(&mut self, yaml: &str) -> Option<Secret> {
+        let key = k(yaml);
+        let file_var = format!("{}_FILE", key.env);
+        let direct = (self.env)(key.env).filter(|v| !v.is_empty());
+        let path = (self.env)(&file_var).filter(|v| !v.is_empty());
+        let result = match (direct, path) {
+            (Some(_), Some(_)) => Err(format!(
+                "both {} and {file_var} are set: keep only one",
+                key.env
+            )),
+            (Some(v), None) => Ok(Some(v)),
+            (None, Some(path)) => read_secret_file(&file_var, &path).map(Some),
+            (None, None) => Ok(self.find(None, key).map(|f| f.value)),
+        };
+        match result {
+            Ok(value) => value.map(Secret::new),
+            Err(message) => {
+                self.report(key.group, message);
+                None
+            }
+        }
+    }
+
+    /// A missing setting the command needs.
+    pub fn require(&mut self, present: bool, env: &str, what: &str) {
+        if !present && !self.errors.iter().any(|e| e.contains(env)) {
+            self.errors.push(format!("missing {env}: set it to {what}"));
+        }
+    }
+
+    fn report(&mut self, group: Group, message: String) {
+        let needed = match group {
+            Group::General => true,
+            Group::Disinfox => self.needs.disinfox,
+            Group::Opencti => self.needs.opencti,
+        };
+        if needed {
+            self.errors.push(message);
+        } else {
+            self.warnings
+                .push(format!("{message} (not needed by this command)"));
+        }
+    }
+}
+
+fn read_secret_file(var: &str, path: &str) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {var} file {path}: {e}"))?;
+    let value = text.strip_suffix('\n').unwrap_or(&text);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.is_empty() {
+        return Err(format!("{var} points at an empty file: {path}"));
+    }
+    Ok(value.to_owned())
+}
