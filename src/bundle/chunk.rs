@@ -403,7 +403,7 @@ mod tests {
         }
     }
 
-    /// Issue 6 item 5 at a size that keeps `cargo test` quick: generated DISINFOX bundle
+    /// Correctness at scale, at a size that keeps `cargo test` quick: generated DISINFOX bundle
     /// (incremental shape: attack-patterns absent), plus re-sent objects with later
     /// `modified` that must win over the originals.
     #[test]

@@ -2,7 +2,7 @@
 //! dependency order) and plan/render size-bounded chunks. No HTTP in here.
 //!
 //! Objects are never turned into a DOM: each [`Object`] is a `&str` slice of the input plus the
-//! few fields the stage needs, so memory stays close to the size of the input (issue 6).
+//! few fields the stage needs, so memory stays close to the size of the input.
 //! Everything that reads object text (validation, dedupe by id, reference resolution, the
 //! latest `modified`, the escaped size) happens in [`parse`] while the object is in cache: on a
 //! 400 MB bundle each later pass over the text cost about one cache miss per object.

@@ -1,4 +1,4 @@
-//! Bundle stage micro-benchmark (issue 6): parse + prepare + chunk plan of a generated
+//! Bundle stage micro-benchmark: parse + prepare + chunk plan of a generated
 //! DISINFOX bundle on one thread. Not a test: prints figures, asserts nothing about time.
 //!
 //!     cargo run --release --example bench-stage -- [INCIDENTS=10000] [REPEATS=3]

@@ -1,4 +1,4 @@
-//! End-to-end benchmark of the release CLI (issue 6): `make bench`, or
+//! End-to-end benchmark of the release CLI: `make bench`, or
 //!
 //!     cargo build --release --bin disinfox-sync --example bench-stage --example bench-sync
 //!     target/release/examples/bench-sync [--no-100k] [--incidents 1000,10000] [--timeout 300]
@@ -41,7 +41,7 @@ use support::http::{ServerOptions, percent_encode};
 use support::opencti::{OpenctiOptions, OpenctiStandin};
 
 const MIB: f64 = 1024.0 * 1024.0;
-/// Budgets of issue 6 (memory in MiB, so "32 MB" is read as 32 MiB).
+/// The budgets (memory in MiB, so "32 MB" is read as 32 MiB).
 const RSS_SLACK_MIB: f64 = 32.0;
 const RSS_FACTOR: f64 = 1.5;
 const QUIET_RSS_MIB: f64 = 10.0;

@@ -1,4 +1,4 @@
-//! Deterministic DISINFOX-shaped bundles for tests and benchmarks (issue 6).
+//! Deterministic DISINFOX-shaped bundles for tests and benchmarks.
 //!
 //! Shape as in shared/notes/disinfox-api.md §4–§6: per incident one intrusion-set, its
 //! threat-actors and locations (shared pools, each object emitted once, at first use),
