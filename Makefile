@@ -78,6 +78,7 @@ bench:
 	./tests/bench/run.sh
 
 install:
+	@test -x $(BIN) || { echo "$(BIN) is missing: run 'make build' first (as your user, not root)"; exit 1; }
 	install -Dm755 $(BIN) $(DESTDIR)$(bindir)/disinfox-sync
 	for page in man/*.1; do install -Dm644 $$page $(DESTDIR)$(mandir)/man1/$$(basename $$page); done
 	install -Dm644 completions/disinfox-sync.bash $(DESTDIR)$(datadir)/bash-completion/completions/disinfox-sync
