@@ -290,3 +290,28 @@ fn pipeline_and_json_summary() {
     assert!(summary["work_id"].is_string() && summary["duration_seconds"].is_number());
     assert_eq!(env.octi.received_ids().len(), 16);
 }
+
+#[test]
+fn unexpected_answers_and_usage() {
+    let env = setup(OpenctiOptions::default());
+    let file = env.write("b.json", &bundle_of(1, Utc::now()));
+    // Something that is not OpenCTI (a login page in front of it, say).
+    let portal = crate::support::http::Server::start(|_req: &crate::support::http::Request| {
+        crate::support::http::Response::html(200, "<html>Sign in</html>")
+    });
+    env.cmd()
+        .env("OPENCTI_URL", portal.url())
+        .args(["push", "--file", &file])
+        .assert()
+        .code(76)
+        .stderr(contains("not JSON").and(contains("OPENCTI_URL")));
+    env.cmd()
+        .args(["push", "--file", &file, "--chunk-size", "ten"])
+        .assert()
+        .code(2);
+    env.cmd()
+        .args(["push", "--file", &file, "--chunk-size", "10"])
+        .assert()
+        .code(78)
+        .stderr(contains("--chunk-size"));
+}
