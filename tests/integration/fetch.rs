@@ -510,3 +510,39 @@ fn standard_proxy_variables_are_honoured() {
         .assert()
         .success();
 }
+
+#[test]
+fn gzip_answers_from_a_compressing_proxy_are_accepted() {
+    let objects = incidents(20, 0, Utc::now());
+    let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
+    let plain = crate::support::disinfox::render_bundle(&refs);
+    let mut gz = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip is installed");
+    std::io::Write::write_all(gz.stdin.as_mut().unwrap(), plain.as_bytes()).unwrap();
+    drop(gz.stdin.take());
+    let compressed = gz.wait_with_output().unwrap().stdout;
+    assert!(compressed.len() < plain.len());
+    let server = Server::start(move |req: &crate::support::http::Request| {
+        let accepts = req.header("Accept-Encoding").unwrap_or("").contains("gzip");
+        if accepts {
+            Response::json(200, compressed.clone()).with_header("Content-Encoding", "gzip")
+        } else {
+            Response::json(500, "{\"message\":\"client did not ask for gzip\"}")
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let out = cli(home.path())
+        .env("DISINFOX_URL", server.url())
+        .env("DISINFOX_API_KEY", "DISINFOX.eA==.k")
+        .args(["fetch", "--retries", "0"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(out == plain.as_bytes(), "decompressed answer differs");
+}
