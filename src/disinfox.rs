@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use reqwest::blocking::Client;
 use reqwest::{StatusCode, Url};
 
+use crate::bundle::{self, BundleError, Parsed};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, BodyError, RetryPolicy};
@@ -25,6 +26,38 @@ pub struct Answer {
     /// DISINFOX's clock when it answered (`Date`), if it sent one.
     pub server_date: Option<DateTime<Utc>>,
     pub content_type: String,
+}
+
+impl Answer {
+    /// The answer's objects, validated; `None` for DISINFOX's `{}`. A body that is not a
+    /// bundle at all is the peer's fault (76); a bundle with a broken object is bad data (65).
+    pub fn objects(&self) -> Result<Option<Parsed<'_>>> {
+        let Some(body) = self.body.as_deref() else {
+            return Ok(None);
+        };
+        bundle::parse(body).map(Some).map_err(|err| {
+            if is_structural(&err) {
+                Error::Protocol(format!(
+                    "DISINFOX answered something that is not a STIX bundle: {err}; received {}",
+                    http::preview(body)
+                ))
+                .into()
+            } else {
+                Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
+            }
+        })
+    }
+}
+
+/// The input is not a bundle at all (as opposed to a bundle with a bad object in it).
+fn is_structural(err: &BundleError) -> bool {
+    matches!(
+        err,
+        BundleError::Empty
+            | BundleError::NotUtf8 { .. }
+            | BundleError::NotJson { .. }
+            | BundleError::NotBundle { .. }
+    )
 }
 
 impl Disinfox {

@@ -2,9 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::bundle::BundleError;
-use crate::error::Error;
-
 pub type Counts = BTreeMap<String, usize>;
 
 pub fn count_types<'a>(kinds: impl Iterator<Item = &'a str>) -> Counts {
@@ -27,20 +24,6 @@ pub fn describe_counts(counts: &Counts) -> String {
         if total == 1 { "" } else { "s" },
         parts.join(", ")
     )
-}
-
-/// DISINFOX sent something bundle-like that does not hold up: the answer's shape is the peer's
-/// fault (76), a broken object inside a bundle is bad data (65).
-pub fn upstream_bundle_error(err: BundleError, body: &[u8]) -> anyhow::Error {
-    if is_structural(&err) {
-        Error::Protocol(format!(
-            "DISINFOX answered something that is not a STIX bundle: {err}; received {}",
-            crate::http::preview(body)
-        ))
-        .into()
-    } else {
-        Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
-    }
 }
 
 /// How a `sync` or `push` ended, for people (one line on stderr) and machines (`--json`).
@@ -167,15 +150,4 @@ pub fn reported(
     }
     report.emit(json)?;
     result
-}
-
-/// The input is not a bundle at all (as opposed to a bundle with a bad object in it).
-pub fn is_structural(err: &BundleError) -> bool {
-    matches!(
-        err,
-        BundleError::Empty
-            | BundleError::NotUtf8 { .. }
-            | BundleError::NotJson { .. }
-            | BundleError::NotBundle { .. }
-    )
 }

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use crate::bundle;
 use crate::cli::FetchArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
@@ -21,16 +20,12 @@ pub fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
         crate::when::newer_than(since)
     );
     let answer = source.incidents(since)?;
-    let (text, counts) = match &answer.body {
-        None => (empty_bundle(), Default::default()),
-        Some(body) => {
-            let parsed =
-                bundle::parse(body).map_err(|e| summary::upstream_bundle_error(e, body))?;
-            let counts = summary::count_types(parsed.objects.iter().map(|o| o.kind));
-            (Vec::new(), counts)
-        }
+    let counts = match answer.objects()? {
+        Some(parsed) => summary::count_types(parsed.objects.iter().map(|o| o.kind)),
+        None => Default::default(),
     };
-    let bytes: &[u8] = answer.body.as_deref().unwrap_or(&text);
+    let empty = empty_bundle();
+    let bytes: &[u8] = answer.body.as_deref().unwrap_or(&empty);
     crate::output::write_to(args.output.as_deref(), |w| w.write_all(bytes))?;
     log::info!(
         "fetched {} ({} bytes) in {:.2}s",

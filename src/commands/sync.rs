@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 
 use super::session::Session;
 use super::stage;
-use crate::bundle;
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
 use crate::opencti::{self, Platform, documents};
 use crate::state::{self, FileStore, State, Store};
-use crate::summary::{Report, Status, reported, upstream_bundle_error};
+use crate::summary::{Report, Status, reported};
 use crate::when::display;
 
 pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
@@ -58,14 +57,13 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     let answer = source.incidents(before.last_fetch)?;
     let now = Utc::now();
     let info = connector_info(cfg, &session.platform, now, queue.unwrap_or(0.0), threshold);
-    let Some(body) = answer.body.as_deref() else {
+    let Some(parsed) = answer.objects()? else {
         log::info!(
             "DISINFOX has nothing newer than {}",
             crate::when::newer_than(before.last_fetch)
         );
         return finish_quiet(&store, &before, now, info, args.dry_run, report);
     };
-    let parsed = bundle::parse(body).map_err(|e| upstream_bundle_error(e, body))?;
     if parsed.is_empty() {
         return finish_quiet(&store, &before, now, info, args.dry_run, report);
     }
