@@ -315,3 +315,22 @@ fn unexpected_answers_and_usage() {
         .code(78)
         .stderr(contains("--chunk-size"));
 }
+
+#[test]
+fn apollo3_error_shape_of_older_platforms_is_read_too() {
+    // Below 6.2.13 errors carry `name` at the top level and no `extensions.code`.
+    let env = setup(OpenctiOptions::version("6.2.6"));
+    let file = env.write("b.json", &bundle_of(1, Utc::now()));
+    env.cmd()
+        .env("OPENCTI_TOKEN", "wrong")
+        .args(["push", "--file", &file])
+        .assert()
+        .code(77)
+        .stderr(contains("AUTH_REQUIRED"));
+    env.octi.set_capabilities(["KNOWLEDGE"]);
+    env.cmd()
+        .args(["push", "--file", &file])
+        .assert()
+        .code(77)
+        .stderr(contains("CONNECTORAPI"));
+}
