@@ -21,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::generator::js;
 use super::http::{Request, Response, Server, ServerOptions, http_date, lock};
 
 pub const MSG_WELCOME: &str = "Welcome to the DISINFOX API!";
@@ -505,7 +506,7 @@ fn write_py(v: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_py_str(s, out),
+        Value::String(s) => js(out, s),
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
@@ -524,36 +525,13 @@ fn write_py(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_py_str(k, out);
+                js(out, k);
                 out.push(':');
                 write_py(&m[k.as_str()], out);
             }
             out.push('}');
         }
     }
-}
-
-fn write_py_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A key in the real format: `DISINFOX.<base64 of the e-mail>.<43-char url-safe token>`.

@@ -307,8 +307,9 @@ const Y2025_MS: i64 = 1_735_689_600_000;
 // ---------------------------------------------------------------------------------------------
 // JSON writing (keys are written in sorted order by hand)
 
-/// A JSON string literal, non-ASCII as `\uXXXX` (UTF-16), as Python's `ensure_ascii`.
-fn js(out: &mut String, s: &str) {
+/// A JSON string literal as Python's `json.dumps` writes it (`ensure_ascii`: non-ASCII as
+/// `\uXXXX` UTF-16 units). Shared with the DISINFOX stand-in, which serializes the same way.
+pub fn js(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -317,6 +318,8 @@ fn js(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
