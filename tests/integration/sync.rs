@@ -377,26 +377,23 @@ fn reset_state_on_both_backends() {
 
 #[test]
 fn connector_info_only_where_the_platform_has_it() {
-    let env = setup("6.2.6");
-    env.add(1, 0, chrono::Duration::minutes(10));
-    env.cmd()
-        .env("CONNECTOR_DURATION_PERIOD", "PT1H")
-        .arg("sync")
-        .assert()
-        .success();
-    assert!(env.octi.pings().iter().all(|p| p.connector_info.is_none()));
-    let env = setup("6.2.12");
-    env.add(1, 0, chrono::Duration::minutes(10));
-    env.cmd()
-        .env("CONNECTOR_DURATION_PERIOD", "PT1H")
-        .arg("sync")
-        .assert()
-        .success();
-    let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
-    assert_eq!(info["run_and_terminate"], true);
-    assert!(
-        info["next_run_datetime"].as_str().unwrap() > info["last_run_datetime"].as_str().unwrap()
-    );
+    for (version, has_it) in [("6.2.6", false), ("6.2.12", true)] {
+        let env = setup(version);
+        env.add(1, 0, chrono::Duration::minutes(10));
+        env.cmd()
+            .env("CONNECTOR_DURATION_PERIOD", "PT1H")
+            .arg("sync")
+            .assert()
+            .success();
+        let sent = env.octi.pings().iter().any(|p| p.connector_info.is_some());
+        assert_eq!(sent, has_it, "{version}");
+        if has_it {
+            let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
+            assert_eq!(info["run_and_terminate"], true);
+            let (next, last) = (&info["next_run_datetime"], &info["last_run_datetime"]);
+            assert!(next.as_str().unwrap() > last.as_str().unwrap(), "{info}");
+        }
+    }
 }
 
 #[test]
