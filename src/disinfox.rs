@@ -1,10 +1,14 @@
 //! The DISINFOX source: `GET /incidents?newer_than=…`, every answer class of the real server
 //! mapped on purpose (see the project notes on its API).
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
 use chrono::{DateTime, Utc};
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, Response};
 use reqwest::{StatusCode, Url};
 
+use crate::bundle::stream::{self, StreamError, Streamed};
 use crate::bundle::{self, BundleError, Parsed};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -29,23 +33,27 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The answer's objects, validated; `None` for DISINFOX's `{}`. A body that is not a
-    /// bundle at all is the peer's fault (76); a bundle with a broken object is bad data (65).
+    /// The answer's objects, validated; `None` for DISINFOX's `{}`.
     pub fn objects(&self) -> Result<Option<Parsed<'_>>> {
         let Some(body) = self.body.as_deref() else {
             return Ok(None);
         };
-        bundle::parse(body).map(Some).map_err(|err| {
-            if is_structural(&err) {
-                Error::Protocol(format!(
-                    "DISINFOX answered something that is not a STIX bundle: {err}; received {}",
-                    http::preview(body)
-                ))
-                .into()
-            } else {
-                Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
-            }
-        })
+        bundle::parse(body)
+            .map(Some)
+            .map_err(|err| bundle_error(err, &http::preview(body)))
+    }
+}
+
+/// A body that is not a bundle at all is the peer's fault (76); a bundle with a broken object
+/// is bad data (65).
+fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
+    if is_structural(&err) {
+        Error::Protocol(format!(
+            "DISINFOX's answer is unusable: {err}; received {received}"
+        ))
+        .into()
+    } else {
+        Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
     }
 }
 
@@ -85,16 +93,38 @@ impl Disinfox {
         &self.endpoint
     }
 
-    /// Everything modified strictly after `since` (millisecond precision on the server).
+    /// Everything modified strictly after `since` (millisecond precision on the server),
+    /// read whole for the bundle stage. A body that breaks off is fetched again.
     pub fn incidents(&self, since: Option<DateTime<Utc>>) -> Result<Answer> {
+        let url = self.url(since);
+        self.retry.run("DISINFOX", || match self.send(&url) {
+            Attempt::Done(resp) => self.read(resp),
+            Attempt::Retry { why, after } => Attempt::Retry { why, after },
+            Attempt::Fail(e) => Attempt::Fail(e),
+        })
+    }
+
+    /// The same answer, unread, to copy through without holding it (`fetch`).
+    pub fn open(&self, since: Option<DateTime<Utc>>) -> Result<Stream> {
+        let url = self.url(since);
+        let resp = self.retry.run("DISINFOX", || self.send(&url))?;
+        Ok(Stream {
+            content_type: content_type(resp.headers()),
+            max: self.max_size,
+            resp,
+        })
+    }
+
+    fn url(&self, since: Option<DateTime<Utc>>) -> Url {
         let mut url = self.endpoint.clone();
         url.query_pairs_mut()
             .append_pair("newer_than", &crate::when::newer_than(since));
         log::debug!("GET {url}");
-        self.retry.run("DISINFOX", || self.attempt(&url))
+        url
     }
 
-    fn attempt(&self, url: &Url) -> Attempt<Answer> {
+    /// One request. A 200 comes back unread; anything else is classified from its body.
+    fn send(&self, url: &Url) -> Attempt<Response> {
         let sent = self
             .client
             .get(url.clone())
@@ -106,32 +136,118 @@ impl Disinfox {
             Err(e) => return http::transport_failure(e, "DISINFOX", url.as_str()),
         };
         let status = resp.status();
-        let headers = resp.headers().clone();
-        let content_type = headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("(none)")
-            .to_owned();
+        let content_type = content_type(resp.headers());
         log::debug!(
             "DISINFOX answered {status} ({content_type}, {} bytes announced)",
             resp.content_length().map_or("?".into(), |n| n.to_string())
         );
-        let body = match http::read_body(resp, self.max_size) {
-            Ok(b) => b,
-            Err(BodyError::TooLarge(n)) => {
-                return Attempt::Fail(Error::Config(format!(
-                    "DISINFOX's answer is {n} bytes, over --max-bundle-size ({}); raise --max-bundle-size, or import in steps with an older --since / reset-state --to",
-                    self.max_size
-                )).into());
+        if status == StatusCode::OK {
+            return match resp.content_length() {
+                Some(n) if n > self.max_size => Attempt::Fail(self.too_large(n)),
+                _ => Attempt::Done(resp),
+            };
+        }
+        let headers = resp.headers().clone();
+        // Error bodies are short messages or pages; the first bytes are enough to report.
+        let body = http::read_body(resp, 64 * 1024).unwrap_or_default();
+        classify_status(status, &headers, &body, &content_type, url)
+    }
+
+    fn read(&self, resp: Response) -> Attempt<Answer> {
+        let headers = resp.headers().clone();
+        let content_type = content_type(&headers);
+        match http::read_body(resp, self.max_size) {
+            Ok(body) => classify_ok(&headers, body, content_type),
+            Err(BodyError::TooLarge(n)) => Attempt::Fail(self.too_large(n)),
+            Err(BodyError::Io(e)) => Attempt::Retry {
+                why: format!("DISINFOX's answer broke off while reading it: {e}"),
+                after: None,
+            },
+        }
+    }
+
+    fn too_large(&self, n: u64) -> anyhow::Error {
+        too_large(n, self.max_size)
+    }
+}
+
+fn too_large(n: u64, max: u64) -> anyhow::Error {
+    Error::Config(format!(
+        "DISINFOX's answer is {n} bytes or more, over --max-bundle-size ({max}); raise --max-bundle-size, or import in steps with an older --since / reset-state --to"
+    ))
+    .into()
+}
+
+fn content_type(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(none)")
+        .to_owned()
+}
+
+/// An answer of `GET /incidents` not read yet.
+pub struct Stream {
+    resp: Response,
+    content_type: String,
+    max: u64,
+}
+
+impl Stream {
+    /// Validates the answer object by object while copying it to `out`, in constant memory.
+    /// Returns what was copied, or `None` for DISINFOX's `{}` (nothing written). A body that
+    /// breaks off cannot be fetched again once output has started: exit 75.
+    pub fn copy_to(self, out: &mut dyn Write) -> Result<Option<Copied>> {
+        let content_type = self.content_type;
+        let mut input = Head::new(self.resp);
+        match stream::copy(&mut input, out, self.max) {
+            Ok(Streamed::Bundle { counts, bytes_out }) => Ok(Some(Copied {
+                counts,
+                bytes: bytes_out,
+            })),
+            Ok(Streamed::Empty) => Ok(None),
+            Ok(Streamed::Message(m)) => Err(not_accepted(&m)),
+            Err(StreamError::Write(e)) => Err(anyhow::Error::new(e).context("writing the bundle")),
+            Err(StreamError::TooLarge(n)) => Err(too_large(n, self.max)),
+            Err(StreamError::Read(e)) => Err(Error::Temporary(format!(
+                "DISINFOX's answer broke off while reading it: {e}; run again"
+            ))
+            .into()),
+            Err(StreamError::Bundle { error, .. }) => {
+                let received = format!("{} ({content_type})", http::preview(&input.head));
+                Err(bundle_error(error, &received))
             }
-            Err(BodyError::Io(e)) => {
-                return Attempt::Retry {
-                    why: format!("DISINFOX's answer broke off while reading it: {e}"),
-                    after: None,
-                };
-            }
-        };
-        classify(status, &headers, body, content_type, url)
+        }
+    }
+}
+
+/// What `Stream::copy_to` wrote.
+pub struct Copied {
+    pub counts: BTreeMap<String, usize>,
+    pub bytes: u64,
+}
+
+/// Keeps the first bytes read, to show what came instead of a bundle.
+struct Head<R> {
+    inner: R,
+    head: Vec<u8>,
+}
+
+impl<R> Head<R> {
+    fn new(inner: R) -> Self {
+        Head {
+            inner,
+            head: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for Head<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = 120usize.saturating_sub(self.head.len()).min(n);
+        self.head.extend_from_slice(&buf[..room]);
+        Ok(n)
     }
 }
 
@@ -149,12 +265,49 @@ pub fn endpoint(url: &Url) -> Url {
     url
 }
 
-fn classify(
+fn classify_status<T>(
     status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+    content_type: &str,
+    url: &Url,
+) -> Attempt<T> {
+    let received = || {
+        format!(
+            "{} ({content_type}, {} bytes)",
+            http::preview(body),
+            body.len()
+        )
+    };
+    let code = status.as_u16();
+    let fail = |e: Error| Attempt::Fail(e.into());
+    match code {
+        401 | 403 => fail(Error::Permission(format!(
+            "DISINFOX rejected the API key (HTTP {code}): check DISINFOX_API_KEY; it is sent raw, without 'Bearer'"
+        ))),
+        404 | 405 => fail(Error::Config(format!(
+            "DISINFOX answered {code} at {}: wrong URL; set DISINFOX_URL to the base URL or the /incidents endpoint",
+            url.as_str().split('?').next().unwrap_or("")
+        ))),
+        400 => fail(Error::Protocol(format!(
+            "DISINFOX refused the request (HTTP 400): {}",
+            received()
+        ))),
+        429 | 500..=599 => Attempt::Retry {
+            why: format!("DISINFOX answered HTTP {code}: {}", received()),
+            after: http::retry_after(headers),
+        },
+        _ => fail(Error::Protocol(format!(
+            "DISINFOX answered HTTP {code}: {}",
+            received()
+        ))),
+    }
+}
+
+fn classify_ok(
     headers: &reqwest::header::HeaderMap,
     body: Vec<u8>,
     content_type: String,
-    url: &Url,
 ) -> Attempt<Answer> {
     let received = || {
         format!(
@@ -163,55 +316,42 @@ fn classify(
             body.len()
         )
     };
-    match status.as_u16() {
-        200 => {}
-        401 | 403 => {
-            return Attempt::Fail(Error::Permission(format!(
-                "DISINFOX rejected the API key (HTTP {}): check DISINFOX_API_KEY; it is sent raw, without 'Bearer'",
-                status.as_u16()
-            )).into());
-        }
-        404 | 405 => {
-            return Attempt::Fail(Error::Config(format!(
-                "DISINFOX answered {} at {}: wrong URL; set DISINFOX_URL to the base URL or the /incidents endpoint",
-                status.as_u16(), url.as_str().split('?').next().unwrap_or("")
-            )).into());
-        }
-        400 => {
-            return Attempt::Fail(
-                Error::Protocol(format!(
-                    "DISINFOX refused the request (HTTP 400): {}",
-                    received()
-                ))
-                .into(),
-            );
-        }
-        429 | 500..=599 => {
-            return Attempt::Retry {
-                why: format!("DISINFOX answered HTTP {}: {}", status.as_u16(), received()),
-                after: http::retry_after(headers),
-            };
-        }
-        other => {
-            return Attempt::Fail(
-                Error::Protocol(format!("DISINFOX answered HTTP {other}: {}", received())).into(),
-            );
-        }
-    }
     let server_date = http::server_date(headers);
     match small_answer(&body) {
-        Some(Small::Empty) => Attempt::Done(Answer { body: None, server_date, content_type }),
-        Some(Small::Message(m)) => Attempt::Fail(Error::Permission(format!(
-            "DISINFOX did not accept the request: \"{m}\"; set DISINFOX_API_KEY (or DISINFOX_API_KEY_FILE)"
-        )).into()),
-        Some(Small::Other) => Attempt::Fail(Error::Protocol(format!(
-            "DISINFOX answered 200 with something that is not a bundle: {}", received()
-        )).into()),
-        None if looks_like_json_object(&body) => Attempt::Done(Answer { body: Some(body), server_date, content_type }),
-        None => Attempt::Fail(Error::Protocol(format!(
-            "DISINFOX answered 200 with something that is not JSON: {}", received()
-        )).into()),
+        Some(Small::Empty) => Attempt::Done(Answer {
+            body: None,
+            server_date,
+            content_type,
+        }),
+        Some(Small::Message(m)) => Attempt::Fail(not_accepted(&m)),
+        Some(Small::Other) => Attempt::Fail(
+            Error::Protocol(format!(
+                "DISINFOX answered 200 with something that is not a bundle: {}",
+                received()
+            ))
+            .into(),
+        ),
+        None if looks_like_json_object(&body) => Attempt::Done(Answer {
+            body: Some(body),
+            server_date,
+            content_type,
+        }),
+        None => Attempt::Fail(
+            Error::Protocol(format!(
+                "DISINFOX answered 200 with something that is not JSON: {}",
+                received()
+            ))
+            .into(),
+        ),
     }
+}
+
+/// DISINFOX's 200 with only a message: no (usable) Authorization header.
+fn not_accepted(message: &str) -> anyhow::Error {
+    Error::Permission(format!(
+        "DISINFOX did not accept the request: \"{message}\"; set DISINFOX_API_KEY (or DISINFOX_API_KEY_FILE)"
+    ))
+    .into()
 }
 
 enum Small {

@@ -112,7 +112,7 @@ impl Report {
         }
         if json {
             let text = crate::secret::scrub(&serde_json::to_string(self)?);
-            crate::output::write_to(None, |w| writeln!(w, "{text}"))?;
+            crate::output::write_to(None, |w| Ok(writeln!(w, "{text}")?))?;
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ mod chunk;
 mod complete;
 mod order;
 mod parse;
+pub mod stream;
 
 #[cfg(test)]
 #[path = "../../tests/support/generator.rs"]

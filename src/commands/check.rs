@@ -195,5 +195,5 @@ fn print(report: &Report, json: bool) -> Result<()> {
         s
     };
     let text = crate::secret::scrub(&text);
-    crate::output::write_to(None, |w| w.write_all(text.as_bytes()))
+    crate::output::write_to(None, |w| Ok(w.write_all(text.as_bytes())?))
 }

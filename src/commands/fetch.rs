@@ -1,10 +1,11 @@
-//! `fetch`: DISINFOX → stdout or a file. The answer is validated, then written byte for byte.
+//! `fetch`: DISINFOX → stdout or a file, streamed: each object is validated, then written byte
+//! for byte, so memory stays constant however large the answer.
 
 use std::time::Instant;
 
 use crate::cli::FetchArgs;
 use crate::config::Config;
-use crate::disinfox::Disinfox;
+use crate::disinfox::{Copied, Disinfox};
 use crate::error::{Error, Result};
 use crate::summary;
 
@@ -19,18 +20,23 @@ pub fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
         source.endpoint(),
         crate::when::newer_than(since)
     );
-    let answer = source.incidents(since)?;
-    let counts = match answer.objects()? {
-        Some(parsed) => summary::count_types(parsed.objects.iter().map(|o| o.kind)),
-        None => Default::default(),
-    };
-    let empty = empty_bundle();
-    let bytes: &[u8] = answer.body.as_deref().unwrap_or(&empty);
-    crate::output::write_to(args.output.as_deref(), |w| w.write_all(bytes))?;
+    let stream = source.open(since)?;
+    // `{}` writes nothing while streaming: the empty bundle is written in its place.
+    let copied = crate::output::write_to(args.output.as_deref(), |w| match stream.copy_to(w)? {
+        Some(copied) => Ok(copied),
+        None => {
+            let empty = empty_bundle();
+            w.write_all(&empty)?;
+            Ok(Copied {
+                counts: Default::default(),
+                bytes: empty.len() as u64,
+            })
+        }
+    })?;
     log::info!(
         "fetched {} ({} bytes) in {:.2}s",
-        summary::describe_counts(&counts),
-        bytes.len(),
+        summary::describe_counts(&copied.counts),
+        copied.bytes,
         started.elapsed().as_secs_f64()
     );
     Ok(())

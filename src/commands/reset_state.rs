@@ -50,5 +50,7 @@ fn reset(store: &Store, old: State, to: Option<chrono::DateTime<chrono::Utc>>) -
 fn print(before: &str, after: &State) -> Result<()> {
     let before = if before.is_empty() { "(empty)" } else { before };
     let after = after.to_json();
-    crate::output::write_to(None, |w| writeln!(w, "before: {before}\nafter:  {after}"))
+    crate::output::write_to(None, |w| {
+        Ok(writeln!(w, "before: {before}\nafter:  {after}")?)
+    })
 }

@@ -89,7 +89,7 @@ impl FileStore {
         let json = state.to_json();
         crate::output::write_atomically(&self.path, |w| {
             w.write_all(json.as_bytes())?;
-            w.write_all(b"\n")
+            Ok(w.write_all(b"\n")?)
         })
     }
 }

@@ -230,7 +230,7 @@ fn unusable_answers() {
     env.fetch()
         .assert()
         .code(76)
-        .stderr(contains("not a bundle"));
+        .stderr(contains("not a STIX bundle"));
     env.dx.set_fault(Fault::Truncated);
     env.fetch()
         .args(["--retries", "1"])
@@ -308,6 +308,22 @@ fn output_file_is_written_atomically() {
         .assert()
         .code(75);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous");
+    // An answer that breaks off midway, after writing has started, leaves no half file either.
+    env.dx.set_fault(Fault::Truncated);
+    env.fetch()
+        .args(["--output", out.to_str().unwrap()])
+        .assert()
+        .code(75)
+        .stderr(contains("broke off"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous");
+    let leftovers = std::fs::read_dir(env.home.path()).unwrap().filter(|e| {
+        e.as_ref()
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")
+    });
+    assert_eq!(leftovers.count(), 0, "a temporary file was left behind");
 }
 
 #[test]
