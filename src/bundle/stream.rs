@@ -147,6 +147,9 @@ impl Top {
         s: &mut Splitter<R>,
         output: &mut dyn Write,
     ) -> Result<(), StreamError> {
+        if self.has_objects {
+            return Err(not_bundle(r#""objects" appears twice"#, self.written));
+        }
         if s.next()? != Some(b'[') {
             return Err(not_bundle(r#""objects" is not an array"#, self.written));
         }
@@ -473,6 +476,7 @@ mod tests {
         let truncated = &sample()[..60];
         assert!(err(truncated).contains("ends inside"), "{}", err(truncated));
         assert!(err(&(sample() + "x")).contains("after the top-level object"));
+        assert!(err(r#"{"objects":[],"objects":[]}"#).contains("twice"));
         let broken_inside = bundle(&[r#"{"id":"x--1","type":"x",}"#.to_owned()]);
         assert!(err(&broken_inside).contains("objects[0]"));
     }
