@@ -213,7 +213,7 @@ impl Stream {
                 "DISINFOX's answer broke off while reading it: {e}; run again"
             ))
             .into()),
-            Err(StreamError::Bundle { error, .. }) => {
+            Err(StreamError::Bundle(error)) => {
                 let received = format!("{} ({content_type})", http::preview(&input.head));
                 Err(bundle_error(error, &received))
             }

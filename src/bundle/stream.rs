@@ -37,8 +37,8 @@ pub enum StreamError {
     Write(io::Error),
     /// More than the allowed number of bytes came in.
     TooLarge(u64),
-    /// The text is not a valid bundle; `written` tells whether output had started.
-    Bundle { error: BundleError, written: bool },
+    /// The text is not a valid bundle.
+    Bundle(BundleError),
 }
 
 /// Copies the bundle in `input` to `output`, validating as it goes. At most `max` bytes are read.
@@ -56,14 +56,11 @@ pub fn copy(input: impl Read, output: &mut dyn Write, max: u64) -> Result<Stream
     match s.peek()? {
         Some(b'{') => s.bump(),
         Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-            return Err(not_bundle("the top level is not a JSON object", false));
+            return Err(not_bundle("the top level is not a JSON object"));
         }
-        Some(_) => return Err(not_bundle("the input is not JSON", false)),
+        Some(_) => return Err(not_bundle("the input is not JSON")),
         None => {
-            return Err(StreamError::Bundle {
-                error: BundleError::Empty,
-                written: false,
-            });
+            return Err(StreamError::Bundle(BundleError::Empty));
         }
     }
     let mut value = Vec::new();
@@ -73,23 +70,19 @@ pub fn copy(input: impl Read, output: &mut dyn Write, max: u64) -> Result<Stream
     } else {
         loop {
             value.clear();
-            s.value(&mut value, top.written)?;
+            s.value(&mut value)?;
             let key: String = serde_json::from_slice(&value)
-                .map_err(|_| syntax(&s, "a top-level key is not a JSON string", top.written))?;
+                .map_err(|_| syntax(&s, "a top-level key is not a JSON string"))?;
             s.skip_ws()?;
             if s.next()? != Some(b':') {
-                return Err(syntax(
-                    &s,
-                    "expected ':' after a top-level key",
-                    top.written,
-                ));
+                return Err(syntax(&s, "expected ':' after a top-level key"));
             }
             s.skip_ws()?;
             if key == "objects" {
                 top.objects(&mut s, output)?;
             } else {
                 value.clear();
-                s.value(&mut value, top.written)?;
+                s.value(&mut value)?;
                 top.other(key, &value);
             }
             s.skip_ws()?;
@@ -97,18 +90,14 @@ pub fn copy(input: impl Read, output: &mut dyn Write, max: u64) -> Result<Stream
                 Some(b',') => s.skip_ws()?,
                 Some(b'}') => break,
                 _ => {
-                    return Err(syntax(
-                        &s,
-                        "expected ',' or '}' at the top level",
-                        top.written,
-                    ));
+                    return Err(syntax(&s, "expected ',' or '}' at the top level"));
                 }
             }
         }
     }
     s.skip_ws()?;
     if s.peek()?.is_some() {
-        return Err(syntax(&s, "text after the top-level object", top.written));
+        return Err(syntax(&s, "text after the top-level object"));
     }
     top.finish(output)
 }
@@ -120,7 +109,6 @@ struct Top {
     message: Option<String>,
     other_keys: usize,
     has_objects: bool,
-    written: bool,
     counts: BTreeMap<String, usize>,
     bytes_out: u64,
 }
@@ -136,7 +124,6 @@ impl Top {
     }
 
     fn write(&mut self, output: &mut dyn Write, bytes: &[u8]) -> Result<(), StreamError> {
-        self.written = true;
         self.bytes_out += bytes.len() as u64;
         output.write_all(bytes).map_err(StreamError::Write)
     }
@@ -148,10 +135,10 @@ impl Top {
         output: &mut dyn Write,
     ) -> Result<(), StreamError> {
         if self.has_objects {
-            return Err(not_bundle(r#""objects" appears twice"#, self.written));
+            return Err(not_bundle(r#""objects" appears twice"#));
         }
         if s.next()? != Some(b'[') {
-            return Err(not_bundle(r#""objects" is not an array"#, self.written));
+            return Err(not_bundle(r#""objects" is not an array"#));
         }
         self.has_objects = true;
         let id = match &self.id {
@@ -171,13 +158,12 @@ impl Top {
             s.skip_ws()?;
             let at = s.offset();
             raw.clear();
-            s.value(&mut raw, true)?;
-            let bad = |reason: String| StreamError::Bundle {
-                error: BundleError::Object {
+            s.value(&mut raw)?;
+            let bad = |reason: String| {
+                StreamError::Bundle(BundleError::Object {
                     position: ObjectPosition { index, at: None },
                     reason: format!("{reason} (at byte {at})"),
-                },
-                written: true,
+                })
             };
             let text = std::str::from_utf8(&raw).map_err(|_| bad("not UTF-8 text".into()))?;
             let o = object(text, &mut Vec::new()).map_err(bad)?;
@@ -190,7 +176,7 @@ impl Top {
             match s.next()? {
                 Some(b',') => {}
                 Some(b']') => break,
-                _ => return Err(syntax(s, "expected ',' or ']' in \"objects\"", true)),
+                _ => return Err(syntax(s, "expected ',' or ']' in \"objects\"")),
             }
         }
         Ok(())
@@ -207,7 +193,7 @@ impl Top {
                 _ if self.id.is_none() && self.kind.is_none() && self.other_keys == 0 => {
                     Ok(Streamed::Empty)
                 }
-                _ => Err(not_bundle(r#"there is no "objects" array"#, false)),
+                _ => Err(not_bundle(r#"there is no "objects" array"#)),
             };
         }
         match self.kind.as_deref() {
@@ -217,15 +203,13 @@ impl Top {
                     .chars()
                     .take(40)
                     .collect::<String>();
-                return Err(not_bundle(
-                    format!(r#""type" is {shown}, expected "bundle""#),
-                    true,
-                ));
+                return Err(not_bundle(format!(
+                    r#""type" is {shown}, expected "bundle""#
+                )));
             }
             None => {
                 return Err(not_bundle(
                     r#"there is no "type": "bundle" at the top level"#,
-                    true,
                 ));
             }
         }
@@ -241,20 +225,14 @@ fn is_json_string(v: &[u8]) -> bool {
     serde_json::from_slice::<String>(v).is_ok()
 }
 
-fn not_bundle(reason: impl Into<String>, written: bool) -> StreamError {
-    StreamError::Bundle {
-        error: BundleError::NotBundle {
-            reason: reason.into(),
-        },
-        written,
-    }
+fn not_bundle(reason: impl Into<String>) -> StreamError {
+    StreamError::Bundle(BundleError::NotBundle {
+        reason: reason.into(),
+    })
 }
 
-fn syntax<R: Read>(s: &Splitter<R>, what: &str, written: bool) -> StreamError {
-    not_bundle(
-        format!("invalid JSON: {what} (at byte {})", s.offset()),
-        written,
-    )
+fn syntax<R: Read>(s: &Splitter<R>, what: &str) -> StreamError {
+    not_bundle(format!("invalid JSON: {what} (at byte {})", s.offset()))
 }
 
 /// A buffered reader that hands out bytes and whole JSON values.
@@ -324,8 +302,8 @@ impl<R: Read> Splitter<R> {
 
     /// Appends one complete JSON value to `out`: a string, a container (strings and nesting
     /// tracked), or a scalar up to the next delimiter. Its inner syntax is checked later.
-    fn value(&mut self, out: &mut Vec<u8>, written: bool) -> Result<(), StreamError> {
-        let eof = |s: &Self| syntax(s, "the input ends inside a value", written);
+    fn value(&mut self, out: &mut Vec<u8>) -> Result<(), StreamError> {
+        let eof = |s: &Self| syntax(s, "the input ends inside a value");
         let mut depth = 0usize;
         let mut in_string = false;
         let mut escaped = false;
@@ -372,7 +350,7 @@ impl<R: Read> Splitter<R> {
                         if done {
                             break;
                         }
-                        return Err(syntax(self, "expected a value", written));
+                        return Err(syntax(self, "expected a value"));
                     }
                     _ => {}
                 }
@@ -462,7 +440,7 @@ mod tests {
     #[test]
     fn bad_inputs_are_refused_with_a_reason() {
         let err = |s: &str| match run(s).0 {
-            Err(StreamError::Bundle { error, .. }) => error.to_string(),
+            Err(StreamError::Bundle(error)) => error.to_string(),
             other => panic!("{s}: {other:?}"),
         };
         assert!(err("<html>").contains("not JSON"));
