@@ -8,6 +8,7 @@ mod common;
 mod contract;
 mod fetch;
 mod fixtures;
+mod flags;
 mod generated;
 mod push;
 mod scale;
