@@ -103,6 +103,12 @@ fn start(dir: &Path) -> Option<TlsServer> {
     if !ok {
         return None;
     }
+    // The free port is picked before s_server binds it; another process may take it in
+    // between, so a few ports are tried.
+    (0..3).find_map(|_| serve(dir))
+}
+
+fn serve(dir: &Path) -> Option<TlsServer> {
     let port = TcpListener::bind("127.0.0.1:0")
         .ok()?
         .local_addr()
@@ -126,10 +132,11 @@ fn start(dir: &Path) -> Option<TlsServer> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let server = TlsServer { child, port };
+    let mut server = TlsServer { child, port };
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
+        let exited = server.child.try_wait().ok().flatten().is_some();
+        if exited || Instant::now() > deadline {
             return None;
         }
         std::thread::sleep(Duration::from_millis(20));
