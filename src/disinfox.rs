@@ -29,7 +29,6 @@ pub struct Answer {
     pub body: Option<Vec<u8>>,
     /// DISINFOX's clock when it answered (`Date`), if it sent one.
     pub server_date: Option<DateTime<Utc>>,
-    pub content_type: String,
 }
 
 impl Answer {
@@ -254,15 +253,7 @@ impl<R: Read> Read for Head<R> {
 /// Accepts both the base URL (`https://host/disinfox`) and the full endpoint the Python
 /// connector's users already have (`http://public-api:5000/incidents`).
 pub fn endpoint(url: &Url) -> Url {
-    let mut url = url.clone();
-    url.set_query(None);
-    let path = url.path().trim_end_matches('/').to_owned();
-    if path.ends_with("/incidents") {
-        url.set_path(&path);
-    } else {
-        url.set_path(&format!("{path}/incidents"));
-    }
-    url
+    http::endpoint_under(url, "incidents")
 }
 
 fn classify_status<T>(
@@ -321,7 +312,6 @@ fn classify_ok(
         Some(Small::Empty) => Attempt::Done(Answer {
             body: None,
             server_date,
-            content_type,
         }),
         Some(Small::Message(m)) => Attempt::Fail(not_accepted(&m)),
         Some(Small::Other) => Attempt::Fail(
@@ -334,7 +324,6 @@ fn classify_ok(
         None if looks_like_json_object(&body) => Attempt::Done(Answer {
             body: Some(body),
             server_date,
-            content_type,
         }),
         None => Attempt::Fail(
             Error::Protocol(format!(

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// The longest single wait, whatever the server asks: a scheduled run must end in bounded time.
 const MAX_WAIT: Duration = Duration::from_secs(120);
 
-pub fn user_agent() -> String {
+fn user_agent() -> String {
     format!("disinfox-sync/{}", env!("CARGO_PKG_VERSION"))
 }
 
@@ -40,6 +40,20 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().context("cannot set up the HTTP client")
+}
+
+/// `base` with `segment` as its last path element (added unless already there), no query:
+/// both peers accept a base URL or the full endpoint URL.
+pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    let path = url.path().trim_end_matches('/').to_owned();
+    if path.ends_with(&format!("/{segment}")) {
+        url.set_path(&path);
+    } else {
+        url.set_path(&format!("{path}/{segment}"));
+    }
+    url
 }
 
 /// What one attempt came to.

@@ -4,14 +4,6 @@ use std::collections::BTreeMap;
 
 pub type Counts = BTreeMap<String, usize>;
 
-pub fn count_types<'a>(kinds: impl Iterator<Item = &'a str>) -> Counts {
-    let mut counts = Counts::new();
-    for kind in kinds {
-        *counts.entry(kind.to_owned()).or_default() += 1;
-    }
-    counts
-}
-
 /// "18 objects (2 intrusion-set, 8 relationship, …)" or "no objects".
 pub fn describe_counts(counts: &Counts) -> String {
     let total: usize = counts.values().sum();

@@ -10,11 +10,11 @@ pub fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
     let max_bytes = args
         .chunk_size
         .or(cfg.chunk_size)
-        .map_or(bundle::DEFAULT_CHUNK_BYTES as u64, |b| b);
+        .unwrap_or(bundle::DEFAULT_CHUNK_BYTES as u64);
     let max_objects = args
         .chunk_objects
         .or(cfg.chunk_objects)
-        .map_or(bundle::DEFAULT_CHUNK_OBJECTS as u64, |n| n);
+        .unwrap_or(bundle::DEFAULT_CHUNK_OBJECTS as u64);
     if max_bytes < 1024 || max_objects == 0 {
         return Err(Error::Config(format!(
             "chunk limits too small ({max_bytes} bytes, {max_objects} objects): use --chunk-size of at least 1K and --chunk-objects of at least 1"

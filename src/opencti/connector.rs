@@ -15,7 +15,6 @@ pub struct Platform {
     pub version: Version,
     pub features: Features,
     pub user_name: String,
-    pub user_id: String,
     pub capabilities: Vec<String>,
 }
 
@@ -51,7 +50,6 @@ pub fn probe(gql: &Graphql) -> Result<Platform> {
         version,
         version_text,
         user_name: str_at(&data, "/me/name").unwrap_or_default(),
-        user_id: str_at(&data, "/me/id").unwrap_or_default(),
         capabilities,
     })
 }
@@ -92,8 +90,6 @@ pub fn require_import(platform: &Platform) -> Result<()> {
 #[derive(Clone, Debug)]
 pub struct Registered {
     pub state: Option<String>,
-    pub state_reset: bool,
-    pub user_id: Option<String>,
 }
 
 /// Idempotent by id; never touches the stored state, and returns it.
@@ -108,17 +104,12 @@ pub fn register(gql: &Graphql, id: &str, name: &str, scope: &[String]) -> Result
         .ok_or_else(|| {
             Error::Protocol("OpenCTI answered registerConnector without a connector".into())
         })?;
+    if let Some(user) = c.get("connector_user_id").and_then(Value::as_str) {
+        log::debug!("connector {id} registered; it runs as OpenCTI user {user}");
+    }
     Ok(Registered {
         state: c
             .get("connector_state")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        state_reset: c
-            .get("connector_state_reset")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        user_id: c
-            .get("connector_user_id")
             .and_then(Value::as_str)
             .map(str::to_owned),
     })

@@ -125,13 +125,7 @@ impl Graphql {
 
 /// `{base}/graphql`, keeping any base path the platform is served under.
 pub fn graphql_url(base: &Url) -> Url {
-    let mut url = base.clone();
-    url.set_query(None);
-    let path = url.path().trim_end_matches('/').to_owned();
-    if !path.ends_with("/graphql") {
-        url.set_path(&format!("{path}/graphql"));
-    }
-    url
+    http::endpoint_under(base, "graphql")
 }
 
 fn classify_answer(op: &str, answer: &[u8]) -> Attempt<Value> {
