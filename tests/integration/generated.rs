@@ -68,7 +68,7 @@ fn loads(shell: &str, script: &str, file: &str) {
             std::env::var("CI").as_deref() != Ok("true"),
             "{shell} missing under CI"
         );
-        eprintln!("skipped: {shell} is not installed");
+        crate::common::skip(&format!("{shell} is not installed"));
         return;
     }
     let path = root().join("completions").join(file);

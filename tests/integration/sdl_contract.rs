@@ -26,21 +26,7 @@ const REAL: &[(&str, &str)] = &[
 ];
 
 fn schema_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/opencti-schema");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing: the SDL contract cannot be checked (required under CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED sdl_contract: {} not found (the real OpenCTI schemas live in ../shared)",
-        dir.display()
-    );
-    None
+    crate::common::shared_dir("opencti-schema")
 }
 
 fn load_real(dir: &std::path::Path, file: &str) -> Valid<Schema> {

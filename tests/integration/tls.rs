@@ -152,7 +152,7 @@ fn untrusted_certificate_is_78_and_ca_cert_fixes_it() {
             std::env::var("CI").as_deref() != Ok("true"),
             "openssl is needed under CI"
         );
-        eprintln!("skipped: no openssl command");
+        crate::common::skip("no openssl command");
         return;
     };
     let url = format!("https://127.0.0.1:{}/incidents", server.port);
