@@ -129,7 +129,7 @@ pub struct CheckArgs {
     pub json: bool,
 
     /// Check this state file instead of the state in OpenCTI (as sync --state-file)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -155,7 +155,7 @@ pub struct ChunkArgs {
 pub struct StateArgs {
     /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
     /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -235,6 +235,12 @@ pub struct FetchArgs {
     /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_bundle_size: Option<u64>,
+}
+
+/// A path that may be empty: the bare `--state-file` stands for the default location, and
+/// clap's own path parser refuses the empty value it is given then.
+pub fn optional_path(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text))
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

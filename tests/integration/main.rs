@@ -11,6 +11,7 @@ mod fixtures;
 mod flags;
 mod generated;
 mod push;
+mod readme;
 mod scale;
 mod sdl_contract;
 mod standins;
