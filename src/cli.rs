@@ -228,7 +228,7 @@ pub struct FetchArgs {
     #[arg(long, value_name = "WHEN", default_value = "all")]
     pub since: String,
 
-    /// Write the bundle to FILE (atomically) instead of stdout
+    /// Write the bundle to FILE (atomically) instead of stdout; - means stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 

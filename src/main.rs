@@ -6,6 +6,7 @@ use disinfox_sync::cli::Cli;
 use disinfox_sync::error::{Outcome, classify, render};
 
 fn main() -> ExitCode {
+    disinfox_sync::output::note_closed_stdout();
     drop_empty_settings();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -10,6 +10,7 @@ mod fetch;
 mod fixtures;
 mod flags;
 mod generated;
+mod hostile;
 mod push;
 mod readme;
 mod scale;
