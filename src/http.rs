@@ -118,16 +118,25 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.to_utc() - chrono::Utc::now()).to_std().ok()
+    let at = http_date(value)?;
+    (at - chrono::Utc::now()).to_std().ok()
 }
 
 /// The `Date` header: the peer's own clock, used to bound cursors against clock skew.
 pub fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
-    let value = headers.get(reqwest::header::DATE)?.to_str().ok()?;
-    chrono::DateTime::parse_from_rfc2822(value)
-        .ok()
-        .map(|d| d.to_utc())
+    http_date(headers.get(reqwest::header::DATE)?.to_str().ok()?)
+}
+
+/// The three date forms HTTP allows (RFC 9110 §5.6.7): IMF-fixdate, RFC 850 and asctime.
+pub fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let value = value.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc2822(value) {
+        return Some(d.to_utc());
+    }
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(value, f).ok())
+        .map(|d| d.and_utc())
 }
 
 /// Sorts a transport failure: TLS problems are configuration (78) — retrying cannot fix a
@@ -209,6 +218,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn all_three_http_date_forms() {
+        let want = chrono::DateTime::parse_from_rfc3339("1994-11-06T08:49:37Z").unwrap();
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(http_date(form), Some(want.to_utc()), "{form}");
+        }
+        assert_eq!(http_date("yesterday"), None);
     }
 
     #[test]

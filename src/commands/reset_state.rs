@@ -13,6 +13,12 @@ pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
             .map_err(|e| Error::Usage(format!("invalid --to: {e}")))?,
         None => None,
     };
+    if let Some(at) = to.filter(|at| *at > chrono::Utc::now()) {
+        log::warn!(
+            "--to {} is in the future: the next sync starts from the current time instead",
+            crate::when::display(at)
+        );
+    }
     match state::resolve_file(args.state.state_file.as_ref(), cfg.state_file.as_ref())? {
         Some(path) => {
             let file = FileStore::open(&path)?;

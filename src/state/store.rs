@@ -29,6 +29,22 @@ impl Store<'_> {
     /// OpenCTI state we cannot read starts over (with a warning): re-sending is harmless and
     /// the UI may have written anything. A corrupt local file is the operator's to fix (78).
     pub fn load(&self) -> Result<State> {
+        let mut state = self.load_stored()?;
+        // A cursor in the future (an older version's poisoned state, a hand edit) would make
+        // every incident look "up to date" until then: it starts from now instead.
+        let now = chrono::Utc::now();
+        if let Some(at) = state.last_fetch.filter(|at| *at > now) {
+            log::warn!(
+                "the stored cursor {} is in the future; this run starts from now ({})",
+                crate::when::display(at),
+                crate::when::display(now)
+            );
+            state.last_fetch = Some(now);
+        }
+        Ok(state)
+    }
+
+    fn load_stored(&self) -> Result<State> {
         match self {
             Store::File(f) => f.load(),
             Store::Opencti { registered, .. } => Ok(parse_state(registered.as_deref())

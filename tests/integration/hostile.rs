@@ -144,3 +144,106 @@ fn sync_refuses_a_symlinked_state_file() {
     );
     assert!(peers.octi.pushes().is_empty());
 }
+
+/// A future-dated object must not carry the cursor past now, whatever form DISINFOX's `Date`
+/// takes or when it is missing; the incident added afterwards is still imported.
+#[test]
+fn a_future_modified_does_not_poison_the_cursor() {
+    use crate::support::disinfox::Fault;
+    let asctime = |t: chrono::DateTime<Utc>| t.format("%a %b %e %H:%M:%S %Y").to_string();
+    let rfc850 = |t: chrono::DateTime<Utc>| t.format("%A, %d-%b-%y %H:%M:%S GMT").to_string();
+    for date in [String::new(), asctime(Utc::now()), rfc850(Utc::now())] {
+        let peers = crate::common::Peers::start("6.9.17");
+        peers.dx.set_fault(Fault::DateHeader(date.clone()));
+        let future = Utc::now() + chrono::Duration::days(3000);
+        peers.dx.add_objects(incidents(1, 0, future));
+        let state = peers.home.path().join("state.json");
+        let f = state.to_str().unwrap();
+        peers
+            .cmd()
+            .args(["sync", "--state-file", f])
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&state).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cursor =
+            chrono::DateTime::parse_from_rfc3339(v["last_fetch"].as_str().unwrap()).unwrap();
+        assert!(
+            cursor.to_utc() <= Utc::now(),
+            "Date {date:?}: cursor {cursor}"
+        );
+        let fresh = incidents(1, 50, Utc::now() - chrono::Duration::seconds(1));
+        peers.dx.add_objects(&fresh);
+        peers.octi.clear_history();
+        peers
+            .cmd()
+            .args(["sync", "--state-file", f, "--settle", "0s"])
+            .assert()
+            .success();
+        let got = peers.octi.received_ids();
+        let want = serde_json::from_str::<serde_json::Value>(&fresh[0]).unwrap()["id"].clone();
+        assert!(
+            got.iter().any(|i| *i == want),
+            "Date {date:?}: the later incident was skipped"
+        );
+    }
+}
+
+#[test]
+fn leap_second_year_zero_and_impossible_when_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    for when in ["2026-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "2099-02-30"] {
+        cli(home.path())
+            .args(["reset-state", "--state-file", "s.json", "--to", when])
+            .current_dir(home.path())
+            .assert()
+            .code(2);
+        cli(home.path())
+            .env("DISINFOX_URL", "http://127.0.0.1:9/")
+            .env("DISINFOX_API_KEY", "x-key-for-usage")
+            .args(["fetch", "--since", when])
+            .assert()
+            .code(2);
+    }
+}
+
+#[test]
+fn reset_state_to_a_future_date_warns() {
+    let home = tempfile::tempdir().unwrap();
+    cli(home.path())
+        .args([
+            "reset-state",
+            "--state-file",
+            "s.json",
+            "--to",
+            "2999-01-01",
+        ])
+        .current_dir(home.path())
+        .assert()
+        .success()
+        .stderr(contains("in the future"));
+}
+
+#[test]
+fn a_stored_future_cursor_starts_from_now() {
+    let peers = crate::common::Peers::start("6.9.17");
+    let state = peers.home.path().join("state.json");
+    std::fs::write(&state, r#"{"last_fetch":"9999-12-31T23:59:59.000000Z"}"#).unwrap();
+    peers
+        .cmd()
+        .args(["sync", "--state-file", state.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(contains("in the future"));
+    let newer_than = peers
+        .dx
+        .requests()
+        .last()
+        .unwrap()
+        .newer_than
+        .clone()
+        .unwrap();
+    assert!(newer_than.as_str() < "9999", "{newer_than}");
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(!text.contains("9999"), "{text}");
+}
