@@ -2,7 +2,7 @@
 //! exponential backoff with jitter, `Retry-After` honoured), and one capped body reader.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use reqwest::blocking::{Client, Response};
@@ -175,8 +175,13 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// Reads the whole body into one buffer sized from Content-Length, refusing more than `max`.
-pub fn read_body(mut resp: Response, max: u64) -> std::result::Result<Vec<u8>, BodyError> {
+/// Reads the whole body into one buffer sized from Content-Length, refusing more than `max`
+/// and giving up at `deadline`.
+pub fn read_body(
+    resp: Response,
+    max: u64,
+    deadline: Instant,
+) -> std::result::Result<Vec<u8>, BodyError> {
     if let Some(len) = resp.content_length()
         && len > max
     {
@@ -184,11 +189,87 @@ pub fn read_body(mut resp: Response, max: u64) -> std::result::Result<Vec<u8>, B
     }
     let hint = resp.content_length().unwrap_or(64 * 1024).min(max) as usize;
     let mut body = Vec::with_capacity(hint);
-    let read = (&mut resp).take(max + 1).read_to_end(&mut body);
+    let read = timed_body(resp, deadline)
+        .take(max + 1)
+        .read_to_end(&mut body);
     match read {
         Ok(_) if body.len() as u64 > max => Err(BodyError::TooLarge(body.len() as u64)),
         Ok(_) => Ok(body),
         Err(e) => Err(BodyError::Io(e)),
+    }
+}
+
+/// When a request must be over: `--timeout` from now, for connect, headers and body alike.
+pub fn deadline(opts: &HttpOptions) -> Instant {
+    Instant::now() + opts.timeout
+}
+
+/// A response body that ends with a timeout error at `deadline`, however the bytes trickle
+/// in. reqwest's blocking timeout restarts on every read (a byte a second holds a run
+/// forever), so the reads happen on a thread of their own and this side waits for each
+/// chunk only as long as the deadline allows. A thread left blocked ends with reqwest's
+/// own read timeout, or with the process.
+pub fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::spawn(move || {
+        loop {
+            let mut chunk = vec![0; 64 * 1024];
+            let sent = match resp.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    tx.send(Ok(chunk))
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    TimedBody {
+        rx,
+        chunk: Vec::new(),
+        at: 0,
+        deadline,
+    }
+}
+
+pub struct TimedBody {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    deadline: Instant,
+}
+
+impl Read for TimedBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::mpsc::RecvTimeoutError;
+        if self.at == self.chunk.len() {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The reading thread ended: the body is complete.
+                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the answer did not arrive in full within --timeout",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

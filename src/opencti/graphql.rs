@@ -16,6 +16,7 @@ const MAX_ANSWER: u64 = 16 << 20;
 
 pub struct Graphql {
     client: Client,
+    http: crate::config::HttpOptions,
     url: Url,
     token: Secret,
     retry: RetryPolicy,
@@ -38,6 +39,7 @@ impl Graphql {
         }
         Ok(Graphql {
             client: http::client(&cfg.http, cfg.opencti_ssl_verify)?,
+            http: cfg.http.clone(),
             url: graphql_url(base),
             token,
             retry: RetryPolicy::from_options(&cfg.http),
@@ -67,6 +69,7 @@ impl Graphql {
     }
 
     fn attempt(&self, op: &str, body: &[u8]) -> Attempt<Value> {
+        let deadline = http::deadline(&self.http);
         let sent = self
             .client
             .post(self.url.clone())
@@ -81,7 +84,7 @@ impl Graphql {
         };
         let status = resp.status().as_u16();
         let after = http::retry_after(resp.headers());
-        let answer = match http::read_body(resp, MAX_ANSWER) {
+        let answer = match http::read_body(resp, MAX_ANSWER, deadline) {
             Ok(b) => b,
             Err(BodyError::TooLarge(n)) => {
                 return Attempt::Fail(

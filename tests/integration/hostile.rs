@@ -247,3 +247,22 @@ fn a_stored_future_cursor_starts_from_now() {
     let text = std::fs::read_to_string(&state).unwrap();
     assert!(!text.contains("9999"), "{text}");
 }
+
+/// reqwest's own timeout restarts on every read; one byte a second must not hold a run past
+/// its --timeout (bound: timeout + 2 s, as documented; the trickle alone would take minutes).
+#[test]
+fn a_trickling_answer_ends_within_the_timeout() {
+    use crate::support::disinfox::Fault;
+    let env = setup();
+    env.dx
+        .set_fault(Fault::Trickle(std::time::Duration::from_millis(500)));
+    let started = std::time::Instant::now();
+    env.fetch()
+        .args(["--timeout", "3s", "--retries", "0"])
+        .assert()
+        .code(75)
+        .stderr(contains("within --timeout"));
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    env.dx.set_fault(Fault::None);
+}
