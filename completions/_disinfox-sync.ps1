@@ -67,6 +67,7 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
         'disinfox-sync;push' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Bundle file to import; - or nothing reads stdin')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Bundle file to import; - or nothing reads stdin')
+            [CompletionResult]::new('--max-bundle-size', '--max-bundle-size', [CompletionResultType]::ParameterName, 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]')
             [CompletionResult]::new('--chunk-size', '--chunk-size', [CompletionResultType]::ParameterName, 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]')
             [CompletionResult]::new('--chunk-objects', '--chunk-objects', [CompletionResultType]::ParameterName, 'Most objects per chunk [default: 5000]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (the Python connector''s config.yml layout)')

@@ -62,6 +62,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;push'= {
             cand -f 'Bundle file to import; - or nothing reads stdin'
             cand --file 'Bundle file to import; - or nothing reads stdin'
+            cand --max-bundle-size 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 5000]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'

@@ -173,6 +173,10 @@ pub struct PushArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_bundle_size: Option<u64>,
+
     #[command(flatten)]
     pub chunks: ChunkArgs,
 }

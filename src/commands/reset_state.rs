@@ -23,7 +23,13 @@ pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
         Some(path) => {
             let file = FileStore::open(&path)?;
             // A corrupt file is exactly what reset-state is for: show it, then replace it.
-            let before = std::fs::read_to_string(&path).unwrap_or_default();
+            let before = crate::input::read_file(
+                &path,
+                crate::input::MAX_STATE,
+                crate::input::Accept::RegularOnly,
+            )
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
             let store = Store::File(file);
             let after = reset(&store, parse_lenient(&before), to)?;
             print(before.trim(), &after)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::keys::{IGNORED_KEYS, KEYS};
 use crate::error::Error;
+use crate::input::{Accept, ReadError};
 
 /// Explicit path: must exist. Default path (user config directory): optional.
 pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
@@ -15,11 +16,10 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
             None => return Ok((None, serde_json::Value::Null)),
         },
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-            return Ok((None, serde_json::Value::Null));
-        }
+    let bytes = match crate::input::read_file(&path, crate::input::MAX_CONFIG, Accept::RegularOnly)
+    {
+        Ok(b) => b,
+        Err(ReadError::NotFound(_)) if !must_exist => return Ok((None, serde_json::Value::Null)),
         Err(e) => {
             return Err(Error::Config(format!(
                 "cannot read config file {}: {e}; fix the path given by --config / DISINFOX_SYNC_CONFIG",
@@ -27,10 +27,18 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
             )));
         }
     };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Config(format!(
+            "config file {} is not UTF-8 text; save it as UTF-8",
+            path.display()
+        ))
+    })?;
+    // Editors on some systems start UTF-8 files with a byte-order mark; YAML allows it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let value: serde_json::Value = if text.trim().is_empty() {
         serde_json::Value::Null
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| {
+        serde_saphyr::from_str(text).map_err(|e| {
             let first = e.to_string();
             let first = first.lines().next().unwrap_or("").to_owned();
             Error::Config(format!(

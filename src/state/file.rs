@@ -65,9 +65,11 @@ impl FileStore {
 
     /// A missing file is "from the beginning"; a corrupt one stops the run (78).
     pub fn load(&self) -> Result<State> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+        use crate::input::{Accept, MAX_STATE, ReadError, read_file};
+        let text = match read_file(&self.path, MAX_STATE, Accept::RegularOnly) {
+            // Binary junk is a corrupt state like any other (78), not an I/O failure.
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(ReadError::NotFound(_)) => return Ok(State::default()),
             Err(e) => {
                 return Err(Error::LocalIo(format!(
                     "cannot read the state file {}: {e}",

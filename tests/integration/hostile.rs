@@ -266,3 +266,169 @@ fn a_trickling_answer_ends_within_the_timeout() {
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
     env.dx.set_fault(Fault::None);
 }
+
+/// Runs the CLI to its end and returns its exit code, stderr, wall time and peak RSS (KiB,
+/// from `wait4` on this one child: other tests' children do not count).
+fn run_measured(
+    home: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: std::process::Stdio,
+) -> (i32, String, std::time::Duration, i64) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    // Reaped by wait4 below, which also reports its resource use.
+    #[allow(clippy::zombie_processes)]
+    let mut child = std::process::Command::new(crate::common::bin_path())
+        .env_clear()
+        .env("HOME", home)
+        .envs(envs.iter().copied())
+        .args(args)
+        .stdin(stdin)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid);
+    assert!(libc::WIFEXITED(status), "{stderr}");
+    (
+        libc::WEXITSTATUS(status),
+        stderr,
+        started.elapsed(),
+        usage.ru_maxrss,
+    )
+}
+
+/// Endless inputs end at once with a clear error, in little memory. The time bound is loose
+/// (5 s for "about a second") so a loaded machine does not fail it; unbounded reading of
+/// /dev/zero reached gigabytes within that time.
+#[test]
+fn endless_local_inputs_end_at_once_in_little_memory() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let octi = [
+        ("OPENCTI_URL", "http://127.0.0.1:9"),
+        ("OPENCTI_TOKEN", "a-token-for-this-test"),
+        ("CONNECTOR_ID", crate::common::CONNECTOR_ID),
+    ];
+    let dx = [("DISINFOX_URL", "http://127.0.0.1:9")];
+    let null = std::process::Stdio::null;
+    type Case<'a> = (
+        Vec<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        std::process::Stdio,
+        i32,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            vec!["push", "--file", "/dev/zero"],
+            octi.to_vec(),
+            null(),
+            66,
+            "a device",
+        ),
+        (
+            vec!["--config", "/dev/zero", "push", "--dry-run", "--file", "x"],
+            vec![],
+            null(),
+            78,
+            "a device",
+        ),
+        (
+            vec!["fetch"],
+            [dx.as_slice(), &[("DISINFOX_API_KEY_FILE", "/dev/zero")]].concat(),
+            null(),
+            78,
+            "DISINFOX_API_KEY_FILE",
+        ),
+        (
+            vec!["push"],
+            octi.to_vec(),
+            std::process::Stdio::from(std::fs::File::open("/dev/zero").unwrap()),
+            65,
+            "byte 0x00",
+        ),
+    ];
+    for (args, envs, stdin, code, says) in cases {
+        let (got, stderr, took, rss_kib) = run_measured(h, &args, &envs, stdin);
+        assert_eq!(got, code, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?} took {took:?}"
+        );
+        assert!(rss_kib < 64 * 1024, "{args:?} peaked at {rss_kib} KiB");
+    }
+}
+
+#[test]
+fn a_fifo_as_config_does_not_hang() {
+    let home = tempfile::tempdir().unwrap();
+    let fifo = home.path().join("config.yml");
+    if !std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        crate::common::skip("mkfifo is not available");
+        return;
+    }
+    cli(home.path())
+        .args([
+            "--config",
+            fifo.to_str().unwrap(),
+            "push",
+            "--dry-run",
+            "--file",
+            "x",
+        ])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(78)
+        .stderr(contains("FIFO"));
+}
+
+#[test]
+fn push_refuses_a_bundle_over_max_bundle_size() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("b.json");
+    std::fs::write(&file, crate::common::bundle_of(3, Utc::now())).unwrap();
+    cli(home.path())
+        .args([
+            "push",
+            "--dry-run",
+            "--max-bundle-size",
+            "1K",
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .assert()
+        .code(78)
+        .stderr(contains("--max-bundle-size"));
+}
+
+#[test]
+fn a_secret_file_with_an_extra_line_is_a_configuration_error() {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("key");
+    std::fs::write(&key, "a-valid-looking-key\n\n").unwrap();
+    cli(home.path())
+        .env("DISINFOX_URL", "http://127.0.0.1:9")
+        .env("DISINFOX_API_KEY_FILE", &key)
+        .arg("fetch")
+        .assert()
+        .code(78)
+        .stderr(contains("DISINFOX_API_KEY_FILE"));
+}
