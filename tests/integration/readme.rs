@@ -88,3 +88,42 @@ fn empty_variables_mean_unset() {
             .exists()
     );
 }
+
+/// The CronJob's --max-bundle-size must fail fast before its memory limit is reached: peak
+/// RSS is at most 1.4 MiB per MB of answer + 8 MiB (BENCHMARKS.md), kept under 90 % of the
+/// limit, as the comment in the manifest works out.
+#[test]
+fn cronjob_max_bundle_size_fits_its_memory_limit() {
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/k8s/base/cronjob.yaml"
+    ))
+    .unwrap();
+    let args = yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("args:"))
+        .unwrap();
+    let size = args
+        .split("\"--max-bundle-size\", \"")
+        .nth(1)
+        .expect("--max-bundle-size in args");
+    let size = disinfox_sync::cli::parse_size(size.split('"').next().unwrap()).unwrap();
+    let limits = yaml.split("limits:").nth(1).unwrap();
+    let memory = limits
+        .split("memory:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let mib: f64 = memory
+        .strip_suffix("Mi")
+        .expect("limit in Mi")
+        .parse()
+        .unwrap();
+    let peak = 1.4 * size as f64 / 1e6 + 8.0;
+    assert!(
+        peak <= 0.9 * mib,
+        "peak {peak:.0} MiB against a {mib} MiB limit"
+    );
+}
