@@ -81,6 +81,7 @@ impl Disinfox {
             .disinfox_key
             .clone()
             .ok_or_else(|| Error::Config("missing DISINFOX_API_KEY".into()))?;
+        http::warn_if_plain_http(url, "DISINFOX", "the API key");
         Ok(Disinfox {
             client: http::client(&cfg.http, true)?,
             http: cfg.http.clone(),

@@ -42,6 +42,22 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
     builder.build().context("cannot set up the HTTP client")
 }
 
+/// A credential sent over plain http:// can be read by anyone on the path, unless the peer
+/// is this machine.
+pub fn warn_if_plain_http(url: &reqwest::Url, peer: &str, credential: &str) {
+    let host = url.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "http" && !loopback {
+        log::warn!(
+            "{credential} goes to {peer} over plain http:// ({host}): anyone on the path can read it; use https://"
+        );
+    }
+}
+
 /// `base` with `segment` as its last path element (added unless already there), no query:
 /// both peers accept a base URL or the full endpoint URL.
 pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
@@ -279,14 +295,21 @@ pub enum BodyError {
 }
 
 /// The first bytes of a body, printable, for messages about answers we cannot use.
+/// Secrets are scrubbed from the whole body before it is cut: cut first, a secret across the
+/// cut would keep its first characters.
 pub fn preview(body: &[u8]) -> String {
-    let head = &body[..body.len().min(120)];
-    let text: String = String::from_utf8_lossy(head)
+    const SHOWN: usize = 120;
+    // Enough text to hold any secret that starts within the shown part.
+    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN + 64 * 1024)]);
+    let clean = crate::secret::scrub(&text);
+    let cut = clean.chars().count() > SHOWN || body.len() > SHOWN + 64 * 1024;
+    let more = if cut { "…" } else { "" };
+    let shown: String = clean
         .chars()
+        .take(SHOWN)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let more = if body.len() > head.len() { "…" } else { "" };
-    format!("\"{}{more}\"", text.trim())
+    format!("\"{}{more}\"", shown.trim())
 }
 
 #[cfg(test)]
@@ -331,6 +354,15 @@ mod tests {
         assert_eq!(calls, 3);
         let msg = format!("{:#}", r.unwrap_err());
         assert!(msg.contains("gave up after 3 attempts"), "{msg}");
+    }
+
+    #[test]
+    fn preview_redacts_before_it_cuts() {
+        let secret = "tok-preview-0123456789abcdefghij";
+        let _s = crate::secret::Secret::new(secret.into());
+        let body = format!("{}Authorization: Bearer {secret} and more", "x".repeat(100));
+        let shown = preview(body.as_bytes());
+        assert!(!shown.contains("tok-prev"), "{shown}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ impl Graphql {
                 "OPENCTI_SSL_VERIFY=false: TLS certificates of OpenCTI are NOT verified; anyone on the path can read the token. Use --ca-cert for a private CA instead"
             );
         }
+        http::warn_if_plain_http(base, "OpenCTI", "the token");
         Ok(Graphql {
             client: http::client(&cfg.http, cfg.opencti_ssl_verify)?,
             http: cfg.http.clone(),

@@ -15,6 +15,7 @@ mod push;
 mod readme;
 mod scale;
 mod sdl_contract;
+mod secrets;
 mod standins;
 mod sync;
 mod tls;
