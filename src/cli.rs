@@ -74,11 +74,11 @@ pub struct GlobalArgs {
     pub opencti_url: Option<String>,
 
     /// Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
     /// Time allowed to establish a connection [default: 10s]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
     pub connect_timeout: Option<Duration>,
 
     /// Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]
@@ -204,7 +204,8 @@ pub struct SyncArgs {
         long,
         value_name = "MB",
         env = "CONNECTOR_QUEUE_THRESHOLD",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_megabytes
     )]
     pub queue_threshold: Option<f64>,
 
@@ -249,6 +250,24 @@ pub fn optional_path(text: &str) -> Result<PathBuf, String> {
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))
+}
+
+/// A timeout: a duration above zero (zero would fail every request at once).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("'{text}' is no time at all; give e.g. 30s")),
+        d => Ok(d),
+    }
+}
+
+/// A positive, finite number of megabytes (NaN or a negative value would defer every run).
+pub fn parse_megabytes(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a positive number of megabytes, e.g. 500"
+        )),
+    }
 }
 
 /// Byte sizes as plain numbers or with a binary suffix (K, M, G; optional trailing B/iB).

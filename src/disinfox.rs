@@ -48,7 +48,7 @@ impl Answer {
 /// A body that is not a bundle at all is the peer's fault (76); a bundle with a broken object
 /// is bad data (65).
 fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
-    if is_structural(&err) {
+    if err.is_structural() {
         Error::Protocol(format!(
             "DISINFOX's answer is unusable: {err}; received {received}"
         ))
@@ -56,17 +56,6 @@ fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
     } else {
         Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
     }
-}
-
-/// The input is not a bundle at all (as opposed to a bundle with a bad object in it).
-fn is_structural(err: &BundleError) -> bool {
-    matches!(
-        err,
-        BundleError::Empty
-            | BundleError::NotUtf8 { .. }
-            | BundleError::NotJson { .. }
-            | BundleError::NotBundle { .. }
-    )
 }
 
 impl Disinfox {
@@ -290,7 +279,7 @@ fn classify_status<T>(
             "DISINFOX refused the request (HTTP 400): {}",
             received()
         ))),
-        429 | 500..=599 => Attempt::Retry {
+        408 | 429 | 500..=599 => Attempt::Retry {
             why: format!("DISINFOX answered HTTP {code}: {}", received()),
             after: http::retry_after(headers),
         },

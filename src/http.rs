@@ -4,7 +4,6 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -37,9 +36,35 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
                 path.display()
             ))
         })?;
+        if certs.is_empty() {
+            return Err(Error::Config(format!(
+                "--ca-cert file {} holds no certificate: give the PEM file of your CA (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ))
+            .into());
+        }
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().context("cannot set up the HTTP client")
+    // The system roots come from SSL_CERT_FILE / SSL_CERT_DIR when set; a name that gives
+    // no certificate must be reported as the setting it is, not as a TLS failure of a peer.
+    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty())
+            && !std::path::Path::new(&path).exists()
+        {
+            return Err(Error::Config(format!(
+                "{var} names {}, which does not exist: point it at a PEM file (it replaces the system roots) or unset it",
+                std::path::Path::new(&path).display()
+            ))
+            .into());
+        }
+    }
+    builder.build().map_err(|e| {
+        Error::Config(format!(
+            "cannot set up the HTTP client: {}; check --ca-cert, SSL_CERT_FILE and SSL_CERT_DIR",
+            error_chain(&e)
+        ))
+        .into()
+    })
 }
 
 /// A credential sent over plain http:// can be read by anyone on the path, unless the peer
@@ -163,12 +188,24 @@ pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attem
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         return Attempt::Fail(
             Error::Config(format!(
-                "TLS verification failed for {peer} at {url}: {chain}; for a private CA pass --ca-cert PATH (or set SSL_CERT_FILE)"
+                "TLS verification failed for {peer} at {url}: {chain}; for a private CA pass --ca-cert PATH (added to the system roots; SSL_CERT_FILE, if set, replaces them)"
             ))
             .into(),
         );
     }
-    let why = if err.is_timeout() {
+    if err.is_redirect() {
+        return Attempt::Fail(
+            Error::Protocol(format!(
+                "{peer} at {url} redirects in a loop or too often ({chain}); set the URL to where the service really answers"
+            ))
+            .into(),
+        );
+    }
+    let why = if err.is_timeout() && err.is_connect() {
+        format!(
+            "cannot connect to {peer} at {url} in time ({chain}); raise --connect-timeout if the network is just slow"
+        )
+    } else if err.is_timeout() {
         format!("{peer} did not answer in time ({chain}); raise --timeout if it is just slow")
     } else if err.is_connect() {
         format!("cannot connect to {peer} at {url}: {chain}")

@@ -78,6 +78,8 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
         Err(e) => {
             return Err(match (st.failure.take(), st.current) {
                 (Some(failure), _) => failure,
+                // The input ends inside an object: a cut-off document, not a bad object.
+                (None, Some(_)) if e.is_eof() => json_error(&e),
                 (None, Some(index)) => {
                     let offset = offset_of_line_col(text, e.line(), e.column());
                     BundleError::Object {

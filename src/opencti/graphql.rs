@@ -108,7 +108,7 @@ impl Graphql {
                 "OpenCTI refused {op} as too large (HTTP 413, {} bytes sent): lower --chunk-size, or raise the server's APP__MAX_PAYLOAD_BODY_SIZE",
                 body.len()
             )).into()),
-            429 | 500 | 502 | 503 | 504 => Attempt::Retry {
+            408 | 429 | 500 | 502 | 503 | 504 => Attempt::Retry {
                 why: format!("OpenCTI answered HTTP {status} to {op}"),
                 after,
             },

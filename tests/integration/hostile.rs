@@ -432,3 +432,75 @@ fn a_secret_file_with_an_extra_line_is_a_configuration_error() {
         .code(78)
         .stderr(contains("DISINFOX_API_KEY_FILE"));
 }
+
+/// One answer, one exit status, whether `fetch` streams it or `sync` parses it whole: a
+/// cut-off document and bytes that are not UTF-8 are DISINFOX's broken answer (76).
+#[test]
+fn fetch_and_sync_judge_a_broken_answer_alike() {
+    use crate::support::http::{Response, Server};
+    let objects = incidents(2, 0, Utc::now() - chrono::Duration::days(1));
+    let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
+    let good = crate::support::disinfox::render_bundle(&refs).into_bytes();
+    let truncated = good[..good.len() / 2].to_vec();
+    let mut not_utf8 = good.clone();
+    let at = not_utf8.windows(9).position(|w| w == b"Incident ").unwrap();
+    not_utf8[at + 3] = 0xff;
+    for (name, body) in [("cut off", truncated), ("not UTF-8", not_utf8)] {
+        let server = Server::start(move |_req: &crate::support::http::Request| {
+            Response::json(200, body.clone())
+        });
+        let peers = crate::common::Peers::start("6.9.17");
+        let fetch = peers
+            .cmd()
+            .env("DISINFOX_URL", server.url())
+            .args(["fetch", "--retries", "0", "-o", "out.json"])
+            .current_dir(peers.home.path())
+            .output()
+            .unwrap();
+        let sync = peers
+            .cmd()
+            .env("DISINFOX_URL", server.url())
+            .args(["sync", "--retries", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(fetch.status.code(), Some(76), "{name}: fetch {fetch:?}");
+        assert_eq!(sync.status.code(), Some(76), "{name}: sync {sync:?}");
+    }
+}
+
+#[test]
+fn values_that_would_defer_or_fail_every_run_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["sync", "--queue-threshold=-1"],
+        vec!["sync", "--queue-threshold", "NaN"],
+        vec!["--timeout", "0", "sync"],
+        vec!["--connect-timeout", "0s", "sync"],
+    ] {
+        cli(home.path()).args(&args).assert().code(2);
+    }
+}
+
+#[test]
+fn http_408_is_temporary_and_a_redirect_loop_is_a_protocol_error() {
+    use crate::support::http::{Response, Server};
+    let home = tempfile::tempdir().unwrap();
+    let fetch = |url: String| {
+        let mut c = cli(home.path());
+        c.env("DISINFOX_URL", url)
+            .env("DISINFOX_API_KEY", "a-key-for-this-test")
+            .args(["fetch", "--retries", "1"]);
+        c
+    };
+    let timeout = Server::start(|_req: &crate::support::http::Request| {
+        Response::html(408, "<h1>Request Timeout</h1>")
+    });
+    fetch(timeout.url()).assert().code(75);
+    let looping = Server::start(|req: &crate::support::http::Request| {
+        Response::html(302, "").with_header("Location", req.path.clone())
+    });
+    fetch(looping.url())
+        .assert()
+        .code(76)
+        .stderr(contains("redirects"));
+}
