@@ -47,7 +47,27 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
             ))
         })?
     };
+    if !matches!(
+        value,
+        serde_json::Value::Object(_) | serde_json::Value::Null
+    ) {
+        return Err(Error::Config(format!(
+            "config file {} must be a mapping of sections (opencti:, connector:, disinfox:), not {}",
+            path.display(),
+            kind_of(&value)
+        )));
+    }
     Ok((Some(path), value))
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        _ => "a mapping",
+    }
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -64,6 +84,11 @@ pub fn flatten_known(
     let mut stack = vec![(String::new(), value)];
     while let Some((prefix, value)) = stack.pop() {
         match value {
+            // A known key must hold a value; a mapping there is kept as its JSON text so
+            // that the setting reports it as invalid, instead of "missing" later.
+            object @ serde_json::Value::Object(_) if KEYS.iter().any(|k| k.yaml == prefix) => {
+                out.insert(prefix, object.to_string());
+            }
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
                     let path = if prefix.is_empty() {

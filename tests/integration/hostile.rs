@@ -504,3 +504,63 @@ fn http_408_is_temporary_and_a_redirect_loop_is_a_protocol_error() {
         .code(76)
         .stderr(contains("redirects"));
 }
+
+#[test]
+fn a_bundle_with_a_byte_order_mark_is_read() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("bom.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(crate::common::bundle_of(1, Utc::now()).as_bytes());
+    std::fs::write(&file, bytes).unwrap();
+    cli(home.path())
+        .args(["push", "--dry-run", "--file", file.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_failure_is_printed_once() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("bad.json");
+    std::fs::write(
+        &file,
+        "{\"type\":\"bundle\",\"objects\":[{\"type\":\"x\"}]}",
+    )
+    .unwrap();
+    let out = cli(home.path())
+        .args(["push", "--dry-run", "--file", file.to_str().unwrap()])
+        .assert()
+        .code(65);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let last = stderr.lines().last().unwrap();
+    let message = last.strip_prefix("disinfox-sync: error: ").unwrap();
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
+}
+
+#[test]
+fn config_files_of_the_wrong_shape_are_named_as_such() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.yml");
+    for (text, says) in [
+        ("just a string\n", "not a string"),
+        ("- a\n- list\n", "not a list"),
+        ("opencti:\n  url:\n    nested: 1\n", "invalid OPENCTI_URL"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = cli(home.path())
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "push",
+                "--file",
+                "x.json",
+            ])
+            .env("OPENCTI_TOKEN", "a-token-for-this-test")
+            .env("CONNECTOR_ID", crate::common::CONNECTOR_ID)
+            .assert()
+            .code(78)
+            .stderr(contains(says));
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(!stderr.contains("missing OPENCTI_URL"), "{stderr}");
+    }
+}
