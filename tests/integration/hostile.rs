@@ -564,3 +564,47 @@ fn config_files_of_the_wrong_shape_are_named_as_such() {
         assert!(!stderr.contains("missing OPENCTI_URL"), "{stderr}");
     }
 }
+
+/// `sync --dry-run` is documented to change nothing: no mutation reaches OpenCTI, and the
+/// cursor it reports starts from the stored state.
+#[test]
+fn sync_dry_run_sends_no_mutation() {
+    let peers = crate::common::Peers::start("6.9.17");
+    peers
+        .dx
+        .add_objects(incidents(2, 0, Utc::now() - chrono::Duration::hours(1)));
+    peers.cmd().args(["sync", "--dry-run"]).assert().success();
+    let mutations = [
+        "registerConnector",
+        "pingConnector",
+        "stixBundlePush",
+        "workAdd",
+        "workEdit",
+    ];
+    for r in peers.octi.requests() {
+        assert!(
+            !r.root_fields
+                .iter()
+                .any(|f| mutations.contains(&f.as_str())),
+            "dry run sent {:?}",
+            r.root_fields
+        );
+    }
+    assert!(
+        peers.octi.connector_ids().is_empty(),
+        "the dry run registered the connector"
+    );
+    // After a real run, a dry run reads the stored cursor (read-only, which needs MODULES,
+    // as the built-in "Connector" role has) and plans from it.
+    peers.cmd().arg("sync").assert().success();
+    peers
+        .octi
+        .set_capabilities(["CONNECTORAPI", "MODULES_MODMANAGE"]);
+    let out = peers
+        .cmd()
+        .args(["sync", "--dry-run", "--json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(v["cursor_before"].is_string(), "{v}");
+}
