@@ -26,8 +26,9 @@ impl Store<'_> {
         }
     }
 
-    /// OpenCTI state we cannot read starts over (with a warning): re-sending is harmless and
-    /// the UI may have written anything. A corrupt local file is the operator's to fix (78).
+    /// A corrupt state, in OpenCTI or in a file, is the operator's to fix (78, with the
+    /// command that does it): a silent full re-import would hide it, and both places must
+    /// end alike.
     pub fn load(&self) -> Result<State> {
         let mut state = self.load_stored()?;
         // A cursor in the future (an older version's poisoned state, a hand edit) would make
@@ -47,11 +48,16 @@ impl Store<'_> {
     fn load_stored(&self) -> Result<State> {
         match self {
             Store::File(f) => f.load(),
-            Store::Opencti { registered, .. } => Ok(parse_state(registered.as_deref())
-                .unwrap_or_else(|why| {
-                    log::warn!("{why}; starting from the beginning");
-                    State::default()
-                })),
+            Store::Opencti {
+                registered,
+                connector_id,
+                ..
+            } => parse_state(registered.as_deref()).map_err(|why| {
+                Error::Config(format!(
+                    "the connector state of {connector_id} in OpenCTI is corrupt ({why}); run `disinfox-sync reset-state` (optionally with --to WHEN)"
+                ))
+                .into()
+            }),
         }
     }
 

@@ -608,3 +608,18 @@ fn sync_dry_run_sends_no_mutation() {
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert!(v["cursor_before"].is_string(), "{v}");
 }
+
+#[test]
+fn a_state_file_of_binary_junk_is_corrupt_like_invalid_json() {
+    let peers = crate::common::Peers::start("6.9.17");
+    let state = peers.home.path().join("state.json");
+    for junk in [&b"{oops"[..], &b"\xff\xfe\x00junk"[..]] {
+        std::fs::write(&state, junk).unwrap();
+        peers
+            .cmd()
+            .args(["sync", "--state-file", state.to_str().unwrap()])
+            .assert()
+            .code(78)
+            .stderr(contains("reset-state"));
+    }
+}
