@@ -39,8 +39,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
         serde_json::Value::Null
     } else {
         serde_saphyr::from_str(text).map_err(|e| {
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or("").to_owned();
+            let first = plain_yaml_message(&e.to_string());
             Error::Config(format!(
                 "config file {} is not valid YAML: {first}",
                 path.display()
@@ -68,6 +67,36 @@ fn kind_of(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Bool(_) => "a boolean",
         _ => "a mapping",
     }
+}
+
+/// The YAML parser's first line, without the advice it gives to programmers (its option and
+/// function names mean nothing to someone editing config.yml).
+fn plain_yaml_message(raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or("");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let (place, what) = match first.split_once(": ") {
+        Some((place, what)) if place.starts_with("line ") => (format!("{place}: "), what),
+        _ => (String::new(), first),
+    };
+    let what = if what.starts_with("multiple YAML documents") {
+        "more than one YAML document (a --- line): keep one".to_owned()
+    } else if what.contains("rejected by the configured policy") {
+        what.replace(
+            "rejected by the configured policy",
+            "is not a finite number",
+        )
+        .replace("non-finite float ", "")
+    } else if what == "expected string scalar" {
+        "a key must be a plain name".to_owned()
+    } else {
+        // "duplicate mapping key: a, set DuplicateKeyPolicy in Options if acceptable"
+        what.split([',', ';'])
+            .next()
+            .unwrap_or(what)
+            .trim()
+            .to_owned()
+    };
+    format!("{place}{what}")
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -129,6 +158,23 @@ pub fn flatten_known(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_messages_carry_no_library_advice() {
+        for (text, want) in [
+            ("a: 1\na: 2\n", "line 2 column 1: duplicate mapping key: a"),
+            ("x: 1\n---\ny: 2\n", "more than one YAML document"),
+            ("x: .nan\n", "`.nan` is not a finite number"),
+            ("? [a, b]\n: c\n", "a key must be a plain name"),
+        ] {
+            let e = serde_saphyr::from_str::<serde_json::Value>(text).unwrap_err();
+            let shown = plain_yaml_message(&e.to_string());
+            assert!(shown.contains(want), "{shown}");
+            for internal in ["Policy", "Options", "from_str", "error:"] {
+                assert!(!shown.contains(internal), "{shown}");
+            }
+        }
+    }
 
     #[test]
     fn flatten_warns_on_unknown_keys() {
