@@ -16,7 +16,6 @@ pub fn write_to<T>(
 ) -> Result<T> {
     match path.filter(|p| *p != Path::new("-")) {
         None => {
-            stdout_is_open()?;
             let stdout = io::stdout();
             let mut lock = stdout.lock();
             // The writer's own errors pass unchanged: a broken pipe must stay recognisable.
@@ -50,10 +49,12 @@ pub fn note_closed_stdout() {
     );
 }
 
+/// For commands whose product is stdout (`fetch`); a summary or a report to a closed stdout
+/// is merely lost. (A service manager may also give a program read-write /dev/null.)
 pub fn stdout_is_open() -> Result<()> {
     if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::LocalIo(
-            "stdout is closed: redirect it to a file or pass --output FILE".into(),
+            "stdout is closed (or read-write /dev/null): redirect it to a file or pass --output FILE".into(),
         )
         .into());
     }
