@@ -623,3 +623,35 @@ fn a_state_file_of_binary_junk_is_corrupt_like_invalid_json() {
             .stderr(contains("reset-state"));
     }
 }
+
+/// The OpenCTI side has the same deadline: a trickling GraphQL answer ends the run within
+/// --timeout (bound: timeout + 2 s).
+#[test]
+fn a_trickling_opencti_answer_ends_within_the_timeout() {
+    let peers = crate::common::Peers::start("6.9.17");
+    peers
+        .octi
+        .set_fault(crate::support::opencti::Fault::Trickle {
+            pause: std::time::Duration::from_millis(500),
+        });
+    let file = peers.home.path().join("b.json");
+    std::fs::write(&file, crate::common::bundle_of(1, Utc::now())).unwrap();
+    let started = std::time::Instant::now();
+    peers
+        .cmd()
+        .args([
+            "push",
+            "--timeout",
+            "3s",
+            "--retries",
+            "0",
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .assert()
+        .code(75)
+        .stderr(contains("within --timeout"));
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    peers.octi.set_fault(crate::support::opencti::Fault::None);
+}
