@@ -104,8 +104,9 @@ impl<'a> Latest<'a> {
         // second or year 0 would otherwise freeze the cursor or poison DISINFOX's query.
         if crate::state::parse_cursor(m).is_none() {
             if self.ignored == 0 {
+                let shown: String = m.chars().take(40).collect();
                 log::warn!(
-                    "an object's modified '{m}' is not a time DISINFOX can hold; ignored for the cursor"
+                    "an object's modified '{shown}' is not a time DISINFOX can hold; ignored for the cursor"
                 );
             }
             self.ignored += 1;

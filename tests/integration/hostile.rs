@@ -420,6 +420,18 @@ fn push_refuses_a_bundle_over_max_bundle_size() {
 }
 
 #[test]
+fn a_secret_with_a_control_character_is_a_configuration_error() {
+    let home = tempfile::tempdir().unwrap();
+    cli(home.path())
+        .env("DISINFOX_URL", "http://127.0.0.1:9")
+        .env("DISINFOX_API_KEY", "a-valid-looking-key\n")
+        .arg("fetch")
+        .assert()
+        .code(78)
+        .stderr(contains("DISINFOX_API_KEY"));
+}
+
+#[test]
 fn a_secret_file_with_an_extra_line_is_a_configuration_error() {
     let home = tempfile::tempdir().unwrap();
     let key = home.path().join("key");
