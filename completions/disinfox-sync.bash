@@ -281,7 +281,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__subcmd__sync__subcmd__push)
-            opts="-f -h -V --file --dry-run --json --chunk-size --chunk-objects --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-f -h -V --file --dry-run --json --max-bundle-size --chunk-size --chunk-objects --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -292,6 +292,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bundle-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

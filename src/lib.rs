@@ -9,6 +9,7 @@ pub mod disinfox;
 pub mod error;
 pub mod exit_codes;
 pub mod http;
+pub mod input;
 pub mod logging;
 pub mod opencti;
 pub mod output;

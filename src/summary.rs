@@ -89,9 +89,8 @@ impl Report {
             ));
         }
         line.push_str(&format!(", {:.2}s", self.duration_seconds));
-        if let Some(e) = &self.error {
-            line.push_str(&format!(": {e}"));
-        }
+        // The error itself is printed once, by `main`, as the last line; the JSON summary
+        // carries it too.
         line
     }
 

@@ -33,7 +33,10 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     };
     let limits = stage::limits(cfg, &args.chunks)?;
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
-    let session = Session::open(cfg)?;
+    let session = match args.dry_run {
+        true => Session::open_read_only(cfg)?,
+        false => Session::open(cfg)?,
+    };
     let store = match file {
         Some(f) => Store::File(f),
         None => session.store(),

@@ -145,16 +145,20 @@ impl Config {
 
 /// Flags win outright; otherwise the environment or the file, then the defaults.
 fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
-    let mut duration = |yaml: &str, flag: Option<Duration>, default: Duration| {
-        flag.or_else(|| r.parse(yaml, None, parse_duration))
+    let mut timeout = |yaml: &str, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(yaml, None, crate::cli::parse_timeout))
             .unwrap_or(default)
     };
-    let timeout = duration("disinfox_sync.timeout", args.timeout, DEFAULT_TIMEOUT);
-    let connect_timeout = duration(
+    let connect_timeout = timeout(
         "disinfox_sync.connect_timeout",
         args.connect_timeout,
         DEFAULT_CONNECT_TIMEOUT,
     );
+    let timeout = timeout("disinfox_sync.timeout", args.timeout, DEFAULT_TIMEOUT);
+    let mut duration = |yaml: &str, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(yaml, None, parse_duration))
+            .unwrap_or(default)
+    };
     let retry_delay = duration(
         "disinfox_sync.retry_delay",
         args.retry_delay,

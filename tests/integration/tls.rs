@@ -179,4 +179,18 @@ fn untrusted_certificate_is_78_and_ca_cert_fixes_it() {
         .assert()
         .code(78)
         .stderr(contains("--ca-cert"));
+    // A PEM file without a certificate is refused, not silently trusted for nothing.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    fetch()
+        .args(["--ca-cert", empty.to_str().unwrap()])
+        .assert()
+        .code(78)
+        .stderr(contains("no certificate"));
+    // SSL_CERT_FILE naming nothing is configuration (78), and the hint says what it does.
+    fetch()
+        .env("SSL_CERT_FILE", dir.path().join("missing.pem"))
+        .assert()
+        .code(78)
+        .stderr(contains("SSL_CERT_FILE"));
 }
