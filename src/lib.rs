@@ -10,6 +10,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod opencti;
 pub mod output;
 pub mod secret;
