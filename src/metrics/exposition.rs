@@ -154,7 +154,10 @@ mod tests {
         ];
         let text = render(&families, &labels(&[("connector_id", "c")]));
         assert!(text.contains("# TYPE x_total counter\n"), "{text}");
-        assert!(text.contains("y_seconds{connector_id=\"c\"} 1.5\n"), "{text}");
+        assert!(
+            text.contains("y_seconds{connector_id=\"c\"} 1.5\n"),
+            "{text}"
+        );
         assert!(!text.contains("empty"), "{text}");
         let back = parse(&text);
         assert_eq!(
@@ -165,7 +168,11 @@ mod tests {
                     labels(&[("connector_id", "c"), ("type", "a\"b\\c\nd")]),
                     3.0
                 ),
-                ("y_seconds".to_owned(), labels(&[("connector_id", "c")]), 1.5),
+                (
+                    "y_seconds".to_owned(),
+                    labels(&[("connector_id", "c")]),
+                    1.5
+                ),
             ]
         );
     }

@@ -29,7 +29,10 @@ const PREFIX: &str = "disinfox_sync_";
 /// Writes and pushes what the flags and settings ask for; a failure is one warning line.
 pub fn publish(cfg: &Config, args: &MetricsArgs, report: &Report, started_at: SystemTime) {
     let file = args.metrics_file.as_ref().or(cfg.metrics.file.as_ref());
-    let gateway = args.pushgateway.as_ref().or(cfg.metrics.pushgateway.as_ref());
+    let gateway = args
+        .pushgateway
+        .as_ref()
+        .or(cfg.metrics.pushgateway.as_ref());
     if file.is_none() && gateway.is_none() {
         return;
     }
@@ -37,7 +40,11 @@ pub fn publish(cfg: &Config, args: &MetricsArgs, report: &Report, started_at: Sy
         log::info!("dry run: metrics neither written nor pushed");
         return;
     }
-    let run = Run::new(report, started_at, cfg.connector_id.as_deref().unwrap_or(""));
+    let run = Run::new(
+        report,
+        started_at,
+        cfg.connector_id.as_deref().unwrap_or(""),
+    );
     if let Some(path) = file {
         match textfile::write(path, &run) {
             Ok(()) => log::debug!("metrics written to {}", path.display()),

@@ -24,7 +24,10 @@ pub fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &Run) ->
     };
     let previous = read_group(&client, base, run.connector_id, &auth)?;
     let body = super::render(&families(run, &previous), &Labels::new());
-    let url = under(base, &format!("metrics/job/{JOB}/connector_id/{}", run.connector_id));
+    let url = under(
+        base,
+        &format!("metrics/job/{JOB}/connector_id/{}", run.connector_id),
+    );
     let resp = auth(client.put(url))
         .header(
             reqwest::header::CONTENT_TYPE,
@@ -49,15 +52,17 @@ fn read_group(
             "/api/v1/metrics did not answer JSON ({e}): is this a Pushgateway?"
         ))
     })?;
-    Ok(Previous::of(group_samples(&value, connector_id), connector_id))
+    Ok(Previous::of(
+        group_samples(&value, connector_id),
+        connector_id,
+    ))
 }
 
 /// The samples of the group whose grouping labels are ours.
 fn group_samples(value: &serde_json::Value, connector_id: &str) -> Vec<Sample> {
     let groups = value["data"].as_array().into_iter().flatten();
-    let ours = groups.filter(|g| {
-        g["labels"]["job"] == JOB && g["labels"]["connector_id"] == connector_id
-    });
+    let ours =
+        groups.filter(|g| g["labels"]["job"] == JOB && g["labels"]["connector_id"] == connector_id);
     let mut out = Vec::new();
     for group in ours {
         let Some(families) = group.as_object() else {
