@@ -16,5 +16,6 @@ mod scale;
 mod sdl_contract;
 mod standins;
 mod sync;
+mod systemd;
 mod tls;
 mod tools;
