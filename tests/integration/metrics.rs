@@ -426,3 +426,36 @@ fn pushgateway_credentials_stay_out_of_urls_and_output() {
         .code(2)
         .stderr(contains("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE"));
 }
+
+/// The README's alert rules are contrib/prometheus's, and promtool both accepts them and
+/// shows, with its rule unit tests, when each fires and when it does not.
+#[test]
+fn alert_rules_pass_promtool_and_match_the_readme() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules =
+        std::fs::read_to_string(root.join("contrib/prometheus/disinfox-sync.rules.yml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```yaml\n{rules}```")),
+        "README.md must quote contrib/prometheus/disinfox-sync.rules.yml whole"
+    );
+    let Some(promtool) = tools::required("promtool", "prometheus") else {
+        return;
+    };
+    for args in [
+        ["check", "rules", "disinfox-sync.rules.yml"],
+        ["test", "rules", "disinfox-sync.rules.test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .current_dir(root.join("contrib/prometheus"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
