@@ -24,7 +24,6 @@ pub use exposition::{parse, render};
 
 /// The job name every push uses; the connector id groups the runs of one connector.
 pub const JOB: &str = "disinfox-sync";
-const PREFIX: &str = "disinfox_sync_";
 
 /// Writes and pushes what the flags and settings ask for; a failure is one warning line.
 pub fn publish(cfg: &Config, args: &MetricsArgs, report: &Report, started_at: SystemTime) {
@@ -201,7 +200,10 @@ pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
     let last_success = if run.succeeded() {
         Some(run.ended)
     } else {
-        previous.get(&name("last_success_timestamp_seconds"), &Labels::new())
+        previous.get(
+            "disinfox_sync_last_success_timestamp_seconds",
+            &Labels::new(),
+        )
     };
     let cursor = run.cursor();
     // DISINFOX's clock when this run asked it; the local clock otherwise (a deferred run).
@@ -298,6 +300,101 @@ pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
     ]
 }
 
-fn name(suffix: &str) -> String {
-    format!("{PREFIX}{suffix}")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_of(report: &Report) -> Run<'_> {
+        Run {
+            report,
+            connector_id: "c",
+            started: 100.0,
+            ended: 200.0,
+            exit_status: report.exit_code.unwrap_or(0),
+            retries: 2,
+            now: DateTime::from_timestamp(1000, 0).unwrap(),
+        }
+    }
+
+    fn value(families: &[Family], name: &str, labels: &Labels) -> Option<f64> {
+        families
+            .iter()
+            .find(|f| f.name == name)?
+            .samples
+            .iter()
+            .find(|(l, _)| l == labels)
+            .map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn a_deferred_run_keeps_the_last_success_and_adds_to_the_counters() {
+        let mut report = Report::new("sync");
+        report.status = Some(Status::Deferred);
+        report.cursor_after = Some("1970-01-01T00:10:00Z".into());
+        let previous = Previous::of(
+            parse(
+                "disinfox_sync_last_success_timestamp_seconds{connector_id=\"c\"} 50\n\
+                 disinfox_sync_runs_total{connector_id=\"c\",status=\"deferred\"} 4\n\
+                 disinfox_sync_objects_pushed_total{connector_id=\"c\",type=\"location\"} 7\n\
+                 disinfox_sync_retries_total{connector_id=\"other\"} 99\n",
+            ),
+            "c",
+        );
+        let f = families(&run_of(&report), &previous);
+        let none = Labels::new();
+        assert_eq!(
+            value(&f, "disinfox_sync_last_success_timestamp_seconds", &none),
+            Some(50.0)
+        );
+        let deferred = one("status", "deferred");
+        assert_eq!(value(&f, "disinfox_sync_runs_total", &deferred), Some(5.0));
+        assert_eq!(value(&f, "disinfox_sync_run_status", &deferred), Some(1.0));
+        assert_eq!(
+            value(
+                &f,
+                "disinfox_sync_objects_pushed_total",
+                &one("type", "location")
+            ),
+            Some(7.0),
+            "a type seen before keeps its series"
+        );
+        // Another connector's samples are not ours to carry.
+        assert_eq!(value(&f, "disinfox_sync_retries_total", &none), Some(2.0));
+        // No DISINFOX clock in a deferred run: the lag is measured against the local clock.
+        assert_eq!(
+            value(&f, "disinfox_sync_cursor_lag_seconds", &none),
+            Some(400.0)
+        );
+    }
+
+    #[test]
+    fn an_import_sets_the_last_success_and_counts_objects_by_type() {
+        let mut report = Report::new("sync");
+        report.status = Some(Status::Imported);
+        report.objects = [("intrusion-set".to_owned(), 3)].into();
+        report.chunks = 1;
+        report.bytes = 123;
+        let f = families(&run_of(&report), &Previous(Vec::new()));
+        let none = Labels::new();
+        assert_eq!(
+            value(&f, "disinfox_sync_last_success_timestamp_seconds", &none),
+            Some(200.0)
+        );
+        assert_eq!(
+            value(
+                &f,
+                "disinfox_sync_objects_pushed_total",
+                &one("type", "intrusion-set")
+            ),
+            Some(3.0)
+        );
+        assert_eq!(
+            value(&f, "disinfox_sync_pushed_bytes_total", &none),
+            Some(123.0)
+        );
+        assert_eq!(
+            value(&f, "disinfox_sync_cursor_timestamp_seconds", &none),
+            None
+        );
+    }
 }

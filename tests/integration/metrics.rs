@@ -459,3 +459,50 @@ fn alert_rules_pass_promtool_and_match_the_readme() {
         );
     }
 }
+
+#[test]
+fn metrics_settings_from_the_environment_and_config_yml() {
+    let peers = peers_with_incidents();
+    let dead = format!("http://127.0.0.1:{}/", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("from-config.prom");
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "disinfox_sync:\n  metrics_file: '{}'\n  pushgateway_url: '{dead}'\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    peers
+        .cmd()
+        .args(["--config", cfg.to_str().unwrap(), "sync"])
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "metrics not pushed to the Pushgateway at {dead}"
+        )));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("disinfox_sync_exit_status{")
+    );
+    peers
+        .cmd()
+        .env("DISINFOX_SYNC_PUSHGATEWAY_URL", &dead)
+        .arg("sync")
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "metrics not pushed to the Pushgateway at {dead}"
+        )));
+    // Half of the basic-auth pair is a configuration error naming both settings.
+    peers
+        .cmd()
+        .env("DISINFOX_SYNC_PUSHGATEWAY_USER", "metrics")
+        .arg("sync")
+        .assert()
+        .code(78)
+        .stderr(contains("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD"));
+}
