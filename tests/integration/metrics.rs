@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use disinfox_sync::metrics::parse;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 use crate::common::{CONNECTOR_ID, Peers, incidents};
@@ -17,29 +18,51 @@ use crate::tools;
 struct Pushgateway {
     child: Child,
     port: u16,
+    /// With TLS and basic auth: the CA that signed its certificate.
+    secured: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
+/// The basic-auth user of the secured Pushgateway, its password, and that password's bcrypt
+/// hash (cost 10) for the Pushgateway's web configuration.
+const PG_USER: &str = "metrics";
+const PG_PASSWORD: &str = "pg-test-password";
+const PG_HASH: &str = "$2b$10$lWPPTRXpZRRf2cf2U7CGZeQEZEh0euG1/n0OoIabDG2JM7XoSiBKy";
+
 impl Pushgateway {
     fn start() -> Option<Pushgateway> {
+        Self::start_with(false)
+    }
+
+    /// `secured`: HTTPS with a private CA's certificate, and basic auth.
+    fn start_with(secured: bool) -> Option<Pushgateway> {
         let bin = tools::required("prometheus-pushgateway", "prometheus-pushgateway")?;
+        if secured {
+            tools::required("openssl", "openssl")?;
+        }
         // A port picked free can be taken before the child binds it: try a few.
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let port = free_port();
-            let child = Command::new(&bin)
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            let mut cmd = Command::new(&bin);
+            cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg(format!(
                     "--persistence.file={}",
                     dir.path().join("metrics").display()
                 ))
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start prometheus-pushgateway");
+                .stderr(Stdio::null());
+            let ca = secured.then(|| web_config(dir.path()));
+            if ca.is_some() {
+                cmd.arg(format!(
+                    "--web.config.file={}",
+                    dir.path().join("web.yml").display()
+                ));
+            }
             let mut pg = Pushgateway {
-                child,
+                child: cmd.spawn().expect("start prometheus-pushgateway"),
                 port,
+                secured: ca,
                 _dir: dir,
             };
             if pg.wait_ready() {
@@ -49,6 +72,26 @@ impl Pushgateway {
         panic!("the Pushgateway never became ready");
     }
 
+    fn client(&self) -> reqwest::blocking::Client {
+        let mut builder = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10));
+        if let Some(ca) = &self.secured {
+            let pem = std::fs::read(ca).unwrap();
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        builder.build().unwrap()
+    }
+
+    fn get(&self, path: &str) -> reqwest::Result<reqwest::blocking::Response> {
+        let req = self.client().get(format!("{}{path}", self.url()));
+        match self.secured {
+            Some(_) => req.basic_auth(PG_USER, Some(PG_PASSWORD)),
+            None => req,
+        }
+        .send()
+    }
+
     /// Polls `/-/ready` until it answers 200, the child exits, or the deadline passes.
     fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -56,10 +99,7 @@ impl Pushgateway {
             if self.child.try_wait().unwrap().is_some() {
                 return false;
             }
-            let ready = client()
-                .get(format!("{}/-/ready", self.url()))
-                .send()
-                .is_ok_and(|r| r.status().is_success());
+            let ready = self.get("/-/ready").is_ok_and(|r| r.status().is_success());
             if ready {
                 return true;
             }
@@ -69,17 +109,17 @@ impl Pushgateway {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.secured.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// This connector's samples as Prometheus would scrape them, grouping labels dropped.
     fn scrape(&self) -> Samples {
-        let text = client()
-            .get(format!("{}/metrics", self.url()))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let text = self.get("/metrics").unwrap().text().unwrap();
         Samples(
             parse(&text)
                 .into_iter()
@@ -102,12 +142,19 @@ impl Drop for Pushgateway {
     }
 }
 
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+/// Certificates and the Pushgateway's web configuration (TLS, basic auth) in `dir`; the CA.
+fn web_config(dir: &Path) -> std::path::PathBuf {
+    assert!(
+        crate::tls::make_certs(dir),
+        "openssl could not make certificates"
+    );
+    let config = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {PG_USER}: '{PG_HASH}'\n",
+        dir.join("leaf.pem").display(),
+        dir.join("leaf.key").display()
+    );
+    std::fs::write(dir.join("web.yml"), config).unwrap();
+    dir.join("ca.pem")
 }
 
 fn free_port() -> u16 {
@@ -511,4 +558,65 @@ fn metrics_settings_from_the_environment_and_config_yml() {
         .assert()
         .code(78)
         .stderr(contains("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD"));
+}
+
+#[test]
+fn pushgateway_over_tls_with_basic_auth() {
+    let Some(pg) = Pushgateway::start_with(true) else {
+        return;
+    };
+    let peers = peers_with_incidents();
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("pg-password");
+    std::fs::write(&password, format!("{PG_PASSWORD}\n")).unwrap();
+    let ca = pg.secured.clone().unwrap();
+    let sync = || {
+        let mut cmd = peers.cmd();
+        cmd.env("DISINFOX_SYNC_PUSHGATEWAY_URL", pg.url())
+            .env("DISINFOX_SYNC_PUSHGATEWAY_USER", PG_USER);
+        cmd
+    };
+    // Without the private CA: TLS verification fails, the run still succeeds.
+    sync()
+        .env("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE", &password)
+        .arg("sync")
+        .assert()
+        .success()
+        .stderr(contains("metrics not pushed").and(contains("certificate")));
+    // With it, but a wrong password: refused.
+    sync()
+        .env("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD", "not-the-password")
+        .args(["--ca-cert", ca.to_str().unwrap(), "sync"])
+        .assert()
+        .success()
+        .stderr(contains("HTTP 401"));
+    assert!(pg.scrape().get("disinfox_sync_exit_status", &[]).is_none());
+    // Those runs imported the first incidents; the pushed run imports new ones.
+    peers.octi.clear_history();
+    peers.dx.add_objects(incidents(
+        4,
+        100,
+        peers.dx.server_now() - chrono::Duration::minutes(5),
+    ));
+    let out = sync()
+        .env("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE", &password)
+        .args([
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "--log-level",
+            "debug",
+            "sync",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(PG_PASSWORD));
+    let pushed = pg.scrape();
+    assert_eq!(pushed.value("disinfox_sync_exit_status", &[]), 0.0);
+    assert_eq!(
+        pushed.value("disinfox_sync_runs_total", &[("status", "imported")]),
+        1.0
+    );
+    assert_eq!(pushed.by_type(), received(&peers).0);
 }
