@@ -89,6 +89,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 5000]'
+            cand --metrics-file 'Write this run''s metrics to PATH, atomically, for node_exporter''s textfile collector'
+            cand --pushgateway 'Push this run''s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
             cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
             cand --log-format 'Log line format on stderr; json writes one object per line'

@@ -84,6 +84,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l que
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l metrics-file -d 'Write this run\'s metrics to PATH, atomically, for node_exporter\'s textfile collector' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l pushgateway -d 'Push this run\'s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''

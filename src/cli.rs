@@ -215,6 +215,21 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write this run's metrics to PATH, atomically, for node_exporter's textfile collector
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Push this run's metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by
+    /// connector id); a failed push only warns
+    #[arg(long, value_name = "URL", value_parser = crate::config::parse_pushgateway)]
+    pub pushgateway: Option<reqwest::Url>,
 }
 
 #[derive(Debug, Args)]

@@ -97,6 +97,13 @@ pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
     url
 }
 
+/// Retries this process made, for the run's metrics (one run per process).
+static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn retries_made() -> u64 {
+    RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What one attempt came to.
 pub enum Attempt<T> {
     Done(T),
@@ -140,6 +147,7 @@ impl RetryPolicy {
                     let wait = after.unwrap_or_else(|| self.backoff(n)).min(MAX_WAIT);
                     log::warn!("{what}: {why}; retrying in {:.1}s", wait.as_secs_f64());
                     std::thread::sleep(wait);
+                    RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     n += 1;
                 }
             }

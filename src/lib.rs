@@ -11,6 +11,7 @@ pub mod exit_codes;
 pub mod http;
 pub mod input;
 pub mod logging;
+pub mod metrics;
 pub mod opencti;
 pub mod output;
 pub mod secret;

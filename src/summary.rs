@@ -47,6 +47,9 @@ pub struct Report {
     pub exit_code: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// DISINFOX's clock (its `Date` header), for the cursor-lag metric.
+    #[serde(skip)]
+    pub disinfox_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Report {

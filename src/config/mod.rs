@@ -7,6 +7,7 @@
 
 mod file;
 mod keys;
+mod metrics;
 mod reader;
 mod values;
 
@@ -17,6 +18,7 @@ use log::LevelFilter;
 use reqwest::Url;
 
 pub use file::default_config_path;
+pub use metrics::{MetricsOptions, parse_pushgateway};
 pub use values::{parse_iso8601_duration, parse_level, parse_uuid};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
@@ -62,6 +64,7 @@ pub struct Config {
     pub chunk_size: Option<u64>,
     pub chunk_objects: Option<u64>,
     pub max_bundle_size: u64,
+    pub metrics: MetricsOptions,
     /// Problems that do not stop this command; logged once logging is up.
     pub warnings: Vec<String>,
 }
@@ -129,6 +132,7 @@ impl Config {
             max_bundle_size: r
                 .parse("disinfox_sync.max_bundle_size", None, parse_size)
                 .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
+            metrics: metrics::options(&mut r),
             file: r.file_path.clone(),
             warnings: Vec::new(),
         };
