@@ -175,6 +175,17 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// After pushing, follow the run's work in OpenCTI until it is imported (at most DURATION,
+    /// default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "10m", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +221,9 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

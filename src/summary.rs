@@ -42,6 +42,13 @@ pub struct Report {
     pub cursor_before: Option<String>,
     pub cursor_after: Option<String>,
     pub work_id: Option<String>,
+    /// With `--wait`: what OpenCTI's workers imported and failed to import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_failed: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub import_errors: Vec<String>,
     pub duration_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<u8>,
@@ -79,6 +86,9 @@ impl Report {
         }
         if let Some(w) = &self.work_id {
             line.push_str(&format!(", work {w}"));
+        }
+        if let (Some(ok), Some(failed)) = (self.imported, self.import_failed) {
+            line.push_str(&format!(", OpenCTI imported {ok}, failed {failed}"));
         }
         if self.cursor_before.is_some() || self.cursor_after.is_some() {
             let c = |c: &Option<String>| c.clone().unwrap_or_else(|| "beginning".into());

@@ -12,7 +12,7 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
-use crate::opencti::{self, Platform, documents};
+use crate::opencti::{Platform, documents};
 use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported};
 use crate::when::display;
@@ -33,7 +33,8 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     };
     let limits = stage::limits(cfg, &args.chunks)?;
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
-    let session = Session::open(cfg)?;
+    let wait = args.wait.wait;
+    let session = Session::open_for_import(cfg, wait)?;
     let store = match file {
         Some(f) => Store::File(f),
         None => session.store(),
@@ -44,19 +45,28 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     report.cursor_after = report.cursor_before.clone();
 
     let threshold = args.queue_threshold.unwrap_or(cfg.queue_threshold_mb);
-    let queue =
-        opencti::connector::queue_mb(&session.gql, &session.platform, session.connector_id)?;
-    if let Some(mb) = queue.filter(|mb| *mb >= threshold) {
-        log::warn!(
-            "OpenCTI's queue for this connector holds {mb:.1} MB (threshold {threshold} MB): skipping this run, the next one will retry"
+    let (queue, defer) = session.queue_verdict(Some(threshold));
+    let queue_mb = queue.map_or(0.0, |q| q.mb);
+    if let Some(why) = defer {
+        log::warn!("{why}: skipping this run, the next one will retry");
+        let info = connector_info(
+            cfg,
+            &session.platform,
+            Utc::now(),
+            queue_mb,
+            threshold,
+            true,
         );
+        if !args.dry_run {
+            store.ping_unchanged(info)?;
+        }
         report.status = Some(Status::Deferred);
         return Ok(());
     }
 
     let answer = source.incidents(before.last_fetch)?;
     let now = Utc::now();
-    let info = connector_info(cfg, &session.platform, now, queue.unwrap_or(0.0), threshold);
+    let info = connector_info(cfg, &session.platform, now, queue_mb, threshold, false);
     let Some(parsed) = answer.objects()? else {
         log::info!(
             "DISINFOX has nothing newer than {}",
@@ -87,14 +97,25 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         report.status = Some(Status::DryRun);
         return Ok(());
     }
-    let result = session.push(&prepared, &limits, report);
-    if let Err(e) = result {
+    let imported = session
+        .push(&prepared, &limits, report)
+        .and_then(|()| match wait {
+            Some(budget) => session.wait(budget, report),
+            None => Ok(Default::default()),
+        });
+    let outcome = match imported {
+        Ok(o) => o,
+        Err(e) => {
+            report.cursor_after = report.cursor_before.clone();
+            return Err(e);
+        }
+    };
+    if let Err(e) = store.save(&after, info) {
         report.cursor_after = report.cursor_before.clone();
         return Err(e);
     }
-    store.save(&after, info)?;
     report.status = Some(Status::Imported);
-    Ok(())
+    super::session::import_errors(&outcome, true)
 }
 
 /// Nothing new: the cursor stays, `last_run` moves.
@@ -125,6 +146,7 @@ fn connector_info(
     now: DateTime<Utc>,
     queue_mb: f64,
     threshold: f64,
+    buffering: bool,
 ) -> Option<serde_json::Value> {
     if !platform.features.connector_info {
         return None;
@@ -137,7 +159,7 @@ fn connector_info(
     Some(documents::connector_info(
         &display(now),
         next.as_deref(),
-        false,
+        buffering,
         queue_mb,
         threshold,
     ))
