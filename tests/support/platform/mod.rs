@@ -78,6 +78,8 @@ pub(crate) struct Core {
     budget: Option<usize>,
     rng: u64,
     pushes: usize,
+    /// See [`Platform::drain_then_pause_at_push`].
+    pause_at_push: Option<usize>,
 }
 
 impl Core {
@@ -173,6 +175,7 @@ impl Platform {
                 budget: None,
                 rng: model.seed | 1,
                 pushes: 0,
+                pause_at_push: None,
             }),
             model,
             cv: Condvar::new(),
@@ -222,15 +225,19 @@ impl Platform {
 
     /// Waits as long as this push's upload takes (see [`SlowUpload`]).
     pub fn upload(&self) {
-        let n = {
+        let (n, pause_at) = {
             let mut core = self.shared.core();
             core.pushes += 1;
-            core.pushes
+            (core.pushes, core.pause_at_push)
         };
         if let Some(s) = self.shared.model.slow_upload
             && n >= s.from_push
         {
             self.shared.nap(s.delay);
+        }
+        if pause_at == Some(n) {
+            self.wait_drained(Duration::from_secs(20));
+            self.pause();
         }
     }
 
@@ -339,6 +346,19 @@ impl Platform {
                     .dropped(&id, m.work_id.as_deref(), DropReason::QueuePurged);
             }
         }
+    }
+
+    /// When push number `n` (1-based, over the platform's life) arrives, wait until the queues
+    /// have drained, then pause the workers before publishing it: every earlier chunk is
+    /// imported and this one stays unsplit until [`Platform::resume`] (a last upload slower
+    /// than the import of the chunks before it).
+    pub fn drain_then_pause_at_push(&self, n: usize) {
+        self.shared.core().pause_at_push = Some(n);
+    }
+
+    /// Pushes received so far.
+    pub fn push_count(&self) -> usize {
+        self.shared.core().pushes
     }
 
     /// Workers stop taking messages until [`Platform::resume`].
