@@ -166,7 +166,7 @@ fn check_ends(id: &str, kind: &str, ends: u8) -> Result<(), String> {
     match required.iter().find(|(bit, _)| ends & bit == 0) {
         None => Ok(()),
         Some((_, key)) => Err(format!(
-            "{kind} {id} has no \"{key}\" (a reference); OpenCTI would discard the whole \
+            "{kind} {id} has no \"{key}\"; OpenCTI would discard the whole \
              chunk that carries it: fix or remove this object"
         )),
     }
@@ -775,6 +775,60 @@ fn position(text: &str, index: usize, offset: Option<usize>) -> ObjectPosition {
 mod tests {
     use super::super::testutil::{bundle, id, obj};
     use super::*;
+
+    #[test]
+    fn relationships_and_sightings_need_their_ends() {
+        let (s, t) = (id("intrusion-set", 2), id("location", 3));
+        let refused = [
+            (
+                "relationship",
+                format!(r#""target_ref":"{t}""#),
+                "source_ref",
+            ),
+            (
+                "relationship",
+                format!(r#""source_ref":"{s}""#),
+                "target_ref",
+            ),
+            (
+                "relationship",
+                format!(r#""source_ref":null,"target_ref":"{t}""#),
+                "source_ref",
+            ),
+            // Nested keys are references, not ends.
+            (
+                "relationship",
+                format!(r#""source_ref":"{s}","x":{{"target_ref":"{t}"}}"#),
+                "target_ref",
+            ),
+            (
+                "sighting",
+                format!(r#""where_sighted_refs":["{t}"]"#),
+                "sighting_of_ref",
+            ),
+        ];
+        for (kind, extra, missing) in refused {
+            let text = bundle(&[obj("note", 9, ""), obj(kind, 1, &extra)]);
+            let err = parse(text.as_bytes()).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.starts_with("objects[1]"), "{msg}");
+            assert!(msg.contains(&id(kind, 1)), "{msg}");
+            assert!(msg.contains(&format!("no \"{missing}\"")), "{msg}");
+            assert!(!msg.contains('\n'));
+        }
+        let accepted = [
+            (
+                "relationship",
+                format!(r#""source_ref":"{s}","target_ref":"{t}""#),
+            ),
+            ("sighting", format!(r#""sighting_of_ref":"{s}""#)),
+            ("note", String::new()),
+        ];
+        for (kind, extra) in accepted {
+            let text = bundle(&[obj(kind, 1, &extra)]);
+            assert!(parse(text.as_bytes()).is_ok(), "{kind} {extra}");
+        }
+    }
 
     fn err(input: &str) -> String {
         match parse(input.as_bytes()) {
