@@ -281,7 +281,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__subcmd__sync__subcmd__push)
-            opts="-f -h -V --file --dry-run --json --chunk-size --chunk-objects --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-f -h -V --file --dry-run --json --chunk-size --chunk-objects --allow-large-chunks --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -300,6 +300,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --chunk-objects)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -413,7 +417,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__subcmd__sync__subcmd__sync)
-            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +444,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --chunk-objects)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,6 +39,10 @@ pub struct Report {
     pub dangling_references: usize,
     pub chunks: usize,
     pub bytes: u64,
+    /// Objects in the chunks: each chunk carries copies of the shared objects its objects
+    /// reference, so this exceeds `objects_total`; `push_ratio` is the quotient.
+    pub objects_pushed: usize,
+    pub push_ratio: Option<f64>,
     pub cursor_before: Option<String>,
     pub cursor_after: Option<String>,
     pub work_id: Option<String>,
@@ -84,6 +88,12 @@ impl Report {
                 self.chunks, self.bytes
             ));
         }
+        if let Some(ratio) = self.push_ratio {
+            line.push_str(&format!(
+                " ({} objects sent, {ratio:.3} per distinct object)",
+                self.objects_pushed
+            ));
+        }
         if let Some(w) = &self.work_id {
             line.push_str(&format!(", work {w}"));
         }
@@ -117,6 +127,13 @@ impl Report {
             crate::output::write_to(None, |w| Ok(writeln!(w, "{text}")?))?;
         }
         Ok(())
+    }
+
+    /// Records how many objects the chunks held, copies included.
+    pub fn set_pushed(&mut self, objects: usize) {
+        self.objects_pushed = objects;
+        self.push_ratio = (self.objects_total > 0 && objects > 0)
+            .then(|| objects as f64 / self.objects_total as f64);
     }
 
     /// Completes a failed run's report from the error that ended it.

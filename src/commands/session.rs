@@ -93,6 +93,7 @@ impl<'c> Session<'c> {
         let result = push::push(&target, prepared, limits, &mut pushed);
         report.chunks = pushed.chunks;
         report.bytes = pushed.bytes;
+        report.set_pushed(pushed.objects);
         report.work_id = pushed.work_id;
         result
     }
