@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::common::{CONNECTOR_ID, assert_dependency_order, cli};
 use crate::support::disinfox::DisinfoxStandin;
 use crate::support::generator::{GenOptions, format_ms, generate};
-use crate::support::opencti::{OpenctiOptions, OpenctiStandin};
+use crate::support::opencti::OpenctiOptions;
 
 const INCIDENTS: usize = 5_000;
 const CHUNK: usize = 2 * 1024 * 1024;
@@ -30,7 +30,7 @@ fn thousands_of_incidents_in_bounded_ordered_chunks() {
     for (ms, raw) in generated.objects {
         dx.add_raw_at(ms, raw);
     }
-    let octi = OpenctiStandin::start(OpenctiOptions::version("7.260510.0"));
+    let octi = crate::common::opencti_as_connector(OpenctiOptions::version("7.260510.0"));
     let home = tempfile::tempdir().unwrap();
     cli(home.path())
         .env("DISINFOX_URL", dx.endpoint_url())
