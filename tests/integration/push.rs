@@ -537,6 +537,8 @@ pub mod scripted {
         pub push_error: Option<Value>,
         /// Successive `work(id)` answers; the last one repeats.
         pub works: Vec<Value>,
+        /// `connector(id)` fails as on 6.2.6–6.2.11 when RabbitMQ's management API does.
+        pub queue_fails: bool,
     }
 
     pub struct Scripted {
@@ -594,6 +596,10 @@ pub mod scripted {
                     .clone()
                     .map_or(vars["input"]["id"].clone(), Value::from);
                 json!({"data": {"registerConnector": connector(&id, &json!(""))}})
+            }
+            "Queue" if script.queue_fails => {
+                json!({"data": null, "errors": [{"message": "Request failed with status code 500",
+                "name": "UNKNOWN_ERROR", "extensions": {"code": "UNKNOWN_ERROR"}}]})
             }
             "Queue" => json!({"data": {"connector": {"id": vars["id"],
                 "connector_queue_details": {"messages_number": 0, "messages_size": 0}}}}),
@@ -690,4 +696,25 @@ fn invalid_bundle_from_the_server_is_temporary_with_its_cause() {
             .stderr(contains("Connection closed by the broker"));
         assert_eq!(octi.vars_of("Push").len(), 1, "not retried");
     }
+}
+
+#[test]
+fn a_queue_that_cannot_be_read_warns_and_the_push_goes_on() {
+    let octi = scripted::Scripted::start(scripted::Script {
+        version: "6.2.6".into(),
+        queue_fails: true,
+        ..Default::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("b.json");
+    std::fs::write(&file, bundle_of(1, Utc::now())).unwrap();
+    cli(home.path())
+        .env("OPENCTI_URL", octi.url())
+        .env("OPENCTI_TOKEN", "token")
+        .env("CONNECTOR_ID", CONNECTOR_ID)
+        .args(["push", "--file", file.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(contains("cannot read the connector's queue size").and(contains("going on")));
+    assert_eq!(octi.vars_of("Push").len(), 1);
 }
