@@ -12,7 +12,6 @@ use serde_json::json;
 use super::connector::Platform;
 use super::documents as doc;
 use super::graphql::Graphql;
-use super::version::WorkPolicy;
 use crate::bundle::{Limits, Prepared};
 use crate::error::{Error, Result};
 
@@ -59,14 +58,7 @@ pub fn push(
 /// The one `toProcessed` a run may send, per release (see `WorkPolicy`).
 fn close_work(target: &Target, id: &str, result: &Result<()>, progress: &Pushed) {
     let policy = target.platform.features.work_policy;
-    let failed = result.is_err();
-    let send = match policy {
-        WorkPolicy::ServerMade => false,
-        WorkPolicy::Multipart => true,
-        WorkPolicy::NoSuccessClose => failed,
-        WorkPolicy::NeverCloseAfterPush => failed && progress.attempted == 0,
-    };
-    if !send {
+    if !policy.to_processed(result.is_err(), progress.attempted > 0) {
         log::debug!(
             "work {id} left to the platform's workers ({policy:?}: closing it now could make OpenCTI drop queued pieces)"
         );
@@ -176,7 +168,7 @@ fn open_work(target: &Target) -> Result<Option<String>> {
     let policy = target.platform.features.work_policy;
     // Before 6.5.7 a push cannot name a work: the server makes one per push, and a work of our
     // own would stay empty.
-    if policy == WorkPolicy::ServerMade {
+    if !policy.own_work() {
         return Ok(None);
     }
     let name = format!(
@@ -186,7 +178,7 @@ fn open_work(target: &Target) -> Result<Option<String>> {
     );
     // Multi-part only where the final toProcessed is safe: on 7.260422.0–7.260423.x a
     // multi-part work would wait for a toProcessed that must not be sent.
-    let data = if policy == WorkPolicy::Multipart {
+    let data = if policy.multipart() {
         target.gql.run(
             &doc::WORK_ADD_MULTIPART,
             json!({ "connectorId": target.connector_id, "friendlyName": name, "isMultiPartWork": true }),

@@ -62,6 +62,30 @@ pub enum WorkPolicy {
     Multipart,
 }
 
+impl WorkPolicy {
+    /// Whether the run opens a work of its own.
+    pub fn own_work(self) -> bool {
+        self != WorkPolicy::ServerMade
+    }
+
+    /// Whether that work is multi-part: only where its final `toProcessed` is sent, since a
+    /// multi-part work completes only after one.
+    pub fn multipart(self) -> bool {
+        self == WorkPolicy::Multipart
+    }
+
+    /// Whether the run ends with `toProcessed` (`failed`: with `inError`; `pushed`: a push
+    /// was sent, answered or not — a push that timed out may still have been queued).
+    pub fn to_processed(self, failed: bool, pushed: bool) -> bool {
+        match self {
+            WorkPolicy::ServerMade => false,
+            WorkPolicy::NoSuccessClose => failed,
+            WorkPolicy::NeverCloseAfterPush => failed && !pushed,
+            WorkPolicy::Multipart => true,
+        }
+    }
+}
+
 /// What the client may send to a given release. Every optional argument and every
 /// release-dependent behaviour is gated here and nowhere else, so no document ever carries a
 /// field the server does not know.
@@ -111,7 +135,7 @@ impl Features {
 
     /// Works exist for this client (it can name one in its pushes and follow it).
     pub fn has_works(&self) -> bool {
-        self.work_policy != WorkPolicy::ServerMade
+        self.work_policy.own_work()
     }
 }
 
@@ -150,6 +174,14 @@ mod tests {
         assert_eq!(p("7.260422.0"), WorkPolicy::NeverCloseAfterPush);
         assert_eq!(p("7.260423.0"), WorkPolicy::NeverCloseAfterPush);
         assert_eq!(p("7.260428.0"), WorkPolicy::Multipart);
+        // (failed, pushed) → toProcessed sent?
+        let sent = |policy: WorkPolicy| {
+            [(false, true), (true, false), (true, true)].map(|(f, p)| policy.to_processed(f, p))
+        };
+        assert_eq!(sent(WorkPolicy::ServerMade), [false, false, false]);
+        assert_eq!(sent(WorkPolicy::NoSuccessClose), [false, true, true]);
+        assert_eq!(sent(WorkPolicy::NeverCloseAfterPush), [false, true, false]);
+        assert_eq!(sent(WorkPolicy::Multipart), [true, true, true]);
         let q = |s| Features::of(Version::parse(s).unwrap()).run_needs_empty_queue;
         assert!(q("6.9.17") && q("7.260507.0") && !q("7.260510.0"));
         let k = |s| Features::of(Version::parse(s).unwrap()).kill_chain_capability;
