@@ -738,9 +738,9 @@ fn case7_markings_kill_chains_and_labels_need_their_settings() {
             json!([{"kill_chain_name": "mitre-attack", "phase_name": "execution"}]);
         let mut labelled = entities(3, 1).remove(0);
         labelled["labels"] = json!(["disinformation"]);
-        old.push(&id, &[marking.clone()], None);
-        old.push(&id, &[pattern.clone()], None);
-        old.push(&id, &[labelled.clone()], None);
+        old.push(&id, std::slice::from_ref(&marking), None);
+        old.push(&id, std::slice::from_ref(&pattern), None);
+        old.push(&id, std::slice::from_ref(&labelled), None);
         let p = octi.platform();
         assert!(p.wait_drained(DRAIN));
         let forbidden = |cap: &'static str| {

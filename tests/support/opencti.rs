@@ -191,7 +191,18 @@ impl Default for OpenctiOptions {
             user_name: "connector-disinfox".into(),
             user_email: "connector-disinfox@opencti.invalid".into(),
             server: ServerOptions::default(),
-            import: Import::Instant,
+            import: Import::from_env(),
+        }
+    }
+}
+
+impl Import {
+    /// `STANDIN_OPENCTI_IMPORT=async` runs every stand-in on the asynchronous platform (to
+    /// check a whole suite against it); anything else, the instant import.
+    pub fn from_env() -> Import {
+        match std::env::var("STANDIN_OPENCTI_IMPORT").as_deref() {
+            Ok("async") => Import::Async(AsyncModel::default()),
+            _ => Import::Instant,
         }
     }
 }

@@ -301,7 +301,7 @@ impl Platform {
         let works = &mut core.works;
         let found = works.get(id).is_some();
         let r = match op {
-            "toProcessed" => works.to_processed(
+            "toProcessed" => works.processed(
                 id,
                 args.get("message")
                     .and_then(Value::as_str)
@@ -310,7 +310,7 @@ impl Platform {
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
             ),
-            "toReceived" => works.to_received(id, args.get("message").and_then(Value::as_str)),
+            "toReceived" => works.received(id, args.get("message").and_then(Value::as_str)),
             "reportExpectation" if found => {
                 let e = args.pointer("/error/error").and_then(Value::as_str);
                 works.report(id, e.map(str::to_string));

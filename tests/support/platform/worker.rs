@@ -166,10 +166,12 @@ fn has(caps: &[String], need: &str) -> bool {
     caps.iter().any(|c| c == "BYPASS" || c.contains(need))
 }
 
-/// The capability a creation needs that the applicant lacks: every STIX creation mutation is
-/// `@auth(for: [KNOWLEDGE_KNUPDATE])`; `markingDefinitionAdd` needs SETTINGS_SETMARKINGS; the
-/// kill-chain phases an object carries are created with SETTINGS_SETKILLCHAINPHASES (6.8.0+;
-/// SETTINGS_SETLABELS before).
+/// The capability a creation needs that the applicant lacks (`G/../config/schema/
+/// opencti.graphql`): STIX creations such as `intrusionSetAdd` are `@auth(for:
+/// [KNOWLEDGE_KNUPDATE])`, `markingDefinitionAdd` SETTINGS_SETMARKINGS, and the kill-chain
+/// phases an object carries go through `killChainPhaseAdd`: SETTINGS_SETKILLCHAINPHASES at
+/// 6.8.0, SETTINGS_SETLABELS at 6.7.0. A refusal is FORBIDDEN_ACCESS, which
+/// `import_item_with_retries` reports once and does not retry.
 fn refused(sh: &Shared, caps: &[String], obj: &Value) -> Option<String> {
     let ty = obj.get("type").and_then(Value::as_str).unwrap_or_default();
     let need = |c: &str| (!has(caps, c)).then(|| c.to_string());
@@ -283,7 +285,8 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
         let mut core = sh.core();
         core.db.insert(id.clone());
         core.ledger.imported(&id);
-        // Labels are created with SETTINGS_SETLABELS; without it they are left out silently.
+        // Labels go through `labelAdd` (`@auth(for: [SETTINGS_SETLABELS])`); refused, pycti
+        // leaves them out and imports the object.
         if obj
             .get("labels")
             .and_then(Value::as_array)

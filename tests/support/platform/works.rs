@@ -198,7 +198,7 @@ impl Works {
 
     /// `updateProcessedTime` (`toProcessed`), per release (see [`ToProcessed`]). `Err` when
     /// the Elastic work is gone (the real server only logs it).
-    pub fn to_processed(&mut self, id: &str, message: &str, in_error: bool) -> Result<(), String> {
+    pub fn processed(&mut self, id: &str, message: &str, in_error: bool) -> Result<(), String> {
         let rules = self.rules;
         let Some(w) = self.elastic(id) else {
             return Err(format!("Work {id} not found"));
@@ -250,7 +250,7 @@ impl Works {
     }
 
     /// `toReceived`.
-    pub fn to_received(&mut self, id: &str, message: Option<&str>) -> Result<(), String> {
+    pub fn received(&mut self, id: &str, message: Option<&str>) -> Result<(), String> {
         let w = self
             .elastic(id)
             .ok_or_else(|| format!("Work {id} not found"))?;
