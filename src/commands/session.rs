@@ -107,7 +107,7 @@ impl<'c> Session<'c> {
             "waiting up to {} for OpenCTI to import work {id}",
             humantime::format_duration(budget)
         );
-        let outcome = work::follow(&self.gql, &id, budget)?;
+        let outcome = work::follow(&self.gql, &id, budget, report.objects_pushed as u64)?;
         log::info!(
             "OpenCTI completed work {id}: {} imported, {} failed",
             outcome.imported(),

@@ -31,9 +31,12 @@ impl Outcome {
     }
 }
 
-/// Polls `work(id)` with a growing interval until its status is `complete`, or fails with a
-/// temporary error once `budget` is spent.
-pub fn follow(gql: &Graphql, id: &str, budget: Duration) -> Result<Outcome> {
+/// Polls `work(id)` with a growing interval until it is done, or fails with a temporary error
+/// once `budget` is spent. `pieces` is the number of objects pushed (copies included): the
+/// workers split each chunk into one piece per object, and a work can report `complete` while
+/// a later chunk still waits to be split (processed == expected for the chunks split so far),
+/// so it is done only once it expects at least that many pieces and has processed them all.
+pub fn follow(gql: &Graphql, id: &str, budget: Duration, pieces: u64) -> Result<Outcome> {
     let deadline = Instant::now() + budget;
     let mut pause = Duration::from_millis(250);
     loop {
@@ -46,7 +49,9 @@ pub fn follow(gql: &Graphql, id: &str, budget: Duration) -> Result<Outcome> {
         let status = work.get("status").and_then(Value::as_str).unwrap_or("");
         let outcome = read(work);
         match status {
-            "complete" => return Ok(outcome),
+            "complete" if outcome.expected >= pieces && outcome.processed >= outcome.expected => {
+                return Ok(outcome);
+            }
             "timeout" => {
                 return Err(Error::Temporary(format!(
                     "OpenCTI gave up on work {id} (status timeout) after {} of {} piece(s); the cursor stays",

@@ -622,3 +622,26 @@ fn objects_opencti_failed_to_import_are_listed_and_the_cursor_moves() {
     assert_eq!(states.len(), 1, "{:?}", octi.calls());
     assert!(states[0].contains("last_fetch"), "{states:?}");
 }
+
+#[test]
+fn a_work_complete_before_every_chunk_was_split_is_waited_for() {
+    use crate::push::scripted::work;
+    // The first chunk's pieces all reported: OpenCTI says complete while 11 of the 16 pushed
+    // objects were not even expected yet.
+    let early = serde_json::json!({"id": "work-1", "status": "complete", "completed_number": 5, "errors": [],
+        "tracking": {"import_expected_number": 5, "import_processed_number": 5}});
+    let (octi, out) = scripted_sync(vec![early, work("complete", 16, &[])], &["--wait=1m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        octi.vars_of("WorkStatus").len(),
+        2,
+        "read until every piece is in"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["imported"], 16, "{s}");
+    assert_eq!(stored_states(&octi).len(), 1);
+}
