@@ -154,7 +154,25 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
             yes_no(f.multipart_work, version::MULTIPART_WORK)
         ),
     );
+    report.pass("works", describe_works(f.work_policy));
     check_state(cfg, args, &gql, &platform, report);
+}
+
+/// How `sync` and `push` treat the run's work on this release (`WorkPolicy`).
+fn describe_works(policy: version::WorkPolicy) -> String {
+    use version::WorkPolicy as P;
+    match policy {
+        P::ServerMade => "OpenCTI makes one work per push (no work_id before 6.5.7)".into(),
+        P::NoSuccessClose => format!(
+            "one per run, completed by OpenCTI's workers (no success toProcessed before {})",
+            version::SAFE_TO_PROCESSED
+        ),
+        P::NeverCloseAfterPush => {
+            "one per run, never closed after a push (toProcessed would drop queued pieces here)"
+                .into()
+        }
+        P::Multipart => "one multi-part work per run, closed by one toProcessed".into(),
+    }
 }
 
 /// What OpenCTI's workers need to import the pushed objects as the token's user: one line

@@ -98,7 +98,10 @@ fn import_capabilities_one_line_each() {
             .and(contains("KNOWLEDGE_KNUPDATE"))
             .and(contains("ok   markings"))
             .and(contains("ok   kill-chains"))
-            .and(contains("ok   labels")),
+            .and(contains("ok   labels"))
+            .and(contains(
+                "ok   works         one per run, completed by OpenCTI's workers",
+            )),
     );
     // A token with CONNECTORAPI only: every push would answer true, every import would fail.
     env.octi.set_capabilities(["CONNECTORAPI"]);
