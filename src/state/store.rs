@@ -39,9 +39,13 @@ impl Store<'_> {
         }
     }
 
-    /// Tells OpenCTI (where the state lives there) about a skipped run, leaving the stored
-    /// state exactly as registration returned it.
+    /// Tells OpenCTI (where the state lives there) about a skipped run through `info`
+    /// (6.2.12+; without it there is nothing to tell), leaving the stored state exactly as
+    /// registration returned it.
     pub fn ping_unchanged(&self, info: Option<Value>) -> Result<()> {
+        if info.is_none() {
+            return Ok(());
+        }
         if let Store::Opencti {
             gql,
             platform,
