@@ -1,6 +1,7 @@
 //! `sync`: one full cycle — probe, register, read the cursor, fetch what is newer, prepare,
 //! push, store the new cursor — then exit. The cursor moves only after every chunk was
-//! accepted, so any failure leaves the stored state exactly as it was.
+//! accepted (with `--wait`, once OpenCTI completed the run's work), so any failure leaves the
+//! stored state exactly as it was.
 
 use std::time::Instant;
 
@@ -57,8 +58,14 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
             threshold,
             true,
         );
-        if !args.dry_run {
-            store.ping_unchanged(info)?;
+        if !args.dry_run
+            && let Err(e) = store.ping_unchanged(info)
+        {
+            // Only the UI's "buffering" display is lost; the deferral itself stands.
+            log::warn!(
+                "could not tell OpenCTI the run is deferred: {}",
+                crate::error::render(&e)
+            );
         }
         report.status = Some(Status::Deferred);
         return Ok(());
