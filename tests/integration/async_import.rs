@@ -571,20 +571,55 @@ fn case4_a_relationship_whose_end_is_in_another_chunk_is_dropped() {
     }
 }
 
+/// 60 locations, then one intrusion set, then 60 relationships from it to each location: a
+/// client that chunks in order puts the hub in one chunk and most relationships in others.
+fn hub_and_spokes(env: &Peers) -> Vec<String> {
+    let at = crate::common::ms(env.dx.server_now() - chrono::Duration::minutes(30));
+    let stamp = |mut o: Value| {
+        o["created"] = json!(at);
+        o["modified"] = json!(at);
+        o["spec_version"] = json!("2.1");
+        o
+    };
+    let locations: Vec<Value> = (0..60)
+        .map(|i| {
+            stamp(
+                json!({"type": "location", "id": format!("location--{}", uuid(20, i)),
+                         "name": format!("Country {i}"), "country": format!("C{i}")}),
+            )
+        })
+        .collect();
+    let hub = stamp(
+        json!({"type": "intrusion-set", "id": format!("intrusion-set--{}", uuid(21, 0)),
+                           "name": "Hub"}),
+    );
+    let mut objects = locations.clone();
+    objects.push(hub.clone());
+    for (i, l) in locations.iter().enumerate() {
+        let mut r = stamp(relationship(22, &hub, l));
+        r["id"] = json!(format!("relationship--{}", uuid(22, i as u64)));
+        r["relationship_type"] = json!("targets");
+        objects.push(r);
+    }
+    let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
+    env.dx.add_objects(&texts);
+    ids_of(&objects)
+}
+
 #[test]
 fn case4_the_cli_chunks_carry_their_references() {
     for version in ["6.2.6", "6.9.17", "7.260510.0"] {
         let env = peers(
             version,
             AsyncModel {
-                import_cost: Duration::from_millis(200),
+                workers: 3,
                 ..slow_imports()
             },
         );
         let p = env.octi.platform();
-        let all = add(&env, 20, 0, chrono::Duration::minutes(30));
+        let all = hub_and_spokes(&env);
         p.pause();
-        let (code, s) = sync(&env, &["--chunk-size", "6K"]);
+        let (code, s) = sync(&env, &["--chunk-size", "10K"]);
         assert_eq!(
             (code, &s["status"]),
             (0, &json!("imported")),
