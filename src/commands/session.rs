@@ -107,7 +107,17 @@ impl<'c> Session<'c> {
             "waiting up to {} for OpenCTI to import work {id}",
             humantime::format_duration(budget)
         );
-        let outcome = work::follow(&self.gql, &id, budget, report.objects_pushed as u64)?;
+        let queue_empty = || {
+            connector::queue(&self.gql, &self.platform, self.connector_id())
+                .map(|q| q.messages == 0)
+        };
+        let outcome = work::follow(
+            &self.gql,
+            &id,
+            budget,
+            report.objects_pushed as u64,
+            queue_empty,
+        )?;
         log::info!(
             "OpenCTI completed work {id}: {} imported, {} failed",
             outcome.imported(),

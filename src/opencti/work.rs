@@ -34,9 +34,16 @@ impl Outcome {
 /// Polls `work(id)` with a growing interval until it is done, or fails with a temporary error
 /// once `budget` is spent. `pieces` is the number of objects pushed (copies included): the
 /// workers split each chunk into one piece per object, and a work can report `complete` while
-/// a later chunk still waits to be split (processed == expected for the chunks split so far),
-/// so it is done only once it expects at least that many pieces and has processed them all.
-pub fn follow(gql: &Graphql, id: &str, budget: Duration, pieces: u64) -> Result<Outcome> {
+/// a later chunk still waits to be split (processed == expected for the chunks split so far).
+/// So a complete work is done once it expects at least that many pieces — or, should the
+/// platform count fewer, once `queue_empty` says nothing of the connector is queued any more.
+pub fn follow(
+    gql: &Graphql,
+    id: &str,
+    budget: Duration,
+    pieces: u64,
+    queue_empty: impl Fn() -> Option<bool>,
+) -> Result<Outcome> {
     let deadline = Instant::now() + budget;
     let mut pause = Duration::from_millis(250);
     loop {
@@ -49,8 +56,10 @@ pub fn follow(gql: &Graphql, id: &str, budget: Duration, pieces: u64) -> Result<
         let status = work.get("status").and_then(Value::as_str).unwrap_or("");
         let outcome = read(work);
         match status {
-            "complete" if outcome.expected >= pieces && outcome.processed >= outcome.expected => {
-                return Ok(outcome);
+            "complete" if outcome.processed >= outcome.expected => {
+                if outcome.expected >= pieces || queue_empty() == Some(true) {
+                    return Ok(outcome);
+                }
             }
             "timeout" => {
                 return Err(Error::Temporary(format!(

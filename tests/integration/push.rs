@@ -539,6 +539,8 @@ pub mod scripted {
         pub works: Vec<Value>,
         /// `connector(id)` fails as on 6.2.6–6.2.11 when RabbitMQ's management API does.
         pub queue_fails: bool,
+        /// Messages in the connector's queue.
+        pub queue_messages: u64,
     }
 
     pub struct Scripted {
@@ -602,7 +604,7 @@ pub mod scripted {
                 "name": "UNKNOWN_ERROR", "extensions": {"code": "UNKNOWN_ERROR"}}]})
             }
             "Queue" => json!({"data": {"connector": {"id": vars["id"],
-                "connector_queue_details": {"messages_number": 0, "messages_size": 0}}}}),
+                "connector_queue_details": {"messages_number": script.queue_messages, "messages_size": 0}}}}),
             "WorkAdd" | "WorkAddMultipart" => json!({"data": {"workAdd": {"id": "work-1"}}}),
             "Push" | "PushToWork" => match &script.push_error {
                 Some(e) => json!({"data": {"stixBundlePush": null}, "errors": [e]}),

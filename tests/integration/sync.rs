@@ -535,11 +535,13 @@ fn dry_run_with_wait_changes_nothing() {
 /// `sync` against the scripted OpenCTI (works that stay open or report failures).
 fn scripted_sync(
     works: Vec<serde_json::Value>,
+    queue_messages: u64,
     extra: &[&str],
 ) -> (crate::push::scripted::Scripted, std::process::Output) {
     let octi = crate::push::scripted::Scripted::start(crate::push::scripted::Script {
         version: "7.260510.0".into(),
         works,
+        queue_messages,
         ..Default::default()
     });
     let dx = crate::support::disinfox::DisinfoxStandin::start_default();
@@ -572,7 +574,7 @@ fn stored_states(octi: &crate::push::scripted::Scripted) -> Vec<String> {
 #[test]
 fn wait_past_its_duration_keeps_the_cursor() {
     use crate::push::scripted::work;
-    let (octi, out) = scripted_sync(vec![work("progress", 3, &[])], &["--wait=1s"]);
+    let (octi, out) = scripted_sync(vec![work("progress", 3, &[])], 0, &["--wait=1s"]);
     assert_eq!(out.status.code(), Some(75));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -602,6 +604,7 @@ fn objects_opencti_failed_to_import_are_listed_and_the_cursor_moves() {
                 &["Missing reference: identity--x", "Forbidden"],
             ),
         ],
+        0,
         &["--wait=1m"],
     );
     assert_eq!(out.status.code(), Some(65));
@@ -630,7 +633,8 @@ fn a_work_complete_before_every_chunk_was_split_is_waited_for() {
     // objects were not even expected yet.
     let early = serde_json::json!({"id": "work-1", "status": "complete", "completed_number": 5, "errors": [],
         "tracking": {"import_expected_number": 5, "import_processed_number": 5}});
-    let (octi, out) = scripted_sync(vec![early, work("complete", 16, &[])], &["--wait=1m"]);
+    // The second chunk is still in the queue.
+    let (octi, out) = scripted_sync(vec![early, work("complete", 16, &[])], 1, &["--wait=1m"]);
     assert!(
         out.status.success(),
         "{}",
@@ -643,5 +647,21 @@ fn a_work_complete_before_every_chunk_was_split_is_waited_for() {
     );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["imported"], 16, "{s}");
+    assert_eq!(stored_states(&octi).len(), 1);
+}
+
+#[test]
+fn a_complete_work_expecting_fewer_pieces_is_done_once_the_queue_is_empty() {
+    // Should the platform count fewer pieces than objects pushed, an empty queue still says
+    // that nothing of the run is pending: no wait until the deadline.
+    let fewer = serde_json::json!({"id": "work-1", "status": "complete", "completed_number": 15, "errors": [],
+        "tracking": {"import_expected_number": 15, "import_processed_number": 15}});
+    let (octi, out) = scripted_sync(vec![fewer], 0, &["--wait=1m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(octi.vars_of("WorkStatus").len(), 1);
     assert_eq!(stored_states(&octi).len(), 1);
 }
