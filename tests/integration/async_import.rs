@@ -920,3 +920,65 @@ fn works_complete_through_the_workers_reports() {
         "reportExpectation never deletes a live key"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `--wait`: the run follows its work until the platform has imported it.
+
+#[test]
+fn sync_wait_follows_the_work_until_imported() {
+    for version in ["6.9.17", "7.260428.0", "7.260510.0"] {
+        let env = peers(version, model());
+        let p = env.octi.platform();
+        let all = add(&env, 20, 0, chrono::Duration::minutes(30));
+        // Workers start only once the run is over, so the run has to wait for them.
+        p.pause();
+        let resume = std::thread::scope(|s| {
+            let waker = s.spawn(|| {
+                let deadline = std::time::Instant::now() + DRAIN;
+                while p.push_count() < 3 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                std::thread::sleep(Duration::from_millis(300));
+                p.resume();
+            });
+            let out = sync(&env, &["--chunk-size", "12K", "--wait=20s"]);
+            waker.join().unwrap();
+            out
+        });
+        let (code, s) = resume;
+        assert_eq!(
+            (code, &s["status"]),
+            (0, &json!("imported")),
+            "{version}: {s}"
+        );
+        assert!(p.wait_drained(DRAIN));
+        assert_nothing_lost(p);
+        assert_all_imported(p, &all);
+        assert_eq!(
+            s["imported"].as_u64(),
+            Some(p.pushed_ids().len() as u64),
+            "{version}: {s}"
+        );
+    }
+}
+
+/// 7.260428.0+: `toProcessed` no longer completes a work; a multi-part work completes when a
+/// piece reports after it. If every piece reported first, the work stays `progress` until the
+/// connector manager closes it, and the run must still see that its data is imported.
+#[test]
+fn sync_wait_when_the_workers_finish_before_to_processed() {
+    for version in ["7.260428.0", "7.260510.0"] {
+        let env = peers(version, model());
+        let p = env.octi.platform();
+        let all = add(&env, 20, 0, chrono::Duration::minutes(30));
+        p.late_to_processed();
+        let (code, s) = sync(&env, &["--chunk-size", "12K", "--wait=5s"]);
+        assert_eq!(
+            (code, &s["status"]),
+            (0, &json!("imported")),
+            "{version}: {s}"
+        );
+        assert_nothing_lost(p);
+        assert_all_imported(p, &all);
+    }
+}

@@ -650,9 +650,10 @@ impl Inner {
     fn connector_out(&self, c: &ConnectorRec) -> Value {
         let mut out = connector_json(c, self.ver);
         if let Some(p) = &self.platform {
+            // Messages set with `set_queue` stand for other producers' messages in the queue.
             let (n, bytes) = p.queue_details(&c.id);
-            out["connector_queue_details"]["messages_number"] = js_number(n);
-            out["connector_queue_details"]["messages_size"] = js_number(bytes);
+            out["connector_queue_details"]["messages_number"] = js_number(n + c.queue_messages);
+            out["connector_queue_details"]["messages_size"] = js_number(bytes + c.queue_bytes);
         }
         out
     }

@@ -80,6 +80,8 @@ pub(crate) struct Core {
     pushes: usize,
     /// See [`Platform::drain_then_pause_at_push`].
     pause_at_push: Option<usize>,
+    /// See [`Platform::late_to_processed`].
+    late_to_processed: bool,
 }
 
 impl Core {
@@ -176,6 +178,7 @@ impl Platform {
                 rng: model.seed | 1,
                 pushes: 0,
                 pause_at_push: None,
+                late_to_processed: false,
             }),
             model,
             cv: Condvar::new(),
@@ -295,8 +298,17 @@ impl Platform {
         self.shared.core().works.alive(id)
     }
 
+    /// A client's `toProcessed` reaches the platform only once the queues have drained (the
+    /// workers were faster than the client's last call).
+    pub fn late_to_processed(&self) {
+        self.shared.core().late_to_processed = true;
+    }
+
     /// `workEdit(id){…}` sub-mutations sent by a client.
     pub fn work_edit(&self, id: &str, op: &str, args: &Value) -> Result<(), String> {
+        if op == "toProcessed" && self.shared.core().late_to_processed {
+            self.wait_drained(Duration::from_secs(20));
+        }
         let mut core = self.shared.core();
         let works = &mut core.works;
         let found = works.get(id).is_some();
