@@ -35,8 +35,9 @@ impl Outcome {
 /// once `budget` is spent. `pieces` is the number of objects pushed (copies included): the
 /// workers split each chunk into one piece per object, and a work can report `complete` while
 /// a later chunk still waits to be split (processed == expected for the chunks split so far).
-/// So a complete work is done once it expects at least that many pieces — or, should the
-/// platform count fewer, once `queue_empty` says nothing of the connector is queued any more.
+/// So a work is done once it expects at least that many pieces and processed them all,
+/// whatever its status; a complete work expecting fewer (should a platform count fewer) is
+/// done once `queue_empty` says nothing of the connector is queued any more.
 pub fn follow(
     gql: &Graphql,
     id: &str,
@@ -55,11 +56,18 @@ pub fn follow(
         })?;
         let status = work.get("status").and_then(Value::as_str).unwrap_or("");
         let outcome = read(work);
+        let all_processed = outcome.processed >= outcome.expected;
         match status {
-            "complete" if outcome.processed >= outcome.expected => {
-                if outcome.expected >= pieces || queue_empty() == Some(true) {
-                    return Ok(outcome);
-                }
+            "complete"
+                if all_processed && (outcome.expected >= pieces || queue_empty() == Some(true)) =>
+            {
+                return Ok(outcome);
+            }
+            // 7.260428.0+: a multi-part work completes only when a piece reports after the
+            // run's toProcessed; when every piece reported first it stays in progress until the
+            // connector manager closes it. Every pushed piece processed is done all the same.
+            "wait" | "progress" if all_processed && outcome.expected >= pieces => {
+                return Ok(outcome);
             }
             "timeout" => {
                 return Err(Error::Temporary(format!(
@@ -72,6 +80,10 @@ pub fn follow(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            let status = match status {
+                "complete" => "complete with pieces still queued",
+                other => other,
+            };
             return Err(Error::Temporary(format!(
                 "work {id} is still {status} after {} ({} of {} piece(s) processed); the cursor stays, the next run pushes again — raise --wait if imports take longer",
                 humantime::format_duration(budget),

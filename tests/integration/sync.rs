@@ -665,3 +665,18 @@ fn a_complete_work_expecting_fewer_pieces_is_done_once_the_queue_is_empty() {
     assert_eq!(octi.vars_of("WorkStatus").len(), 1);
     assert_eq!(stored_states(&octi).len(), 1);
 }
+
+#[test]
+fn a_work_left_in_progress_with_every_piece_processed_is_done() {
+    use crate::push::scripted::work;
+    // 7.260428.0+: every piece reported before the run's toProcessed; the work stays in
+    // progress until the connector manager closes it.
+    let (octi, out) = scripted_sync(vec![work("progress", 16, &[])], 1, &["--wait=1m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(octi.vars_of("WorkStatus").len(), 1);
+    assert_eq!(stored_states(&octi).len(), 1);
+}
