@@ -632,8 +632,9 @@ fn new_connector(id: &str, name: &str, user_id: &str) -> ConnectorRec {
     }
 }
 
-/// The stored key of a connector: connector lookups ignore case (the id keyword is
-/// normalised), so `6A2A…` and `6a2a…` are one connector.
+/// The stored key of a connector: lookups by id ignore case, because `internal_id.keyword`
+/// uses `string_normalizer` (`lowercase`, `asciifolding`; `G/database/engine.ts` at
+/// 7.260510.0), so `6A2A…` and `6a2a…` are one connector, stored with its first spelling.
 fn stored_key(st: &State, id: &str) -> Option<String> {
     if st.connectors.contains_key(id) {
         return Some(id.to_string());
