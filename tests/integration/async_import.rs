@@ -982,3 +982,59 @@ fn sync_wait_when_the_workers_finish_before_to_processed() {
         assert_all_imported(p, &all);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The alive rules: 6.8.7–6.9.18 check a work once, when a message is taken; 6.9.19 and 7.x
+// check on every call, so a piece already taken is dropped when its work dies meanwhile.
+
+#[test]
+fn a_taken_piece_survives_its_work_only_before_6_9_19() {
+    for (version, survives) in [("6.9.17", true), ("7.260507.0", false)] {
+        let octi = async_octi(
+            version,
+            AsyncModel {
+                workers: 2,
+                time_scale: 0.2,
+                import_cost: Duration::from_millis(10),
+                manager_interval: None,
+                ..AsyncModel::default()
+            },
+        );
+        let old = OldClient::new(&octi);
+        let id = old.register(CONNECTOR_ID);
+        let p = octi.platform();
+        let ends = entities(30, 2);
+        let rel = relationship(31, &ends[0], &ends[1]);
+        let older = old.work_add(&id, false);
+        // The relationship is taken and waits for its ends (retries 0.2–0.6 s apart here).
+        old.push(&id, std::slice::from_ref(&rel), Some(&older));
+        let deadline = std::time::Instant::now() + DRAIN;
+        while p.retries(rel["id"].as_str().unwrap()) == 0 {
+            assert!(std::time::Instant::now() < deadline, "never tried");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // A newer work reports; the connector manager closes the older one.
+        let newer = old.work_add(&id, false);
+        old.call(
+            "mutation E($id: ID!) { workEdit(id: $id) { reportExpectation } }",
+            json!({"id": newer}),
+        );
+        p.run_connector_manager();
+        assert!(!p.work_alive(&older), "{version}");
+        old.push(&id, &ends, Some(&newer));
+        assert!(p.wait_drained(DRAIN));
+        let rel_id = rel["id"].as_str().unwrap();
+        assert_eq!(
+            p.is_imported(rel_id),
+            survives,
+            "{version}: {}",
+            p.summary()
+        );
+        if !survives {
+            assert_eq!(
+                dropped_ids(p, |r| *r == DropReason::WorkNotAlive { when: "import" }),
+                BTreeSet::from([rel_id.to_owned()])
+            );
+        }
+    }
+}

@@ -38,6 +38,8 @@ pub struct Ledger {
     pushed: Vec<String>,
     /// Objects imported without the labels they carried (no `SETTINGS_SETLABELS`).
     labels_left_out: Vec<String>,
+    /// Object id → attempts refused for a missing reference so far.
+    retries: BTreeMap<String, u32>,
 }
 
 impl Ledger {
@@ -55,6 +57,14 @@ impl Ledger {
             work_id: work_id.map(str::to_string),
             reason,
         });
+    }
+
+    pub fn retried(&mut self, id: &str) {
+        *self.retries.entry(id.to_string()).or_default() += 1;
+    }
+
+    pub fn retries_of(&self, id: &str) -> u32 {
+        self.retries.get(id).copied().unwrap_or(0)
     }
 
     pub fn labels_left_out(&mut self, id: &str) {

@@ -368,6 +368,11 @@ impl Platform {
         self.shared.core().pause_at_push = Some(n);
     }
 
+    /// Messages workers hold right now (taken, not yet acked).
+    pub fn in_flight(&self) -> usize {
+        self.shared.core().queues.in_flight_total()
+    }
+
     /// Pushes received so far.
     pub fn push_count(&self) -> usize {
         self.shared.core().pushes
@@ -478,6 +483,11 @@ impl Platform {
             .into_iter()
             .filter(|i| !imported.contains(i))
             .collect()
+    }
+
+    /// Attempts to import this object refused so far for a missing reference.
+    pub fn retries(&self, id: &str) -> u32 {
+        self.shared.core().ledger.retries_of(id)
     }
 
     pub fn labels_left_out(&self) -> Vec<String> {

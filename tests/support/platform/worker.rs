@@ -258,6 +258,7 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
         if !missing.is_empty() || soft_missing {
             if attempt < PROCESSING_COUNT {
                 attempt += 1;
+                core.ledger.retried(&id);
                 let secs = core.jitter(1.0, 3.0);
                 drop(core);
                 sh.nap(sh.scaled(Duration::from_secs_f64(secs)));
