@@ -1038,3 +1038,27 @@ fn a_taken_piece_survives_its_work_only_before_6_9_19() {
         }
     }
 }
+
+/// Before 6.8.7 no worker asks whether a work lives: the same closing sequence loses nothing.
+#[test]
+fn before_6_8_7_a_closed_works_messages_are_still_imported() {
+    for version in ["6.5.7", "6.8.6"] {
+        let octi = async_octi(version, model());
+        let p = octi.platform();
+        let old = OldClient::new(&octi);
+        let id = old.register(CONNECTOR_ID);
+        let work = old.work_add(&id, false);
+        old.push(&id, &entities(1, 5), Some(&work));
+        assert!(p.wait_drained(DRAIN));
+        p.pause();
+        old.push(&id, &entities(2, 5), Some(&work));
+        old.to_processed(&work);
+        assert!(
+            !p.work_alive(&work),
+            "{version}: toProcessed deletes the key"
+        );
+        p.resume();
+        assert_nothing_lost(p);
+        assert_eq!(p.imported_ids().len(), 10, "{version}");
+    }
+}
