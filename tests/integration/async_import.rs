@@ -318,11 +318,11 @@ lifecycle! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. 7.260422.0–7.260423.0: `toProcessed` right after the pushes completes the work at 0 ≥ 0
+// 7.260422.0–7.260423.0: `toProcessed` right after the pushes completes the work at 0 ≥ 0
 // and deletes its key before any worker has split a chunk.
 
 #[test]
-fn case1_to_processed_after_the_pushes_loses_the_run_on_7_260422() {
+fn at_zero_to_processed_after_the_pushes_loses_the_run_on_7_260422() {
     for version in ["7.260422.0", "7.260423.0"] {
         let octi = async_octi(version, model());
         let p = octi.platform();
@@ -347,7 +347,7 @@ fn case1_to_processed_after_the_pushes_loses_the_run_on_7_260422() {
 }
 
 #[test]
-fn case1_the_cli_loses_nothing_when_workers_lag_on_7_260422() {
+fn at_zero_the_cli_loses_nothing_when_workers_lag_on_7_260422() {
     for version in ["7.260422.0", "7.260423.0"] {
         let env = peers(version, model());
         let p = env.octi.platform();
@@ -368,11 +368,11 @@ fn case1_the_cli_loses_nothing_when_workers_lag_on_7_260422() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. 6.8.7–7.260417.0: `toProcessed` while the chunks split so far are all imported and the
+// 6.8.7–7.260417.0: `toProcessed` while the chunks split so far are all imported and the
 // last one is still unsplit deletes the work; the last chunk is dropped.
 
 #[test]
-fn case2_to_processed_before_the_last_chunk_is_split_loses_it() {
+fn unsplit_last_chunk_dropped_after_an_early_to_processed() {
     for version in ["6.8.7", "6.9.17", "7.260417.0"] {
         let octi = async_octi(version, model());
         let p = octi.platform();
@@ -401,7 +401,7 @@ fn case2_to_processed_before_the_last_chunk_is_split_loses_it() {
 }
 
 #[test]
-fn case2_the_cli_loses_nothing_when_the_last_chunk_is_unsplit() {
+fn unsplit_last_chunk_the_cli_loses_nothing() {
     for version in ["6.8.7", "6.9.17", "7.260417.0", "7.260428.0"] {
         let env = peers(version, model());
         let p = env.octi.platform();
@@ -425,7 +425,7 @@ fn case2_the_cli_loses_nothing_when_the_last_chunk_is_unsplit() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Up to 7.260507.0: a newer work of the same connector reports while an older work still has
+// Up to 7.260507.0: a newer work of the same connector reports while an older work still has
 // queued pieces; `closeOldWorks` deletes the older key and its pieces are dropped.
 
 /// Run A (one chunk of 8) and run B (one object) queued; one worker splits A and imports B,
@@ -463,7 +463,7 @@ fn newer_work_reports_first(version: &str, with_work_id: bool) -> (OpenctiStandi
 }
 
 #[test]
-fn case3_a_newer_run_closes_the_older_runs_queued_tail() {
+fn newer_work_a_newer_run_closes_the_older_runs_queued_tail() {
     for version in ["6.8.7", "6.9.17", "7.260507.0"] {
         let (octi, run_a) = newer_work_reports_first(version, true);
         let p = octi.platform();
@@ -480,7 +480,7 @@ fn case3_a_newer_run_closes_the_older_runs_queued_tail() {
 }
 
 #[test]
-fn case3_pushes_without_work_id_lose_earlier_chunks() {
+fn newer_work_pushes_without_work_id_lose_earlier_chunks() {
     for version in ["6.8.7", "7.260507.0"] {
         let (octi, run_a) = newer_work_reports_first(version, false);
         let p = octi.platform();
@@ -494,7 +494,7 @@ fn case3_pushes_without_work_id_lose_earlier_chunks() {
 }
 
 #[test]
-fn case3_the_cli_defers_a_run_while_the_previous_one_is_queued() {
+fn newer_work_the_cli_defers_a_run_while_the_previous_one_is_queued() {
     for version in ["6.8.7", "7.260507.0", "7.260510.0"] {
         let env = peers(version, model());
         let p = env.octi.platform();
@@ -528,7 +528,7 @@ fn case3_the_cli_defers_a_run_while_the_previous_one_is_queued() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Chunks are split and imported concurrently: a relationship whose end travels in another
+// Chunks are split and imported concurrently: a relationship whose end travels in another
 // chunk can be tried before that end exists, and is dropped after its retries.
 
 fn slow_imports() -> AsyncModel {
@@ -543,7 +543,7 @@ fn slow_imports() -> AsyncModel {
 }
 
 #[test]
-fn case4_a_relationship_whose_end_is_in_another_chunk_is_dropped() {
+fn cross_chunk_a_relationship_whose_end_is_in_another_chunk_is_dropped() {
     for version in ["6.2.6", "6.9.17", "7.260510.0"] {
         let octi = async_octi(version, slow_imports());
         let old = OldClient::new(&octi);
@@ -607,7 +607,7 @@ fn hub_and_spokes(env: &Peers) -> Vec<String> {
 }
 
 #[test]
-fn case4_the_cli_chunks_carry_their_references() {
+fn cross_chunk_the_cli_chunks_carry_their_references() {
     for version in ["6.2.6", "6.9.17", "7.260510.0"] {
         let env = peers(
             version,
@@ -633,7 +633,7 @@ fn case4_the_cli_chunks_carry_their_references() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. A relationship without `source_ref` or `target_ref`: the splitter raises and the worker
+// A relationship without `source_ref` or `target_ref`: the splitter raises and the worker
 // discards the whole chunk.
 
 fn without_target(objects: &[Value]) -> Value {
@@ -643,7 +643,7 @@ fn without_target(objects: &[Value]) -> Value {
 }
 
 #[test]
-fn case5_a_relationship_without_target_ref_loses_its_chunk() {
+fn no_target_ref_loses_the_whole_chunk() {
     for version in ["6.2.6", "6.9.17", "7.260510.0"] {
         let octi = async_octi(version, model());
         let old = OldClient::new(&octi);
@@ -660,7 +660,7 @@ fn case5_a_relationship_without_target_ref_loses_its_chunk() {
 }
 
 #[test]
-fn case5_the_cli_refuses_a_relationship_without_target_ref() {
+fn no_target_ref_the_cli_refuses_before_pushing() {
     let env = peers("6.9.17", model());
     let objs = incidents(3, 0, env.dx.server_now() - chrono::Duration::minutes(10));
     let parsed: Vec<Value> = objs
@@ -678,13 +678,13 @@ fn case5_the_cli_refuses_a_relationship_without_target_ref() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. Queue names come from the id string sent: a connector stored as upper-case hex and pushed
+// Queue names come from the id string sent: a connector stored as upper-case hex and pushed
 // to in lower case fills a queue no worker reads.
 
 const UPPER: &str = "6A2A1C5E-0B0C-4C4C-9F9F-0123456789AB";
 
 #[test]
-fn case6_a_differently_cased_connector_id_orphans_the_pushes() {
+fn id_spelling_another_case_orphans_the_pushes() {
     let octi = async_octi("6.9.17", model());
     octi.set_state(UPPER, "");
     let old = OldClient::new(&octi);
@@ -700,7 +700,7 @@ fn case6_a_differently_cased_connector_id_orphans_the_pushes() {
 }
 
 #[test]
-fn case6_the_cli_pushes_to_the_stored_connector_id() {
+fn id_spelling_the_cli_pushes_to_the_stored_connector_id() {
     for version in ["6.9.17", "7.260510.0"] {
         let env = peers(version, model());
         env.octi.set_state(UPPER, "");
@@ -731,11 +731,11 @@ fn case6_the_cli_pushes_to_the_stored_connector_id() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 7. The worker imports as the token's user: CONNECTORAPI alone gets `true` for every push and
+// The worker imports as the token's user: CONNECTORAPI alone gets `true` for every push and
 // an import failure for every object.
 
 #[test]
-fn case7_a_connectorapi_only_token_imports_nothing() {
+fn import_rights_a_connectorapi_only_token_imports_nothing() {
     let octi = async_octi("7.260510.0", model());
     octi.set_capabilities(["CONNECTORAPI"]);
     let old = OldClient::new(&octi);
@@ -754,7 +754,7 @@ fn case7_a_connectorapi_only_token_imports_nothing() {
 }
 
 #[test]
-fn case7_markings_kill_chains_and_labels_need_their_settings() {
+fn import_rights_markings_kill_chains_and_labels_need_their_settings() {
     for (version, kill_chain) in [
         ("6.5.7", "SETTINGS_SETLABELS"),
         ("6.9.17", "SETTINGS_SETKILLCHAINPHASES"),
@@ -799,7 +799,7 @@ fn case7_markings_kill_chains_and_labels_need_their_settings() {
 }
 
 #[test]
-fn case7_the_cli_refuses_a_connectorapi_only_token_before_pushing() {
+fn import_rights_the_cli_refuses_a_connectorapi_only_token_before_pushing() {
     let env = peers("7.260510.0", model());
     env.octi.set_capabilities(["CONNECTORAPI"]);
     add(&env, 3, 0, chrono::Duration::minutes(10));
@@ -817,11 +817,11 @@ fn case7_the_cli_refuses_a_connectorapi_only_token_before_pushing() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 8. A UI "Reset state" during a run purges the queue; a client that re-pings after the
+// A UI "Reset state" during a run purges the queue; a client that re-pings after the
 // swallowed ping stores the run's cursor and skips what was purged.
 
 #[test]
-fn case8_a_reset_during_a_run_purges_and_the_re_ping_skips_it() {
+fn reset_during_run_purges_and_a_re_ping_skips_it() {
     let octi = async_octi("6.9.17", model());
     let old = OldClient::new(&octi);
     let id = old.register(CONNECTOR_ID);
@@ -852,7 +852,7 @@ fn case8_a_reset_during_a_run_purges_and_the_re_ping_skips_it() {
 }
 
 #[test]
-fn case8_the_cli_keeps_the_cursor_after_a_reset_during_the_run() {
+fn reset_during_run_the_cli_keeps_the_cursor() {
     let env = peers("6.9.17", model());
     let p = env.octi.platform();
     let all = add(&env, 30, 0, chrono::Duration::minutes(30));
