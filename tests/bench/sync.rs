@@ -511,7 +511,19 @@ impl Bench {
         });
         let mut oc_opts = OpenctiOptions::version("6.9.17");
         oc_opts.bench = true;
-        oc_opts.capabilities = vec!["CONNECTORAPI".into(), "MODULES_MODMANAGE".into()];
+        // OpenCTI's built-in "Connector" role: `sync` refuses a token that cannot import.
+        oc_opts.capabilities = [
+            "CONNECTORAPI",
+            "MODULES_MODMANAGE",
+            "KNOWLEDGE_KNUPDATE_KNDELETE",
+            "KNOWLEDGE_KNUPLOAD",
+            "KNOWLEDGE_KNASKIMPORT",
+            "SETTINGS_SETMARKINGS",
+            "SETTINGS_SETLABELS",
+            "SETTINGS_SETKILLCHAINPHASES",
+        ]
+        .map(String::from)
+        .to_vec();
         oc_opts.server = server;
         let oc = OpenctiStandin::start(oc_opts);
 
@@ -612,7 +624,7 @@ impl Bench {
         if u.ok() {
             let received = oc.received_ids().len();
             self.notes.push(format!(
-                "{n} incidents: first sync reported status {}, {} objects ({} well-known added) in {} chunk(s), {} bytes pushed escaped, {} objects pushed (ratio {}); the OpenCTI stand-in received {received} distinct objects",
+                "{n} incidents: first sync reported status {}, {} objects ({} well-known added) in {} chunk(s), {} bytes pushed escaped, {} objects pushed (ratio {}); the OpenCTI stand-in received {received} objects, copies included",
                 field("status"),
                 field("objects_total"),
                 field("added_well_known"),
