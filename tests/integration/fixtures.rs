@@ -141,11 +141,15 @@ fn seed_bundle_imports_completely_in_dependency_order() {
         .assert()
         .success();
     let received = octi.received_objects();
+    let distinct: std::collections::HashSet<&str> =
+        received.iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!(
-        received.len(),
+        distinct.len(),
         1423 + 3,
         "input plus the three well-known objects"
     );
+    let in_bundle = distinct.iter().map(|s| s.to_string()).collect();
+    crate::push::assert_chunks_self_contained(&octi, &in_bundle);
     crate::common::assert_dependency_order(&received);
     assert!(octi.pushes().len() > 5);
 }

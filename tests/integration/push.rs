@@ -66,7 +66,12 @@ fn imports_in_dependency_order_on_every_gate() {
             got, want,
             "{version}: union of chunks = input + completions"
         );
-        assert_eq!(received.len(), want.len(), "{version}: each object once");
+        // Shared objects (the identity) travel with every chunk that references them.
+        assert!(
+            received.len() >= want.len(),
+            "{version}: an object is missing"
+        );
+        assert_chunks_self_contained(&env.octi, &want);
         assert_dependency_order(&received);
         let pushes = env.octi.pushes();
         assert!(pushes.len() > 1, "{version}: expected several chunks");
@@ -698,6 +703,192 @@ fn invalid_bundle_from_the_server_is_temporary_with_its_cause() {
             .stderr(contains("Connection closed by the broker"));
         assert_eq!(octi.vars_of("Push").len(), 1, "not retried");
     }
+}
+
+/// The top-level references of a received object (the generated bundles have no nested ones).
+fn top_refs(o: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in o.as_object().into_iter().flatten() {
+        if k.ends_with("_ref") {
+            out.extend(v.as_str().map(str::to_owned));
+        } else if k.ends_with("_refs") {
+            out.extend(
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(str::to_owned)),
+            );
+        }
+    }
+    out
+}
+
+/// Every chunk carries every in-bundle object its objects reference, earlier in the chunk:
+/// OpenCTI's workers import chunks concurrently, so no chunk may rely on another. `in_bundle`
+/// holds the ids of the input and the added well-known objects.
+pub(crate) fn assert_chunks_self_contained(octi: &OpenctiStandin, in_bundle: &HashSet<String>) {
+    for (k, push) in octi.pushes().iter().enumerate() {
+        let bundle: Value = serde_json::from_str(push.raw.as_deref().unwrap()).unwrap();
+        let mut earlier = HashSet::new();
+        for o in bundle["objects"].as_array().unwrap() {
+            for r in top_refs(o) {
+                assert!(
+                    !in_bundle.contains(&r) || earlier.contains(&r),
+                    "chunk {k}: {} references {r}, not before it in the chunk",
+                    o["id"]
+                );
+            }
+            earlier.insert(o["id"].as_str().unwrap().to_owned());
+        }
+    }
+}
+
+#[test]
+fn every_chunk_carries_what_its_objects_reference() {
+    let env = setup(OpenctiOptions::version("7.260510.0"));
+    let bundle = bundle_of(60, Utc::now());
+    let file = env.write("b.json", &bundle);
+    let out = env
+        .cmd()
+        .args(["push", "--json", "--file", &file, "--chunk-size", "12K"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary: Value = serde_json::from_slice(&out).unwrap();
+    let mut in_bundle: HashSet<String> = ids(bundle.as_bytes()).into_iter().collect();
+    in_bundle.insert(DISINFOX_IDENTITY.to_owned());
+    let pushes = env.octi.pushes();
+    assert!(
+        pushes.len() > 3,
+        "expected several chunks, got {}",
+        pushes.len()
+    );
+    assert!(pushes.iter().all(|p| p.bytes <= 12 * 1024));
+    assert_chunks_self_contained(&env.octi, &in_bundle);
+    let received = env.octi.received_ids();
+    let distinct: HashSet<String> = received.iter().cloned().collect();
+    assert_eq!(distinct, in_bundle, "union of chunks = input + completions");
+    assert!(received.len() > distinct.len(), "shared objects are copied");
+    // The summary counts the copies and their ratio to the distinct objects.
+    assert_eq!(summary["objects_total"], distinct.len());
+    assert_eq!(summary["objects_pushed"], received.len());
+    let ratio = summary["push_ratio"].as_f64().unwrap();
+    assert!((ratio - received.len() as f64 / distinct.len() as f64).abs() < 1e-9);
+}
+
+/// A bundle of `incidents` with one more relationship: `extra` JSON members after its id.
+fn bundle_with_relationship(incidents: u64, kind: &str, id: &str, extra: &str) -> String {
+    let mut bundle: Value = serde_json::from_str(&bundle_of(incidents, Utc::now())).unwrap();
+    let mut o: Value = serde_json::from_str(&format!(
+        r#"{{"type":"{kind}","spec_version":"2.1","id":"{id}","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z"{extra}}}"#
+    ))
+    .unwrap();
+    if kind == "relationship" {
+        o["relationship_type"] = "uses".into();
+    }
+    bundle["objects"].as_array_mut().unwrap().push(o);
+    bundle.to_string()
+}
+
+#[test]
+fn a_relationship_without_both_ends_is_refused_before_any_push() {
+    let source = "intrusion-set--4f1e55a8-5b1d-4c36-a0c4-6a2f6b1d2c3e";
+    let cases = [
+        (
+            "relationship",
+            "relationship--1b1c8f0e-7c55-4f5e-9d52-8d0f3f0a9e11",
+            format!(r#","source_ref":"{source}""#),
+            "target_ref",
+        ),
+        (
+            "relationship",
+            "relationship--2b1c8f0e-7c55-4f5e-9d52-8d0f3f0a9e12",
+            format!(r#","target_ref":"{source}""#),
+            "source_ref",
+        ),
+        (
+            "sighting",
+            "sighting--3b1c8f0e-7c55-4f5e-9d52-8d0f3f0a9e13",
+            format!(r#","where_sighted_refs":["{DISINFOX_IDENTITY}"]"#),
+            "sighting_of_ref",
+        ),
+    ];
+    for (kind, id, extra, missing) in cases {
+        let env = setup(OpenctiOptions::version("7.260510.0"));
+        let file = env.write("b.json", &bundle_with_relationship(5, kind, id, &extra));
+        for dry in [true, false] {
+            let mut args = vec!["push", "--file", file.as_str()];
+            if dry {
+                args.push("--dry-run");
+            }
+            env.cmd()
+                .args(&args)
+                .assert()
+                .code(65)
+                .stderr(contains(id).and(contains(format!("no \"{missing}\""))));
+        }
+        assert!(
+            env.octi.pushes().is_empty(),
+            "{kind} without {missing}: something was pushed"
+        );
+        assert!(
+            env.octi.works().is_empty(),
+            "{kind} without {missing}: a work was opened"
+        );
+    }
+}
+
+#[test]
+fn chunks_above_12m_need_an_explicit_flag() {
+    let env = setup(OpenctiOptions::version("7.260510.0"));
+    let file = env.write("b.json", &bundle_of(3, Utc::now()));
+    for (flag, value) in [("--chunk-size", "13M"), ("--chunk-size", "12583000")] {
+        env.cmd()
+            .args(["push", "--file", &file, flag, value])
+            .assert()
+            .code(78)
+            .stderr(
+                contains("above 12M")
+                    .and(contains("base64"))
+                    .and(contains("--allow-large-chunks")),
+            );
+    }
+    env.cmd()
+        .env("DISINFOX_SYNC_CHUNK_SIZE", "16M")
+        .args(["push", "--dry-run", "--file", &file])
+        .assert()
+        .code(78)
+        .stderr(contains("--allow-large-chunks"));
+    assert!(env.octi.pushes().is_empty());
+    // 12M itself is allowed; above it, the flag or its variable lifts the check.
+    env.cmd()
+        .args(["push", "--file", &file, "--chunk-size", "12M"])
+        .assert()
+        .success();
+    env.cmd()
+        .args([
+            "push",
+            "--file",
+            &file,
+            "--chunk-size",
+            "16M",
+            "--allow-large-chunks",
+        ])
+        .assert()
+        .success();
+    env.cmd()
+        .env("DISINFOX_SYNC_ALLOW_LARGE_CHUNKS", "true")
+        .args(["push", "--file", &file, "--chunk-size", "16M"])
+        .assert()
+        .success();
+    env.cmd()
+        .env("DISINFOX_SYNC_ALLOW_LARGE_CHUNKS", "false")
+        .args(["push", "--file", &file, "--chunk-size", "16M"])
+        .assert()
+        .code(78);
+    assert_eq!(env.octi.pushes().len(), 3);
 }
 
 #[test]
