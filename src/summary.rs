@@ -90,7 +90,7 @@ impl Report {
         }
         if let Some(ratio) = self.push_ratio {
             line.push_str(&format!(
-                " ({} objects sent, {ratio:.3} per distinct object)",
+                " ({} objects in the chunks, {ratio:.3} per distinct object)",
                 self.objects_pushed
             ));
         }

@@ -753,6 +753,7 @@ fn every_chunk_carries_what_its_objects_reference() {
         .args(["push", "--json", "--file", &file, "--chunk-size", "12K"])
         .assert()
         .success()
+        .stderr(contains("objects in the chunks").and(contains("per distinct object")))
         .get_output()
         .stdout
         .clone();
