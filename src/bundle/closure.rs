@@ -51,7 +51,7 @@ pub(super) fn plan(
             reason: "the number of objects per chunk must be at least 1".into(),
         });
     }
-    let groups: Groups = groups(objects, targets);
+    let grouped: Groups = groups(objects, targets);
     let n = objects.len();
     let mut p = Packer {
         objects,
@@ -67,8 +67,8 @@ pub(super) fn plan(
         closure: Vec::new(),
         stack: Vec::new(),
     };
-    for g in 0..groups.len() {
-        let members = groups.get(g);
+    for g in 0..grouped.len() {
+        let members = grouped.get(g);
         // A shared object already copied into some chunk is placed: its group (itself) is done.
         if members.iter().all(|&m| p.chunk_of[m as usize] != 0) {
             continue;
