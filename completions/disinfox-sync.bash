@@ -281,7 +281,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__subcmd__sync__subcmd__push)
-            opts="-f -h -V --file --dry-run --json --max-bundle-size --chunk-size --chunk-objects --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-f -h -V --file --dry-run --json --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -304,6 +304,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --chunk-objects)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -417,7 +421,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__subcmd__sync__subcmd__sync)
-            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --metrics-file --pushgateway --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --metrics-file --pushgateway --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -452,6 +456,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -62,7 +62,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s V 
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s f -l file -d 'Bundle file to import; - or nothing reads stdin' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l max-bundle-size -d 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
@@ -76,6 +77,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l ret
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l dry-run -d 'Validate, complete and chunk the bundle and report the chunks; contact nobody'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l json -d 'Print the run summary as one JSON object on stdout'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l allow-large-chunks -d 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ\'s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l state-file -d 'Keep the cursor in a local file instead of OpenCTI\'s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)' -r -F
@@ -83,9 +85,10 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l set
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l queue-threshold -d 'Skip the run (exit 0) while the connector\'s queue in OpenCTI holds more than MB megabytes [default: 500]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l metrics-file -d 'Write this run\'s metrics to PATH, atomically, for node_exporter\'s textfile collector' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l pushgateway -d 'Push this run\'s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
@@ -99,6 +102,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l ret
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l dry-run -d 'Fetch and prepare, report what would be pushed and the next cursor; change nothing'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l json -d 'Print the run summary as one JSON object on stdout'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l allow-large-chunks -d 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ\'s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l to -d 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)' -r

@@ -146,9 +146,14 @@ pub struct ChunkArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub chunk_size: Option<u64>,
 
-    /// Most objects per chunk [default: 5000]
+    /// Most objects per chunk [default: 25000]
     #[arg(long, value_name = "N")]
     pub chunk_objects: Option<u64>,
+
+    /// Allow --chunk-size above 12M, for brokers whose max_message_size was raised above
+    /// RabbitMQ's default 16 MiB (a chunk travels base64-encoded, 4/3 larger)
+    #[arg(long, env = "DISINFOX_SYNC_ALLOW_LARGE_CHUNKS", hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_large_chunks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +184,17 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// After pushing, follow the run's work in OpenCTI until it is imported (at most DURATION,
+    /// default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "10m", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +234,9 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

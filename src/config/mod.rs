@@ -104,8 +104,10 @@ impl Config {
             opencti_ssl_verify: r
                 .parse("opencti.ssl_verify", None, parse_bool)
                 .unwrap_or(true),
+            // Kept exactly as configured: OpenCTI names the connector's queue from this string,
+            // and its workers read the queue of the id as stored (case matters there).
             connector_id: r.parse("connector.id", None, |v| {
-                parse_uuid(v).map(|()| v.to_ascii_lowercase())
+                parse_uuid(v).map(|()| v.to_owned())
             }),
             connector_name: r
                 .parse("connector.name", None, parse_name)

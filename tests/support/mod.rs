@@ -7,3 +7,5 @@ pub mod disinfox;
 pub mod generator;
 pub mod http;
 pub mod opencti;
+pub mod platform;
+pub mod version;

@@ -11,7 +11,9 @@
 //! - errors in the Apollo 4 shape (≥ 6.2.13) or the Apollo 3 shape (below), HTTP 200 (§9);
 //! - 413 above the body limit, injectable 429 / 503 / slow / failing pushes.
 //!
-//! The worker is simulated as instantaneous: every pushed object counts as imported at once.
+//! The import behind `stixBundlePush` is instantaneous by default (every pushed object counts
+//! as imported at once); [`Import::Async`] runs the platform's queues, workers, works and
+//! connector manager instead (`super::platform`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -27,6 +29,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::http::{Request, Response, Server, ServerOptions, lock};
+use super::platform::{AsyncModel, Platform};
 
 /// The minimal SDL template, with `# since X` gates.
 pub const MINIMAL_SDL_TEMPLATE: &str = include_str!("opencti-minimal.graphql");
@@ -42,29 +45,7 @@ pub const KNOWN_VERSIONS: &[&str] = &[
     "7.260510.0",
 ];
 
-/// `(major, minor, patch)`; `-suffix` ignored (`7.260309.0-lts1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version(pub u64, pub u64, pub u64);
-
-impl Version {
-    pub fn parse(s: &str) -> Option<Version> {
-        let core = s.trim().split('-').next()?;
-        let mut it = core.split('.');
-        let major = it.next()?.parse().ok()?;
-        let minor = it.next()?.parse().ok()?;
-        let patch = it.next().map_or(Some(0), |p| p.parse().ok())?;
-        if it.next().is_some() {
-            return None;
-        }
-        Some(Version(major, minor, patch))
-    }
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
-    }
-}
+pub use super::version::Version;
 
 fn v(s: &str) -> Version {
     Version::parse(s).expect("valid version literal")
@@ -185,6 +166,18 @@ pub struct OpenctiOptions {
     pub user_name: String,
     pub user_email: String,
     pub server: ServerOptions,
+    /// What happens to a pushed bundle.
+    pub import: Import,
+}
+
+/// What happens to a pushed bundle.
+#[derive(Debug, Clone, Default)]
+pub enum Import {
+    /// Imported at once, nothing ever dropped (fast tests).
+    #[default]
+    Instant,
+    /// Queued and imported by workers as the configured release does it.
+    Async(AsyncModel),
 }
 
 impl Default for OpenctiOptions {
@@ -200,6 +193,18 @@ impl Default for OpenctiOptions {
             user_name: "connector-disinfox".into(),
             user_email: "connector-disinfox@opencti.invalid".into(),
             server: ServerOptions::default(),
+            import: Import::from_env(),
+        }
+    }
+}
+
+impl Import {
+    /// `STANDIN_OPENCTI_IMPORT=async` runs every stand-in on the asynchronous platform (to
+    /// check a whole suite against it); anything else, the instant import.
+    pub fn from_env() -> Import {
+        match std::env::var("STANDIN_OPENCTI_IMPORT").as_deref() {
+            Ok("async") => Import::Async(AsyncModel::default()),
+            _ => Import::Instant,
         }
     }
 }
@@ -229,30 +234,7 @@ pub struct PushRecord {
     pub raw: Option<String>,
 }
 
-/// A work and what happened to it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkRecord {
-    pub id: String,
-    pub name: String,
-    pub connector_id: String,
-    pub multipart: bool,
-    /// `wait`, `progress`, `complete` or `timeout`.
-    pub status: String,
-    /// `toProcessed` was called.
-    pub closed: bool,
-    /// `toProcessed(inError: true)` was called.
-    pub in_error: bool,
-    pub messages: Vec<String>,
-    pub errors: Vec<String>,
-    pub expected: u64,
-    pub processed: u64,
-    /// Created by a `stixBundlePush` without `work_id`.
-    pub created_by_push: bool,
-    pub timestamp: String,
-    pub received_time: Option<String>,
-    pub processed_time: Option<String>,
-    pub completed_time: Option<String>,
-}
+pub use super::platform::works::WorkRecord;
 
 /// One `pingConnector` call.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,6 +310,8 @@ struct Inner {
     base_path: String,
     docs: Mutex<HashMap<String, DocResult>>,
     state: Mutex<State>,
+    /// The asynchronous platform, when [`Import::Async`].
+    platform: Option<Platform>,
 }
 
 /// The running OpenCTI stand-in. Stops on drop.
@@ -354,7 +338,12 @@ impl OpenctiStandin {
         };
         let mut server_opts = opts.server.clone();
         server_opts.max_body = opts.body_limit;
+        let platform = match &opts.import {
+            Import::Instant => None,
+            Import::Async(model) => Some(Platform::start(ver, model.clone())),
+        };
         let inner = Arc::new(Inner {
+            platform,
             ver,
             apollo4: ver >= v("6.2.13"),
             schema,
@@ -470,13 +459,16 @@ impl OpenctiStandin {
             .entry(connector_id.into())
             .or_insert_with(|| new_connector(connector_id, "DISINFOX", &user));
         c.state = Some(state.into());
+        if let Some(p) = &self.inner.platform {
+            p.store_connector(connector_id);
+        }
     }
 
     /// What the UI's "Reset state" button does (`resetStateConnector`).
     pub fn ui_reset(&self, connector_id: &str) {
         let mut st = lock(&self.inner.state);
         if let Some(c) = st.connectors.get_mut(connector_id) {
-            reset_connector(c, self.inner.ver);
+            self.inner.reset(c);
         }
     }
 
@@ -509,7 +501,7 @@ impl OpenctiStandin {
         let st = lock(&self.inner.state);
         st.connectors
             .get(connector_id)
-            .map(|c| connector_json(c, self.inner.ver))
+            .map(|c| self.inner.connector_out(c))
     }
 
     pub fn pings(&self) -> Vec<PingRecord> {
@@ -517,10 +509,16 @@ impl OpenctiStandin {
     }
 
     pub fn works(&self) -> Vec<WorkRecord> {
+        if let Some(p) = &self.inner.platform {
+            return p.works();
+        }
         lock(&self.inner.state).works.clone()
     }
 
     pub fn work(&self, id: &str) -> Option<WorkRecord> {
+        if let Some(p) = &self.inner.platform {
+            return p.work(id);
+        }
         lock(&self.inner.state)
             .works
             .iter()
@@ -576,10 +574,29 @@ impl OpenctiStandin {
     /// Stops the server now (also done on drop).
     pub fn stop(&mut self) {
         self.server.stop();
+        if let Some(p) = &self.inner.platform {
+            p.stop();
+        }
+    }
+
+    /// The asynchronous platform (panics on an instant stand-in).
+    pub fn platform(&self) -> &Platform {
+        self.inner
+            .platform
+            .as_ref()
+            .expect("the stand-in runs the instant import; start it with Import::Async")
     }
 
     pub fn is_stopped(&self) -> bool {
         self.server.is_stopped()
+    }
+}
+
+impl Drop for OpenctiStandin {
+    fn drop(&mut self) {
+        if let Some(p) = &self.inner.platform {
+            p.stop();
+        }
     }
 }
 
@@ -614,6 +631,44 @@ fn new_connector(id: &str, name: &str, user_id: &str) -> ConnectorRec {
         queue_messages: 0,
         queue_bytes: 0,
         info: None,
+    }
+}
+
+/// The stored key of a connector: lookups by id ignore case, because `internal_id.keyword`
+/// uses `string_normalizer` (`lowercase`, `asciifolding`; `G/database/engine.ts` at
+/// 7.260510.0), so `6A2A…` and `6a2a…` are one connector, stored with its first spelling.
+fn stored_key(st: &State, id: &str) -> Option<String> {
+    if st.connectors.contains_key(id) {
+        return Some(id.to_string());
+    }
+    st.connectors
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(id))
+        .cloned()
+}
+
+impl Inner {
+    /// The connector as the API returns it; with the asynchronous platform,
+    /// `connector_queue_details` comes from the stored connector's real queue.
+    fn connector_out(&self, c: &ConnectorRec) -> Value {
+        let mut out = connector_json(c, self.ver);
+        if let Some(p) = &self.platform {
+            // Messages set with `set_queue` stand for other producers' messages in the queue.
+            let (n, bytes) = p.queue_details(&c.id);
+            out["connector_queue_details"]["messages_number"] = js_number(n + c.queue_messages);
+            out["connector_queue_details"]["messages_size"] = js_number(bytes + c.queue_bytes);
+        }
+        out
+    }
+
+    /// `resetStateConnector`: state and flag, and (6.1.12+) the queues purged.
+    fn reset(&self, c: &mut ConnectorRec) {
+        reset_connector(c, self.ver);
+        if let Some(p) = &self.platform
+            && self.ver >= v("6.1.12")
+        {
+            p.purge(&c.id);
+        }
     }
 }
 
@@ -1324,12 +1379,20 @@ impl Inner {
                 let st = lock(&self.state);
                 Ok(id
                     .as_str()
-                    .and_then(|id| st.connectors.get(id))
-                    .map(|c| connector_json(c, self.ver))
+                    .and_then(|id| stored_key(&st, id))
+                    .and_then(|id| st.connectors.get(&id))
+                    .map(|c| self.connector_out(c))
                     .unwrap_or(Value::Null))
             }
             "work" => {
                 let id = arg("id");
+                if let Some(p) = &self.platform {
+                    return Ok(id
+                        .as_str()
+                        .and_then(|id| p.work(id))
+                        .map(|w| work_json(&w))
+                        .unwrap_or(Value::Null));
+                }
                 let st = lock(&self.state);
                 Ok(st
                     .works
@@ -1345,10 +1408,11 @@ impl Inner {
                 let mut st = lock(&self.state);
                 let c = id
                     .as_str()
-                    .and_then(|id| st.connectors.get_mut(id))
+                    .and_then(|id| stored_key(&st, id))
+                    .and_then(|id| st.connectors.get_mut(&id))
                     .ok_or_else(|| GqlError::new("FUNCTIONAL_ERROR", NOT_FOUND_MSG))?;
-                reset_connector(c, self.ver);
-                Ok(connector_json(c, self.ver))
+                self.reset(c);
+                Ok(self.connector_out(c))
             }
             "stixBundlePush" => self.push(arg("connectorId"), arg("bundle"), arg("work_id")),
             "workAdd" => self.work_add(
@@ -1403,6 +1467,12 @@ impl Inner {
         };
         let mut st = lock(&self.state);
         let user = self.opts.user_id.clone();
+        // Registering is idempotent by id, and the lookup ignores case: the stored spelling
+        // stays (`registerConnector`, `storeLoadById`).
+        let id = stored_key(&st, &id).unwrap_or(id);
+        if let Some(p) = &self.platform {
+            p.store_connector(&id);
+        }
         let c = st
             .connectors
             .entry(id.clone())
@@ -1418,12 +1488,13 @@ impl Inner {
         c.listen_callback_uri = s("listen_callback_uri");
         c.user_id = user;
         c.updated_at = now();
-        Ok(connector_json(c, self.ver))
+        Ok(self.connector_out(c))
     }
 
     fn ping(&self, id: Value, state: Value, info: Value) -> Result<Value, GqlError> {
         let mut st = lock(&self.state);
         let id = id.as_str().unwrap_or_default().to_string();
+        let id = stored_key(&st, &id).unwrap_or(id);
         let Some(c) = st.connectors.get_mut(&id) else {
             return Err(GqlError::new("FUNCTIONAL_ERROR", NOT_FOUND_MSG));
         };
@@ -1439,7 +1510,7 @@ impl Inner {
             }
             c.updated_at = now();
         }
-        let out = connector_json(c, self.ver);
+        let out = self.connector_out(c);
         st.pings.push(PingRecord {
             connector_id: id,
             state: state.as_str().map(str::to_string),
@@ -1512,55 +1583,48 @@ impl Inner {
                 .collect()
         };
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
-        let mut st = lock(&self.state);
-        // 2. The connector must be registered.
-        let Some(c) = st.connectors.get(&connector_id) else {
-            return Err(invalid(NOT_FOUND_MSG.into()));
-        };
-        let connector_name = c.name.clone();
-        // 3. A work per push when none is given.
         let sent_work = work_id
             .as_str()
             .filter(|w| !w.is_empty())
             .map(str::to_string);
-        let effective = match &sent_work {
-            Some(w) => w.clone(),
-            None => {
-                let t = now();
-                let id = unique_work_id(&mut st, &connector_id);
-                st.works.push(WorkRecord {
-                    id: id.clone(),
-                    name: format!("{connector_name} run @ {}", iso(t)),
-                    connector_id: connector_id.clone(),
-                    multipart: false,
-                    status: "progress".into(),
-                    closed: false,
-                    in_error: false,
-                    messages: Vec::new(),
-                    errors: Vec::new(),
-                    expected: 0,
-                    processed: 0,
-                    created_by_push: true,
-                    timestamp: iso(t),
-                    received_time: Some(iso(t)),
-                    processed_time: None,
-                    completed_time: None,
-                });
-                id
-            }
-        };
-        // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
-        let pieces = if self.ver >= v("6.3.0") {
-            ids.len() as u64
-        } else {
-            1
-        };
-        let ver = self.ver;
-        if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
-            w.expected += pieces;
-            w.processed += pieces;
-            refresh_work_status(w, ver);
+        if let Some(p) = &self.platform {
+            p.upload();
         }
+        let mut st = lock(&self.state);
+        // 2. The connector must be registered (the lookup ignores case).
+        let Some(stored) = stored_key(&st, &connector_id) else {
+            return Err(invalid(NOT_FOUND_MSG.into()));
+        };
+        let connector_name = st.connectors[&stored].name.clone();
+        // 3. A work per push when none is given; 4. one message to the queue.
+        let effective = match &self.platform {
+            Some(p) => {
+                let objects = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|b| b.get("objects").and_then(Value::as_array).cloned())
+                    .unwrap_or_default();
+                let w = sent_work.clone().unwrap_or_else(|| {
+                    let name = format!("{connector_name} run @ {}", iso(now()));
+                    p.create_push_work(&stored, &name, objects.len())
+                });
+                p.publish(
+                    &connector_id,
+                    &w,
+                    objects,
+                    st.capabilities.clone(),
+                    text.len(),
+                );
+                w
+            }
+            None => instant_import(
+                &mut st,
+                self.ver,
+                &connector_id,
+                &connector_name,
+                &sent_work,
+                ids.len(),
+            ),
+        };
         st.pushes.push(PushRecord {
             connector_id: connector_id.clone(),
             work_id: sent_work,
@@ -1573,8 +1637,8 @@ impl Inner {
         if let Some(n) = st.reset_after.get_mut(&connector_id) {
             if *n <= 1 {
                 st.reset_after.remove(&connector_id);
-                if let Some(c) = st.connectors.get_mut(&connector_id) {
-                    reset_connector(c, ver);
+                if let Some(c) = st.connectors.get_mut(&stored) {
+                    self.reset(c);
                 }
             } else {
                 *n -= 1;
@@ -1590,14 +1654,21 @@ impl Inner {
         multipart: Value,
     ) -> Result<Value, GqlError> {
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
+        let multipart = multipart.as_bool().unwrap_or(false);
+        let name = friendly_name.as_str().unwrap_or_default().to_string();
         let mut st = lock(&self.state);
+        if let Some(p) = &self.platform {
+            // `createWork` names the work after the stored connector's internal id.
+            let stored = stored_key(&st, &connector_id).unwrap_or(connector_id);
+            return Ok(work_json(&p.create_work(&stored, &name, multipart)));
+        }
         let t = now();
         let id = unique_work_id(&mut st, &connector_id);
         let w = WorkRecord {
             id,
-            name: friendly_name.as_str().unwrap_or_default().to_string(),
+            name,
             connector_id,
-            multipart: multipart.as_bool().unwrap_or(false),
+            multipart,
             status: "progress".into(),
             closed: false,
             in_error: false,
@@ -1635,6 +1706,17 @@ impl Inner {
                 continue;
             }
             let a = |n: &str| argument(sub, n, vars);
+            if let Some(p) = &self.platform {
+                let args = json!({
+                    "message": a("message"), "inError": a("inError"),
+                    "error": a("error"), "expectations": a("expectations"),
+                });
+                p.work_edit(&id, sub.name.as_str(), &args).map_err(|m| {
+                    GqlError::new("FUNCTIONAL_ERROR", m).at(&[key.as_str(), sub_key.as_str()])
+                })?;
+                out.insert(sub_key, json!(id));
+                continue;
+            }
             let mut st = lock(&self.state);
             let ver = self.ver;
             let Some(idx) = st.works.iter().position(|w| w.id == id) else {
@@ -1694,6 +1776,52 @@ impl Inner {
         out.retain(|k, _| selected.contains(k));
         Ok(Value::Object(out))
     }
+}
+
+/// The instantaneous import: a work per push when none is given, every object counted at once
+/// (6.3.0+ splits into one piece per object).
+fn instant_import(
+    st: &mut State,
+    ver: Version,
+    connector_id: &str,
+    connector_name: &str,
+    sent_work: &Option<String>,
+    objects: usize,
+) -> String {
+    let effective = match &sent_work {
+        Some(w) => w.clone(),
+        None => {
+            let t = now();
+            let id = unique_work_id(st, connector_id);
+            st.works.push(WorkRecord {
+                id: id.clone(),
+                name: format!("{connector_name} run @ {}", iso(t)),
+                connector_id: connector_id.to_string(),
+                multipart: false,
+                status: "progress".into(),
+                closed: false,
+                in_error: false,
+                messages: Vec::new(),
+                errors: Vec::new(),
+                expected: 0,
+                processed: 0,
+                created_by_push: true,
+                timestamp: iso(t),
+                received_time: Some(iso(t)),
+                processed_time: None,
+                completed_time: None,
+            });
+            id
+        }
+    };
+    // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
+    let pieces = if ver >= v("6.3.0") { objects as u64 } else { 1 };
+    if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
+        w.expected += pieces;
+        w.processed += pieces;
+        refresh_work_status(w, ver);
+    }
+    effective
 }
 
 fn unique_work_id(st: &mut State, connector_id: &str) -> String {
