@@ -19,6 +19,7 @@ fn user_agent() -> String {
 }
 
 pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
+    install_crypto_provider();
     let mut builder = Client::builder()
         .user_agent(user_agent())
         .timeout(opts.timeout)
@@ -40,6 +41,12 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().context("cannot set up the HTTP client")
+}
+
+/// reqwest is built without a bundled rustls provider (see Cargo.toml); this is the one it
+/// would have bundled. A second call finds it installed, which is fine.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// `base` with `segment` as its last path element (added unless already there), no query:
