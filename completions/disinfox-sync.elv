@@ -19,8 +19,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
     var completions = [
         &'disinfox-sync'= {
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -38,6 +38,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
             cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'disinfox-sync;fetch'= {
             cand --since 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all'
@@ -45,8 +46,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --output 'Write the bundle to FILE (atomically) instead of stdout'
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -65,8 +66,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 5000]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -89,8 +90,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 5000]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -109,8 +110,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --to 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)'
             cand --state-file 'Keep the cursor in a local file instead of OpenCTI''s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -126,8 +127,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;check'= {
             cand --state-file 'Check this state file instead of the state in OpenCTI (as sync --state-file)'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -144,8 +145,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;generate'= {
             cand --out 'Project root: files go to OUT/man and OUT/completions'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -157,6 +158,29 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'disinfox-sync;help'= {
+            cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+            cand push 'Import a bundle file (or stdin) into OpenCTI'
+            cand sync 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+            cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
+            cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+            cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'disinfox-sync;help;fetch'= {
+        }
+        &'disinfox-sync;help;push'= {
+        }
+        &'disinfox-sync;help;sync'= {
+        }
+        &'disinfox-sync;help;reset-state'= {
+        }
+        &'disinfox-sync;help;check'= {
+        }
+        &'disinfox-sync;help;generate'= {
+        }
+        &'disinfox-sync;help;help'= {
         }
     ]
     $completions[$command]

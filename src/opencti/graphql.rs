@@ -3,6 +3,7 @@
 
 use reqwest::Url;
 use reqwest::blocking::Client;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::documents::Document;
@@ -18,6 +19,8 @@ pub struct Graphql {
     client: Client,
     url: Url,
     token: Secret,
+    /// `OPENCTI_CUSTOM_HEADERS`, values marked sensitive.
+    headers: HeaderMap,
     retry: RetryPolicy,
 }
 
@@ -40,6 +43,11 @@ impl Graphql {
             client: http::client(&cfg.http, cfg.opencti_ssl_verify)?,
             url: graphql_url(base),
             token,
+            headers: cfg
+                .opencti_custom_headers
+                .iter()
+                .map(|h| (h.name.clone(), h.header_value()))
+                .collect(),
             retry: RetryPolicy::from_options(&cfg.http),
         })
     }
@@ -70,6 +78,7 @@ impl Graphql {
         let sent = self
             .client
             .post(self.url.clone())
+            .headers(self.headers.clone())
             .bearer_auth(self.token.expose())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")

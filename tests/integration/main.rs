@@ -11,6 +11,7 @@ mod fixtures;
 mod flags;
 mod generated;
 mod push;
+mod pycti;
 mod scale;
 mod sdl_contract;
 mod standins;
