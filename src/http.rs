@@ -44,8 +44,9 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
 }
 
 /// reqwest is built without a bundled rustls provider (see Cargo.toml); this is the one it
-/// would have bundled. A second call finds it installed, which is fine.
-fn install_crypto_provider() {
+/// would have bundled. A second call finds it installed, which is fine. Any other client
+/// (the tests' own) needs it as well.
+pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 

@@ -19,6 +19,8 @@ use crate::support::opencti::{
 };
 
 fn client() -> reqwest::blocking::Client {
+    // reqwest comes without a bundled TLS provider (Cargo.toml); the CLI installs one.
+    disinfox_sync::http::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
