@@ -25,6 +25,9 @@ _disinfox__sync() {
             disinfox__sync,generate)
                 cmd="disinfox__sync__subcmd__generate"
                 ;;
+            disinfox__sync,help)
+                cmd="disinfox__sync__subcmd__help"
+                ;;
             disinfox__sync,push)
                 cmd="disinfox__sync__subcmd__push"
                 ;;
@@ -34,6 +37,27 @@ _disinfox__sync() {
             disinfox__sync,sync)
                 cmd="disinfox__sync__subcmd__sync"
                 ;;
+            disinfox__sync__subcmd__help,check)
+                cmd="disinfox__sync__subcmd__help__subcmd__check"
+                ;;
+            disinfox__sync__subcmd__help,fetch)
+                cmd="disinfox__sync__subcmd__help__subcmd__fetch"
+                ;;
+            disinfox__sync__subcmd__help,generate)
+                cmd="disinfox__sync__subcmd__help__subcmd__generate"
+                ;;
+            disinfox__sync__subcmd__help,help)
+                cmd="disinfox__sync__subcmd__help__subcmd__help"
+                ;;
+            disinfox__sync__subcmd__help,push)
+                cmd="disinfox__sync__subcmd__help__subcmd__push"
+                ;;
+            disinfox__sync__subcmd__help,reset-state)
+                cmd="disinfox__sync__subcmd__help__subcmd__reset__subcmd__state"
+                ;;
+            disinfox__sync__subcmd__help,sync)
+                cmd="disinfox__sync__subcmd__help__subcmd__sync"
+                ;;
             *)
                 ;;
         esac
@@ -41,7 +65,7 @@ _disinfox__sync() {
 
     case "${cmd}" in
         disinfox__sync)
-            opts="-h -V --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version fetch push sync reset-state check generate"
+            opts="-h -V --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version fetch push sync reset-state check generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -273,6 +297,118 @@ _disinfox__sync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help)
+            opts="fetch push sync reset-state check generate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__reset__subcmd__state)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

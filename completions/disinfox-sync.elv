@@ -19,8 +19,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
     var completions = [
         &'disinfox-sync'= {
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -38,6 +38,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
             cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'disinfox-sync;fetch'= {
             cand --since 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all'
@@ -45,8 +46,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --output 'Write the bundle to FILE (atomically) instead of stdout; - means stdout'
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -67,8 +68,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --chunk-objects 'Most objects per chunk [default: 25000]'
             cand --wait 'After pushing, follow the run''s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -95,8 +96,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --pushgateway 'Push this run''s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns'
             cand --wait 'After pushing, follow the run''s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -116,8 +117,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --to 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)'
             cand --state-file 'Keep the cursor in a local file instead of OpenCTI''s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -133,8 +134,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;check'= {
             cand --state-file 'Check this state file instead of the state in OpenCTI (as sync --state-file)'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -151,8 +152,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;generate'= {
             cand --out 'Project root: files go to OUT/man and OUT/completions'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -164,6 +165,29 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'disinfox-sync;help'= {
+            cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+            cand push 'Import a bundle file (or stdin) into OpenCTI'
+            cand sync 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+            cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
+            cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+            cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'disinfox-sync;help;fetch'= {
+        }
+        &'disinfox-sync;help;push'= {
+        }
+        &'disinfox-sync;help;sync'= {
+        }
+        &'disinfox-sync;help;reset-state'= {
+        }
+        &'disinfox-sync;help;check'= {
+        }
+        &'disinfox-sync;help;generate'= {
+        }
+        &'disinfox-sync;help;help'= {
         }
     ]
     $completions[$command]

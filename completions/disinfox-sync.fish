@@ -25,8 +25,8 @@ function __fish_disinfox_sync_using_subcommand
 end
 
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -43,12 +43,13 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "sync" -
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l since -d 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s o -l output -d 'Write the bundle to FILE (atomically) instead of stdout; - means stdout' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -65,8 +66,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chu
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -90,8 +91,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l met
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l pushgateway -d 'Push this run\'s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -108,8 +109,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s V -
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l to -d 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l state-file -d 'Keep the cursor in a local file instead of OpenCTI\'s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -122,8 +123,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l state-file -d 'Check this state file instead of the state in OpenCTI (as sync --state-file)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -137,8 +138,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -s h 
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l out -d 'Project root: files go to OUT/man and OUT/completions' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -149,3 +150,10 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

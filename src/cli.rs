@@ -17,8 +17,7 @@ use crate::exit_codes::TABLE as EXIT_TABLE;
         Each invocation does one job and exits with a status a scheduler can act on: run \
         `sync` from cron or a Kubernetes CronJob; use `fetch` and `push` in pipelines.",
     after_long_help = EXIT_TABLE,
-    propagate_version = true,
-    disable_help_subcommand = true
+    propagate_version = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -39,7 +38,7 @@ pub struct GlobalArgs {
     )]
     pub config: Option<PathBuf>,
 
-    /// Log level: error, warn, info, debug (default info; falls back to RUST_LOG)
+    /// Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)
     #[arg(
         long,
         global = true,
@@ -49,9 +48,17 @@ pub struct GlobalArgs {
     )]
     pub log_level: Option<String>,
 
-    /// Log line format on stderr; json writes one object per line
-    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log line format on stderr; json writes one object per line [default: text, or json
+    /// when OPENCTI_JSON_LOGGING is true]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "DISINFOX_SYNC_LOG_FORMAT",
+        hide_env_values = true
+    )]
+    pub log_format: Option<LogFormat>,
 
     /// DISINFOX base URL or full /incidents endpoint
     #[arg(

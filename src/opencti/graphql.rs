@@ -3,6 +3,7 @@
 
 use reqwest::Url;
 use reqwest::blocking::Client;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::documents::Document;
@@ -19,6 +20,8 @@ pub struct Graphql {
     http: crate::config::HttpOptions,
     url: Url,
     token: Secret,
+    /// `OPENCTI_CUSTOM_HEADERS`, values marked sensitive.
+    headers: HeaderMap,
     retry: RetryPolicy,
 }
 
@@ -43,6 +46,11 @@ impl Graphql {
             http: cfg.http.clone(),
             url: graphql_url(base),
             token,
+            headers: cfg
+                .opencti_custom_headers
+                .iter()
+                .map(|h| (h.name.clone(), h.header_value()))
+                .collect(),
             retry: RetryPolicy::from_options(&cfg.http),
         })
     }
@@ -74,6 +82,7 @@ impl Graphql {
         let sent = self
             .client
             .post(self.url.clone())
+            .headers(self.headers.clone())
             .bearer_auth(self.token.expose())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")

@@ -128,7 +128,7 @@ impl OldClient {
             url: o.graphql_url(),
             token: o.token(),
             version: o.version(),
-            http: reqwest::blocking::Client::new(),
+            http: crate::common::http_client().build().unwrap(),
         }
     }
 

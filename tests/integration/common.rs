@@ -239,3 +239,12 @@ pub fn skip(why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
+
+/// A loopback HTTP client for the tests' own requests. reqwest comes without a bundled TLS
+/// provider (Cargo.toml); the CLI installs one, and so must every client in the tests.
+pub fn http_client() -> reqwest::blocking::ClientBuilder {
+    disinfox_sync::http::install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+}

@@ -14,6 +14,7 @@ mod generated;
 mod hostile;
 mod metrics;
 mod push;
+mod pycti;
 mod readme;
 mod scale;
 mod sdl_contract;

@@ -73,9 +73,7 @@ impl Pushgateway {
     }
 
     fn client(&self) -> reqwest::blocking::Client {
-        let mut builder = reqwest::blocking::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10));
+        let mut builder = crate::common::http_client();
         if let Some(ca) = &self.secured {
             let pem = std::fs::read(ca).unwrap();
             builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());

@@ -254,6 +254,8 @@ pub struct RecordedGraphql {
     /// Variables as sent; strings longer than 4 KiB are elided to `"<N bytes>"`.
     pub variables: Value,
     pub authorization: bool,
+    /// Every header as received (names lower-case).
+    pub headers: Vec<(String, String)>,
     /// Root fields of the executed operation (empty when it did not get that far).
     pub root_fields: Vec<String>,
     pub status: u16,
@@ -970,6 +972,7 @@ fn handle(inner: &Inner, req: &Request) -> Response {
         operation_name: None,
         variables: Value::Null,
         authorization: req.header("authorization").is_some(),
+        headers: req.headers.clone(),
         root_fields: Vec::new(),
         status: 0,
         error_codes: Vec::new(),
