@@ -15,7 +15,7 @@ use crate::support::opencti::{Fault, PushFailure};
 use crate::tools;
 
 /// A Pushgateway child process, killed when dropped.
-struct Pushgateway {
+pub(crate) struct Pushgateway {
     child: Child,
     port: u16,
     /// With TLS and basic auth: the CA that signed its certificate.
@@ -30,7 +30,7 @@ const PG_PASSWORD: &str = "pg-test-password";
 const PG_HASH: &str = "$2b$10$lWPPTRXpZRRf2cf2U7CGZeQEZEh0euG1/n0OoIabDG2JM7XoSiBKy";
 
 impl Pushgateway {
-    fn start() -> Option<Pushgateway> {
+    pub(crate) fn start() -> Option<Pushgateway> {
         Self::start_with(false)
     }
 
@@ -81,7 +81,7 @@ impl Pushgateway {
         builder.build().unwrap()
     }
 
-    fn get(&self, path: &str) -> reqwest::Result<reqwest::blocking::Response> {
+    pub(crate) fn get(&self, path: &str) -> reqwest::Result<reqwest::blocking::Response> {
         let req = self.client().get(format!("{}{path}", self.url()));
         match self.secured {
             Some(_) => req.basic_auth(PG_USER, Some(PG_PASSWORD)),
@@ -106,7 +106,7 @@ impl Pushgateway {
         false
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let scheme = if self.secured.is_some() {
             "https"
         } else {

@@ -1,69 +1,308 @@
 //! Commands the README prints, run as printed.
+//!
+//! Which blocks are commands: a fenced block whose info string is `sh`, `bash`, `console`,
+//! `shell`, `zsh` or `cron` shows commands to type (or a crontab to install), and every one of
+//! them is listed in [`RUN`] with the test that runs it; `readme_every_command_block_is_run`
+//! fails on one that is not. `yaml`, `ini` and `dotenv` blocks are files to write, and the
+//! untagged block is a diagram: data, never run. Any other info string fails that test too,
+//! until someone decides which kind it is.
+//!
+//! How they run: each block's text, unchanged, by `sh -e -c` (`bash -e -c` for a `bash`
+//! block; `-e` stops at the first failing line, as an operator would), in a sandbox
+//! (`readme/sandbox.rs`): its own HOME and XDG directories, a copy of the repository files
+//! the commands name as the working directory, the built binary first on PATH, the settings
+//! pointing at the DISINFOX and OpenCTI stand-ins. A crontab's schedule line runs as cron runs
+//! it: `sh -c` with what follows the five schedule fields (six in `/etc/cron.d`, whose sixth
+//! names the user), in HOME, with cron's environment (HOME, LOGNAME, SHELL, PATH=/usr/bin:/bin)
+//! and the block's `NAME=value` lines. The sandbox maps what it cannot provide where the
+//! README says: `/usr/local/bin` on a crontab's PATH is the built binary's directory, `/etc`
+//! is a temporary directory (`DISINFOX_SYNC_SYSCONFDIR`), and `/opt/disinfox-sync` the copy.
+//! Exceptions to "one block, one shell": the Kubernetes credential lines read the terminal, so
+//! each runs alone with its credential on stdin; the Usage block's `disinfox-sync.env` is the
+//! README's `dotenv` block with each value replaced by the stand-ins' (same keys).
+//! The metrics commands push to a real Pushgateway (Debian's `prometheus-pushgateway`).
+//!
+//! Programs that need root, a cluster or a daemon are recording stand-ins first on PATH (they
+//! log their arguments and run nothing; the tests in `readme/recorded.rs`): `sudo`, `sudoedit`, `systemctl`, `journalctl`,
+//! `docker`, and `kubectl` except `kubectl kustomize`, which is the real kubectl where one is
+//! installed. The tests then check the recorded arguments and that every file, unit, make
+//! target, Kubernetes object and compose service they name exists; for `docker run … IMAGE
+//! ARGS` the test also runs the image's entry point (the built binary) with ARGS and the
+//! `--env-file`'s settings, against the stand-ins. `cargo` is a recording
+//! stand-in under `make build` and `make test` (the real cargo is the one running this test;
+//! `make test` itself is what `.ci/run` runs, checked below); `make demo` runs for real, its
+//! `cargo build` answered with the binaries this test run already built.
 
-use crate::common::{Peers, bin_path};
+mod recorded;
+mod sandbox;
 
-/// The first line of the README's first `cron` block that runs `disinfox-sync`.
-fn cron_line() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let mut in_cron = false;
-    for line in readme.lines() {
-        if line.starts_with("```cron") {
-            in_cron = true;
-        } else if line.starts_with("```") {
-            in_cron = false;
-        } else if in_cron && line.contains(" disinfox-sync sync") {
-            return line.to_owned();
+use std::path::Path;
+
+use chrono::Duration;
+
+use crate::common::{CONNECTOR_ID, Peers, incidents};
+use sandbox::{Sandbox, block, blocks, cron_block, run_block};
+
+/// The command blocks, by heading and info string, in README order; each is run by a test
+/// below (named in the comment).
+const RUN: &[(&str, &str)] = &[
+    ("disinfox-sync", "sh"),              // readme_make_commands
+    ("Build and install", "sh"),          // readme_make_commands
+    ("Tests", "sh"),                      // readme_make_commands
+    ("Usage", "bash"),                    // readme_usage_commands
+    ("From cron", "cron"),                // readme_crontabs
+    ("From a systemd timer", "sh"),       // readme_systemd_commands
+    ("From a systemd timer", "cron"),     // readme_crontabs
+    ("Metrics", "sh"),                    // readme_metrics_commands
+    ("Kubernetes quick start", "sh"),     // readme_kubernetes_commands (secrets)
+    ("Kubernetes quick start", "sh"),     // readme_kubernetes_commands (kubectl)
+    ("Container image", "sh"),            // readme_container_commands
+    ("Container image", "cron"),          // readme_container_commands
+    ("Several DISINFOX instances", "sh"), // readme_kubernetes_commands (overlay)
+];
+
+const COMMAND_LANGS: &[&str] = &["sh", "bash", "console", "shell", "zsh", "cron"];
+const DATA_LANGS: &[&str] = &["yaml", "ini", "dotenv", ""];
+
+#[test]
+fn readme_every_command_block_is_run() {
+    let mut found = Vec::new();
+    for b in blocks() {
+        if COMMAND_LANGS.contains(&b.lang.as_str()) {
+            found.push((b.section, b.lang));
+        } else {
+            assert!(
+                DATA_LANGS.contains(&b.lang.as_str()),
+                "README block `{}` under \"{}\": neither a command nor a data language here",
+                b.lang,
+                b.section
+            );
+            // A diagram or a file, not a command someone would type.
+            for line in b.text.lines() {
+                let first = line.split_whitespace().next().unwrap_or("");
+                assert!(
+                    !["$", "disinfox-sync", "make", "sudo", "kubectl", "docker"].contains(&first),
+                    "a command in a `{}` block under \"{}\": {line}",
+                    b.lang,
+                    b.section
+                );
+            }
         }
     }
-    panic!("README has no cron line running disinfox-sync sync");
+    let expected: Vec<(String, String)> = RUN
+        .iter()
+        .map(|(s, l)| (s.to_string(), l.to_string()))
+        .collect();
+    assert_eq!(
+        found, expected,
+        "the README's command blocks changed: run the new one in a test and list it in RUN"
+    );
+}
+
+/// Peers with three incidents from five minutes ago.
+fn peers() -> Peers {
+    let env = Peers::start("7.260510.0");
+    let objs = incidents(3, 0, env.dx.server_now() - Duration::minutes(5));
+    env.dx.add_objects(&objs);
+    env
+}
+
+fn write_secret(path: &Path, value: &str) -> String {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format!("{value}\n")).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The README's `disinfox-sync.env` with each value replaced by the stand-ins' (the keys as
+/// printed; a key this test does not know fails).
+fn env_file(sb: &Sandbox, env: &Peers) -> String {
+    let mut out = String::new();
+    for line in block("Usage", "dotenv", 0).lines() {
+        let (key, printed) = line.split_once('=').expect("KEY=value");
+        assert!(
+            !printed.contains(['"', '\'']) && !key.starts_with("export"),
+            "{line}"
+        );
+        let value = match key {
+            "DISINFOX_URL" => env.dx.endpoint_url(),
+            "DISINFOX_API_KEY_FILE" => {
+                write_secret(&sb.path("secrets/disinfox"), &env.dx.api_key())
+            }
+            "OPENCTI_URL" => env.octi.url(),
+            "OPENCTI_TOKEN_FILE" => write_secret(&sb.path("secrets/opencti"), &env.octi.token()),
+            "CONNECTOR_ID" => printed.to_owned(),
+            other => panic!("the README's disinfox-sync.env sets {other}: map it here"),
+        };
+        out.push_str(&format!("{key}={value}\n"));
+    }
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
-fn readme_cron_line_runs_as_printed() {
-    let env = Peers::start("6.9.17");
-    let objs = crate::common::incidents(2, 0, env.dx.server_now() - chrono::Duration::minutes(5));
-    env.dx.add_objects(&objs);
-    let line = cron_line();
-    // The five schedule fields go to cron, the rest to the shell; only the log file moves into
-    // the test's directory (the test must not write /var/log).
-    let command = line.splitn(6, ' ').nth(5).unwrap();
+fn readme_usage_commands() {
+    let env = peers();
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::write(repo.join("disinfox-sync.env"), env_file(&sb, &env)).unwrap();
+    let out = run_block(sb.shell("bash", &repo), &block("Usage", "bash", 0));
+    let stdout = text(&out.stdout);
+    // check, sync, sync --json, the pipeline's push: all against the stand-ins.
+    assert!(stdout.contains("\"status\""), "sync --json: {stdout}");
+    assert!(env.octi.is_registered(CONNECTOR_ID));
+    let bundle_ids = |name: &str| crate::common::ids(&std::fs::read(repo.join(name)).unwrap());
+    assert_eq!(bundle_ids("week.json").len(), 3 * 5, "week.json");
+    assert_eq!(bundle_ids("nov.json"), bundle_ids("week.json"));
+    // The sync and the piped push each sent every incident object.
+    let received = env.octi.received_ids();
+    let first = &bundle_ids("week.json")[5];
     assert!(
-        command.contains("--state-file >>/var/log/disinfox-sync.log"),
-        "{command}"
+        received.iter().filter(|id| *id == first).count() >= 2,
+        "{received:?}"
     );
-    let log = env.home.path().join("disinfox-sync.log");
-    let command = command.replace("/var/log/disinfox-sync.log", log.to_str().unwrap());
-    let bin_dir = bin_path().parent().unwrap().to_path_buf();
-    for run in 1..=2 {
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
-            .env("HOME", env.home.path())
-            .env("XDG_STATE_HOME", env.home.path().join("state"))
-            .env("XDG_CONFIG_HOME", env.home.path().join("config"))
-            .envs(env_vars(&env))
-            .status()
-            .unwrap();
-        let logged = std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(status.success(), "run {run} failed: {logged}");
-    }
-    let state = env.home.path().join("state/disinfox-sync/state.json");
-    let text =
-        std::fs::read_to_string(&state).expect("the bare --state-file used the default path");
-    assert!(text.contains("last_fetch"), "{text}");
+    let state = env.octi.state(CONNECTOR_ID).expect("a stored state");
+    assert!(
+        state.contains("2026-11-01T00:00:00"),
+        "reset-state --to: {state}"
+    );
 }
 
-fn env_vars(env: &Peers) -> Vec<(&'static str, String)> {
-    vec![
-        ("DISINFOX_URL", env.dx.endpoint_url()),
-        ("DISINFOX_API_KEY", env.dx.api_key()),
-        ("OPENCTI_URL", env.octi.url()),
-        ("OPENCTI_TOKEN", env.octi.token()),
-        ("CONNECTOR_ID", crate::common::CONNECTOR_ID.to_owned()),
-    ]
+/// The stand-ins' settings as a `config.yml`, with no retries (a failing run ends at once).
+fn config_yml(env: &Peers) -> String {
+    format!(
+        "opencti:\n  url: '{}'\n  token: '{}'\nconnector:\n  id: '{CONNECTOR_ID}'\n\
+         disinfox:\n  url: '{}'\n  api_key: '{}'\ndisinfox_sync:\n  retries: 0\n",
+        env.octi.url(),
+        env.octi.token(),
+        env.dx.endpoint_url(),
+        env.dx.api_key()
+    )
+}
+
+fn write_private(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+    let mut perm = std::fs::metadata(path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
+    std::fs::set_permissions(path, perm).unwrap();
+}
+
+/// Runs a crontab block's line as cron would, in `home`, with `extra` added to cron's
+/// environment (the sandbox's stand-ins for /etc and /opt).
+fn run_cron(
+    sb: &Sandbox,
+    cron: &sandbox::CronBlock,
+    home: &Path,
+    extra: &[(&str, String)],
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(home)
+        .env_clear()
+        .env("HOME", home)
+        .env("LOGNAME", cron.user.as_deref().unwrap_or("operator"))
+        .env("SHELL", "/bin/sh")
+        .env("PATH", sb.search_path("/usr/bin:/bin"))
+        .env("SANDBOX_CALLS", sb.path("calls"));
+    for (name, value) in &cron.env {
+        match name.as_str() {
+            "PATH" => {
+                let rest = value
+                    .strip_prefix("/usr/local/bin:")
+                    .expect("a crontab PATH starting with /usr/local/bin");
+                cmd.env("PATH", sb.search_path(rest))
+            }
+            _ => cmd.env(name, value),
+        };
+    }
+    cmd.envs(extra.iter().map(|(k, v)| (k, v)));
+    cmd.arg("-c").arg(&cron.command).output().unwrap()
+}
+
+#[test]
+fn readme_crontabs() {
+    let mut env = peers();
+    let sb = Sandbox::new();
+    // A user's crontab: its settings in the user's config.yml.
+    let user = cron_block(&block("From cron", "cron", 0), false);
+    let home = sb.path("home");
+    write_private(
+        &home.join(".config/disinfox-sync/config.yml"),
+        &config_yml(&env),
+    );
+    let out = run_cron(&sb, &user, &home, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout) + &text(&out.stderr),
+        "",
+        "cron would mail this"
+    );
+    let state = home.join(".local/state/disinfox-sync/state.json");
+    let cursor = std::fs::read_to_string(&state).expect("the bare --state-file's default path");
+    assert!(cursor.contains("last_fetch"), "{cursor}");
+    let imported = env.octi.received_ids().len();
+    assert!(imported >= 15, "{imported} objects imported");
+
+    // /etc/cron.d: the sixth field is the user; settings in /etc/disinfox-sync/config.yml.
+    let system = cron_block(&block("From a systemd timer", "cron", 0), true);
+    assert_eq!(system.user.as_deref(), Some("disinfox-sync"));
+    let home = sb.path("var/lib/disinfox-sync");
+    std::fs::create_dir_all(&home).unwrap();
+    write_private(&sb.path("etc/disinfox-sync/config.yml"), &config_yml(&env));
+    let etc = (
+        "DISINFOX_SYNC_SYSCONFDIR",
+        sb.path("etc").display().to_string(),
+    );
+    let out = run_cron(&sb, &system, &home, std::slice::from_ref(&etc));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout) + &text(&out.stderr),
+        "",
+        "cron would mail this"
+    );
+    assert!(home.join(".local/state/disinfox-sync/state.json").is_file());
+    assert!(
+        env.octi.received_ids().len() >= 2 * imported,
+        "a second full import"
+    );
+
+    // A failing run is what cron mails: an error line, a failure status.
+    env.octi.stop();
+    let out = run_cron(&sb, &system, &home, &[etc]);
+    let mail = text(&out.stdout) + &text(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{mail}");
+    assert!(mail.contains("disinfox-sync: error: "), "{mail}");
+}
+
+#[test]
+fn readme_metrics_commands() {
+    let Some(pg) = crate::metrics::Pushgateway::start() else {
+        return;
+    };
+    let env = peers();
+    let sb = Sandbox::new();
+    let textfile = sb.path("textfile");
+    std::fs::create_dir_all(&textfile).unwrap();
+    let mut cmd = sb.shell("sh", &sb.path("repo"));
+    cmd.env("TEXTFILE_DIR", &textfile)
+        .env("PUSHGATEWAY_URL", pg.url())
+        .env("DISINFOX_URL", env.dx.endpoint_url())
+        .env("DISINFOX_API_KEY", env.dx.api_key())
+        .env("OPENCTI_URL", env.octi.url())
+        .env("OPENCTI_TOKEN", env.octi.token())
+        .env("CONNECTOR_ID", CONNECTOR_ID);
+    run_block(cmd, &block("Metrics", "sh", 0));
+    let prom = std::fs::read_to_string(textfile.join("disinfox-sync.prom")).unwrap();
+    assert!(prom.contains("disinfox_sync_runs_total{"), "{prom}");
+    let scraped = pg.get("/metrics").unwrap().text().unwrap();
+    assert!(
+        scraped
+            .lines()
+            .any(|l| l.starts_with("disinfox_sync_runs_total{") && l.contains(CONNECTOR_ID)),
+        "{scraped}"
+    );
 }
 
 /// An empty variable is an unset one: no complaint about a flag nobody typed.

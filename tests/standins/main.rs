@@ -70,8 +70,12 @@ struct Args {
     /// DISINFOX key (default: a random key in the real format).
     #[arg(long)]
     api_key: Option<String>,
-    /// OpenCTI user capabilities, comma-separated.
-    #[arg(long, default_value = "CONNECTORAPI,MODULES_MODMANAGE")]
+    /// OpenCTI user capabilities, comma-separated (default: the built-in "Connector" role's,
+    /// without which `sync` refuses to push).
+    #[arg(
+        long,
+        default_value = "CONNECTORAPI,MODULES_MODMANAGE,KNOWLEDGE_KNUPDATE_KNDELETE,KNOWLEDGE_KNUPLOAD,KNOWLEDGE_KNASKIMPORT,SETTINGS_SETMARKINGS,SETTINGS_SETLABELS,SETTINGS_SETKILLCHAINPHASES"
+    )]
     capabilities: String,
     /// OpenCTI body limit in bytes (APP__MAX_PAYLOAD_BODY_SIZE).
     #[arg(long, default_value_t = 50 * 1024 * 1024)]
