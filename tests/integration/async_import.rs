@@ -535,9 +535,12 @@ fn slow_imports() -> AsyncModel {
     AsyncModel {
         workers: 2,
         time_scale: 0.01,
-        // 40 objects at 1 s each before the end arrives, against retries of at most 4 × 3 s.
-        import_cost: Duration::from_secs(1),
-        split_cost: Duration::from_millis(50),
+        // The end arrives long after the relationship gave up, with room for a loaded
+        // machine's scheduling: before 6.2.14 the 41-object chunk is imported whole at 3 s an
+        // object (1.2 s scaled); from 6.2.14 it takes 41 × 2 s (0.8 s scaled) to split while
+        // the 2-object chunk's pieces are queued first. Retries last at most 4 × 3 s (0.12 s).
+        import_cost: Duration::from_secs(3),
+        split_cost: Duration::from_secs(2),
         ..AsyncModel::default()
     }
 }
@@ -613,6 +616,8 @@ fn cross_chunk_the_cli_chunks_carry_their_references() {
             version,
             AsyncModel {
                 workers: 3,
+                import_cost: Duration::from_secs(1),
+                split_cost: Duration::from_millis(50),
                 ..slow_imports()
             },
         );
