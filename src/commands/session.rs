@@ -1,8 +1,9 @@
 //! The OpenCTI side every writing command starts with: probe (version gates, capability),
 //! then register — which is also how a connector reads its stored state.
 
+use crate::amqp;
 use crate::bundle::{Limits, Prepared};
-use crate::config::Config;
+use crate::config::{Config, QueueProtocol};
 use crate::error::{Error, Result};
 use crate::opencti::connector::{self, Registered};
 use crate::opencti::push::{self, Pushed, Target};
@@ -15,28 +16,44 @@ pub struct Session<'c> {
     pub platform: Platform,
     pub connector_id: &'c str,
     pub registered: Registered,
+    /// The broker, when bundles go over AMQP.
+    pub broker: Option<amqp::Endpoint>,
     cfg: &'c Config,
 }
 
 impl<'c> Session<'c> {
     pub fn open(cfg: &'c Config) -> Result<Self> {
         let gql = Graphql::new(cfg)?;
-        let platform = connector::probe_for_import(&gql)?;
+        let over_amqp = cfg.queue_protocol == QueueProtocol::Amqp;
+        let platform = connector::probe_for_import(&gql, over_amqp)?;
         let connector_id = cfg
             .connector_id
             .as_deref()
             .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
-        let registered = connector::register(
-            &gql,
-            connector_id,
-            &cfg.connector_name,
-            &cfg.connector_scope,
-        )?;
+        let (registered, broker) = if over_amqp {
+            let (r, b) = amqp::register(
+                &gql,
+                connector_id,
+                &cfg.connector_name,
+                &cfg.connector_scope,
+                &cfg.mq,
+            )?;
+            (r, Some(b))
+        } else {
+            let r = connector::register(
+                &gql,
+                connector_id,
+                &cfg.connector_name,
+                &cfg.connector_scope,
+            )?;
+            (r, None)
+        };
         Ok(Session {
             gql,
             platform,
             connector_id,
             registered,
+            broker,
             cfg,
         })
     }
@@ -60,7 +77,20 @@ impl<'c> Session<'c> {
             connector_name: &self.cfg.connector_name,
         };
         let mut pushed = Pushed::default();
-        let result = push::push(&target, prepared, limits, &mut pushed);
+        let result = match &self.broker {
+            Some(endpoint) => amqp::push(
+                &amqp::Target {
+                    gql: &self.gql,
+                    connector_id: self.connector_id,
+                    connector_name: &self.cfg.connector_name,
+                    endpoint,
+                    cfg: self.cfg,
+                },
+                prepared,
+                &mut pushed,
+            ),
+            None => push::push(&target, prepared, limits, &mut pushed),
+        };
         report.chunks = pushed.chunks;
         report.bytes = pushed.bytes;
         report.work_id = pushed.work_id;

@@ -7,6 +7,7 @@
 
 mod file;
 mod keys;
+mod mq;
 mod reader;
 mod values;
 
@@ -17,6 +18,7 @@ use log::LevelFilter;
 use reqwest::Url;
 
 pub use file::default_config_path;
+pub use mq::{MqSettings, QueueProtocol};
 pub use values::{parse_iso8601_duration, parse_level, parse_uuid};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
@@ -62,6 +64,8 @@ pub struct Config {
     pub chunk_size: Option<u64>,
     pub chunk_objects: Option<u64>,
     pub max_bundle_size: u64,
+    pub queue_protocol: QueueProtocol,
+    pub mq: MqSettings,
     /// Problems that do not stop this command; logged once logging is up.
     pub warnings: Vec<String>,
 }
@@ -129,6 +133,8 @@ impl Config {
             max_bundle_size: r
                 .parse("disinfox_sync.max_bundle_size", None, parse_size)
                 .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
+            queue_protocol: mq::queue_protocol(&mut r),
+            mq: mq::mq_settings(&mut r),
             file: r.file_path.clone(),
             warnings: Vec::new(),
         };

@@ -27,6 +27,20 @@ pub const REGISTER: Document = Document {
     since: V6_0_0,
 };
 
+/// Registration that also reads the broker settings, for the AMQP transport only (the answer
+/// carries the broker password).
+pub const REGISTER_WITH_QUEUE: Document = Document {
+    name: "RegisterWithQueue",
+    text: "mutation RegisterWithQueue($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_user_id config { connection { host vhost use_ssl port user pass } push push_exchange push_routing } } }",
+    since: V6_0_0,
+};
+
+pub const ADD_EXPECTATIONS: Document = Document {
+    name: "AddExpectations",
+    text: "mutation AddExpectations($id: ID!, $expectations: Int) { workEdit(id: $id) { addExpectations(expectations: $expectations) } }",
+    since: V6_0_0,
+};
+
 pub const PING: Document = Document {
     name: "Ping",
     text: "mutation Ping($id: ID!, $state: String) { pingConnector(id: $id, state: $state) { id connector_state connector_state_reset } }",
@@ -86,6 +100,8 @@ pub const ALL: &[&Document] = &[
     &WORK_ADD,
     &WORK_ADD_MULTIPART,
     &WORK_DONE,
+    &REGISTER_WITH_QUEUE,
+    &ADD_EXPECTATIONS,
 ];
 
 /// The 7 input fields every release from 6.0.0 accepts; later fields (auto_update, …) would
