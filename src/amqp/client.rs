@@ -41,13 +41,18 @@ enum Event {
 
 pub struct Client {
     rt: Runtime,
-    conn: Connection,
-    channel: Channel,
+    /// Always `Some` until dropped: amqprs' handles must be dropped inside the runtime.
+    live: Option<Live>,
     events: UnboundedReceiver<Event>,
     endpoint: Endpoint,
     /// Delivery tags run from 1 on a confirm-mode channel.
     published: u64,
     timeout: Duration,
+}
+
+struct Live {
+    conn: Connection,
+    channel: Channel,
 }
 
 /// Publishing a batch failed in a way a retry can fix (NACK, unroutable).
@@ -103,8 +108,7 @@ impl Client {
         log::info!("connected to the broker at {}", endpoint.describe());
         Ok(Client {
             rt,
-            conn,
-            channel,
+            live: Some(Live { conn, channel }),
             events,
             endpoint: endpoint.clone(),
             published: 0,
@@ -121,7 +125,7 @@ impl Client {
                 self.timeout,
                 Stage::Channel,
                 endpoint,
-                self.conn.open_channel(None),
+                self.live().conn.open_channel(None),
             )
             .await?;
             let mut args = ExchangeDeclareArguments::new(&endpoint.exchange, "direct");
@@ -161,11 +165,9 @@ impl Client {
             .mandatory(true)
             .finish();
         for body in bodies {
-            let publish = self
-                .channel
-                .basic_publish(props.clone(), body.clone(), args.clone());
+            let channel = &self.live().channel;
             self.rt
-                .block_on(publish)
+                .block_on(channel.basic_publish(props.clone(), body.clone(), args.clone()))
                 .map_err(|e| errors::classify(Stage::Publish, &self.endpoint, &e))?;
             self.published += 1;
         }
@@ -216,27 +218,39 @@ impl Client {
         let slice = Duration::from_millis(200);
         let deadline = std::time::Instant::now() + self.timeout;
         while std::time::Instant::now() < deadline {
+            let events = &mut self.events;
             let got = self
                 .rt
-                .block_on(tokio::time::timeout(slice, self.events.recv()));
+                .block_on(async { tokio::time::timeout(slice, events.recv()).await });
+            let live = self.live();
             match got {
                 Ok(event) => return Ok(event),
-                Err(_) if !self.conn.is_open() || !self.channel.is_open() => return Ok(None),
+                Err(_) if !live.conn.is_open() || !live.channel.is_open() => return Ok(None),
                 Err(_) => {}
             }
         }
         Err(())
     }
 
-    pub fn close(self) {
-        let Client {
-            rt, conn, channel, ..
-        } = self;
+    fn live(&self) -> &Live {
+        self.live.as_ref().expect("open until dropped")
+    }
+
+    pub fn close(mut self) {
         let limit = self.timeout;
-        rt.block_on(async {
-            let _ = tokio::time::timeout(limit, channel.close()).await;
-            let _ = tokio::time::timeout(limit, conn.close()).await;
-        });
+        if let Some(Live { conn, channel }) = self.live.take() {
+            self.rt.block_on(async {
+                let _ = tokio::time::timeout(limit, channel.close()).await;
+                let _ = tokio::time::timeout(limit, conn.close()).await;
+            });
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _inside = self.rt.enter();
+        self.live.take();
     }
 }
 

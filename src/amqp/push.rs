@@ -35,9 +35,11 @@ pub fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) -> Resu
     // The broker first: when it is down, no work is left behind on the platform.
     let mut client = Client::connect(target.endpoint, &target.cfg.mq, target.cfg.http.timeout)?;
     let result = open_work(target, prepared.len()).and_then(|work_id| {
-        progress.work_id = Some(work_id.clone());
-        let published = publish_all(target, &mut client, prepared, &work_id, progress);
-        close_work(target.gql, &work_id, &published, progress);
+        progress.work_id = work_id.clone();
+        let published = publish_all(target, &mut client, prepared, work_id.as_deref(), progress);
+        if let Some(id) = &work_id {
+            close_work(target.gql, id, &published, progress);
+        }
         published
     });
     client.close();
@@ -48,12 +50,12 @@ fn publish_all(
     target: &Target,
     client: &mut Client,
     prepared: &Prepared,
-    work_id: &str,
+    work_id: Option<&str>,
     progress: &mut Pushed,
 ) -> Result<()> {
     let meta = Meta {
         applicant_id: target.endpoint.applicant_id.as_deref(),
-        work_id: Some(work_id),
+        work_id,
     };
     let mut scratch = String::new();
     let total = prepared.len();
@@ -106,8 +108,25 @@ fn publish_with_retries(cfg: &Config, client: &mut Client, bodies: &[Vec<u8>]) -
     unreachable!("the last attempt returns")
 }
 
-/// One work per run, with every message it will receive already expected.
-fn open_work(target: &Target, messages: usize) -> Result<String> {
+/// One work per run, with every message it will receive already expected. Before 6.1.0 works
+/// need the import capabilities, which a user with only CONNECTORAPI lacks: the messages then
+/// go without a work, as pycti sends them when it has none (those releases drop nothing for a
+/// missing work).
+fn open_work(target: &Target, messages: usize) -> Result<Option<String>> {
+    match add_work(target, messages) {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) => {
+            log::warn!(
+                "OpenCTI refused to open a work ({}); publishing without one, so the platform will not track this run",
+                crate::error::render(&e)
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn add_work(target: &Target, messages: usize) -> Result<String> {
     let name = format!(
         "{} run @ {}",
         target.connector_name,

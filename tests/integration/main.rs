@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod amqp;
 mod check;
 mod common;
 mod contract;

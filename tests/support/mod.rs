@@ -7,3 +7,4 @@ pub mod disinfox;
 pub mod generator;
 pub mod http;
 pub mod opencti;
+pub mod rabbitmq;

@@ -183,7 +183,64 @@ pub struct OpenctiOptions {
     pub user_name: String,
     pub user_email: String,
     pub server: ServerOptions,
+    /// What `registerConnector` answers in `config { connection … push_exchange push_routing }`.
+    pub broker: BrokerAnswer,
 }
+
+/// The broker a real platform would report (its own RabbitMQ as it reaches it).
+#[derive(Debug, Clone)]
+pub struct BrokerAnswer {
+    pub host: String,
+    pub port: u16,
+    pub vhost: String,
+    pub use_ssl: bool,
+    pub user: String,
+    pub pass: String,
+}
+
+impl Default for BrokerAnswer {
+    fn default() -> Self {
+        // OpenCTI's docker setup: a cluster-internal name the job usually cannot resolve.
+        BrokerAnswer {
+            host: "rabbitmq".into(),
+            port: 5672,
+            vhost: "/".into(),
+            use_ssl: false,
+            user: "opencti".into(),
+            pass: "platform-broker-password".into(),
+        }
+    }
+}
+
+/// The exchange OpenCTI declares for connector pushes, and each connector's route and queue.
+pub const PUSH_EXCHANGE: &str = "amqp.connector.exchange";
+pub fn push_routing(connector_id: &str) -> String {
+    format!("push_routing_{connector_id}")
+}
+pub fn push_queue(connector_id: &str) -> String {
+    format!("push_{connector_id}")
+}
+
+fn connector_config(c: &ConnectorRec, b: &BrokerAnswer) -> Value {
+    json!({
+        "__typename": "ConnectorConfig",
+        "connection": {
+            "__typename": "RabbitMQConnection",
+            "host": b.host, "vhost": b.vhost, "use_ssl": b.use_ssl, "port": b.port,
+            "user": b.user, "pass": b.pass,
+        },
+        "listen": format!("listen_{}", c.id),
+        "listen_routing": format!("listen_routing_{}", c.id),
+        "listen_exchange": "amqp.connector.exchange",
+        "push": push_queue(&c.id),
+        "push_routing": push_routing(&c.id),
+        "push_exchange": PUSH_EXCHANGE,
+    })
+}
+
+/// Called when a client adds expectations to a work (tests use it to act between the
+/// platform calls and the first publish, e.g. to stop the broker).
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
 
 impl Default for OpenctiOptions {
     fn default() -> Self {
@@ -198,6 +255,7 @@ impl Default for OpenctiOptions {
             user_name: "connector-disinfox".into(),
             user_email: "connector-disinfox@opencti.invalid".into(),
             server: ServerOptions::default(),
+            broker: BrokerAnswer::default(),
         }
     }
 }
@@ -326,6 +384,7 @@ struct Inner {
     base_path: String,
     docs: Mutex<HashMap<String, DocResult>>,
     state: Mutex<State>,
+    on_add_expectations: Mutex<Option<Hook>>,
 }
 
 /// The running OpenCTI stand-in. Stops on drop.
@@ -363,6 +422,7 @@ impl OpenctiStandin {
                 capabilities: opts.capabilities.clone(),
                 ..State::default()
             }),
+            on_add_expectations: Mutex::new(None),
             opts,
         });
         let h = inner.clone();
@@ -403,6 +463,11 @@ impl OpenctiStandin {
     /// The SDL this instance validates against.
     pub fn sdl(&self) -> String {
         self.inner.sdl.clone()
+    }
+
+    /// Runs `hook` (once) before answering the next `addExpectations`.
+    pub fn on_add_expectations(&self, hook: Hook) {
+        *lock(&self.inner.on_add_expectations) = Some(hook);
     }
 
     pub fn set_capabilities<I, S>(&self, caps: I)
@@ -507,7 +572,7 @@ impl OpenctiStandin {
         let st = lock(&self.inner.state);
         st.connectors
             .get(connector_id)
-            .map(|c| connector_json(c, self.inner.ver))
+            .map(|c| connector_fields(c, self.inner.ver))
     }
 
     pub fn pings(&self) -> Vec<PingRecord> {
@@ -632,7 +697,13 @@ fn js_number(n: u64) -> Value {
     json!(n)
 }
 
-fn connector_json(c: &ConnectorRec, _ver: Version) -> Value {
+fn connector_json(c: &ConnectorRec, ver: Version, broker: &BrokerAnswer) -> Value {
+    let mut out = connector_fields(c, ver);
+    out["config"] = connector_config(c, broker);
+    out
+}
+
+fn connector_fields(c: &ConnectorRec, _ver: Version) -> Value {
     let scope: Vec<&str> = if c.scope.is_empty() {
         Vec::new()
     } else {
@@ -1315,7 +1386,7 @@ impl Inner {
                 Ok(id
                     .as_str()
                     .and_then(|id| st.connectors.get(id))
-                    .map(|c| connector_json(c, self.ver))
+                    .map(|c| connector_json(c, self.ver, &self.opts.broker))
                     .unwrap_or(Value::Null))
             }
             "work" => {
@@ -1338,7 +1409,7 @@ impl Inner {
                     .and_then(|id| st.connectors.get_mut(id))
                     .ok_or_else(|| GqlError::new("FUNCTIONAL_ERROR", NOT_FOUND_MSG))?;
                 reset_connector(c, self.ver);
-                Ok(connector_json(c, self.ver))
+                Ok(connector_json(c, self.ver, &self.opts.broker))
             }
             "stixBundlePush" => self.push(arg("connectorId"), arg("bundle"), arg("work_id")),
             "workAdd" => self.work_add(
@@ -1408,7 +1479,7 @@ impl Inner {
         c.listen_callback_uri = s("listen_callback_uri");
         c.user_id = user;
         c.updated_at = now();
-        Ok(connector_json(c, self.ver))
+        Ok(connector_json(c, self.ver, &self.opts.broker))
     }
 
     fn ping(&self, id: Value, state: Value, info: Value) -> Result<Value, GqlError> {
@@ -1429,7 +1500,7 @@ impl Inner {
             }
             c.updated_at = now();
         }
-        let out = connector_json(c, self.ver);
+        let out = connector_json(c, self.ver, &self.opts.broker);
         st.pings.push(PingRecord {
             connector_id: id,
             state: state.as_str().map(str::to_string),
@@ -1665,6 +1736,12 @@ impl Inner {
                     refresh_work_status(w, ver);
                 }
                 "addExpectations" => {
+                    let hook = lock(&self.on_add_expectations).take();
+                    if let Some(hook) = hook {
+                        drop(st);
+                        hook();
+                        st = lock(&self.state);
+                    }
                     let w = &mut st.works[idx];
                     w.expected += a("expectations").as_u64().unwrap_or(0);
                 }
