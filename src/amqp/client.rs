@@ -1,4 +1,4 @@
-//! A blocking face over the async AMQP client: one small single-threaded runtime per run,
+//! A blocking face over the async AMQP client: one small runtime (one worker thread) per run,
 //! one connection, one channel in publisher-confirm mode. The CLI stays one-shot; nothing
 //! outlives the `Client`.
 
@@ -62,7 +62,11 @@ pub struct Rejected(pub String);
 impl Client {
     /// Connects, opens the vhost and a confirm-mode channel. `timeout` bounds each step.
     pub fn connect(endpoint: &Endpoint, mq: &MqSettings, timeout: Duration) -> Result<Client> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // One worker thread drives the socket in the background, so heartbeats go on while
+        // the main thread talks to OpenCTI or builds the next batch.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("amqp")
             .enable_all()
             .build()
             .map_err(|e| Error::LocalIo(format!("cannot start the AMQP runtime: {e}")))?;
