@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use amqprs::channel::{
     BasicGetArguments, ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
-    QueuePurgeArguments,
+    QueueDeleteArguments, QueuePurgeArguments,
 };
 use amqprs::connection::{Connection, OpenConnectionArguments};
 
@@ -200,6 +200,30 @@ impl Rabbit {
             let _ = ch.close().await;
             let _ = conn.close().await;
         });
+    }
+
+    /// How many messages `queue` holds (a passive declare).
+    pub fn message_count(&self, queue: &str) -> u64 {
+        block_on(async {
+            let conn = Connection::open(&self.args()).await.unwrap();
+            let ch = conn.open_channel(None).await.unwrap();
+            let mut args = QueueDeclareArguments::new(queue);
+            args.passive(true);
+            let (_, count, _) = ch.queue_declare(args).await.unwrap().unwrap();
+            let _ = ch.close().await;
+            let _ = conn.close().await;
+            u64::from(count)
+        })
+    }
+
+    pub fn delete_queue(&self, queue: &str) {
+        block_on(async {
+            let conn = Connection::open(&self.args()).await.unwrap();
+            let ch = conn.open_channel(None).await.unwrap();
+            let _ = ch.queue_delete(QueueDeleteArguments::new(queue)).await;
+            let _ = ch.close().await;
+            let _ = conn.close().await;
+        })
     }
 
     /// Every message in `queue`, taken off it (acked), with its delivery mode and encoding.
