@@ -162,6 +162,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
     broker_lost_mid_run_fails_75_then_next_run_completes(&rabbit);
     refused_credentials_fail_77_and_stay_secret(&rabbit.lock().unwrap());
     unreachable_broker_fails_75(&rabbit.lock().unwrap());
+    unroutable_messages_are_retried_then_75(&rabbit.lock().unwrap());
     opencti_6_0_0_works_over_amqp_only(&rabbit.lock().unwrap());
     check_opens_the_vhost_and_finds_the_exchange(&rabbit.lock().unwrap());
 }
@@ -288,6 +289,22 @@ fn unreachable_broker_fails_75(rabbit: &Rabbit) {
         .code(75)
         .stderr(contains("MQ_HOST"));
     assert_eq!(p.octi.state(CONNECTOR_ID).as_deref(), Some(""));
+}
+
+/// No queue bound to the connector's routing key: the broker returns every message.
+fn unroutable_messages_are_retried_then_75(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    rabbit.delete_queue(&push_queue(CONNECTOR_ID));
+    add(&p, 2, 350);
+    amqp_cmd(&p, rabbit)
+        .args(["--retries", "2", "sync"])
+        .assert()
+        .code(75)
+        .stderr(contains("could not route"))
+        .stderr(contains("gave up after 2 retries"));
+    assert_eq!(p.octi.state(CONNECTOR_ID).as_deref(), Some(""), "cursor unchanged");
+    assert!(p.octi.works().iter().all(|w| w.in_error));
 }
 
 fn opencti_6_0_0_works_over_amqp_only(rabbit: &Rabbit) {
