@@ -165,6 +165,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
     unroutable_messages_are_retried_then_75(&rabbit.lock().unwrap());
     opencti_6_0_0_works_over_amqp_only(&rabbit.lock().unwrap());
     check_opens_the_vhost_and_finds_the_exchange(&rabbit.lock().unwrap());
+    tls_to_the_broker(&rabbit.lock().unwrap());
 }
 
 /// Not a skip: a measured figure worth seeing in the run's output.
@@ -303,7 +304,11 @@ fn unroutable_messages_are_retried_then_75(rabbit: &Rabbit) {
         .code(75)
         .stderr(contains("could not route"))
         .stderr(contains("gave up after 2 retries"));
-    assert_eq!(p.octi.state(CONNECTOR_ID).as_deref(), Some(""), "cursor unchanged");
+    assert_eq!(
+        p.octi.state(CONNECTOR_ID).as_deref(),
+        Some(""),
+        "cursor unchanged"
+    );
     assert!(p.octi.works().iter().all(|w| w.in_error));
 }
 
@@ -351,4 +356,47 @@ fn check_opens_the_vhost_and_finds_the_exchange(rabbit: &Rabbit) {
         .assert()
         .code(78)
         .stdout(contains("MQ_VHOST"));
+}
+
+/// AMQPS with a private CA: trusted through MQ_USE_SSL_CA, refused (78) without it, accepted
+/// unverified with MQ_USE_SSL_REJECT_UNAUTHORIZED=false.
+fn tls_to_the_broker(rabbit: &Rabbit) {
+    let Some(tls_port) = rabbit.tls_port else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but the openssl command is missing"
+        );
+        skip("no openssl command: AMQPS not tested");
+        return;
+    };
+    let p = peers("6.9.17");
+    route(rabbit);
+    add(&p, 3, 500);
+    let tls = |p: &Peers| {
+        let mut c = on_port(p, tls_port);
+        c.env("MQ_USE_SSL", "true");
+        c
+    };
+    tls(&p)
+        .arg("sync")
+        .assert()
+        .code(78)
+        .stderr(contains("MQ_USE_SSL_CA"));
+    assert_eq!(p.octi.state(CONNECTOR_ID).as_deref(), Some(""));
+    tls(&p)
+        .env("MQ_USE_SSL_CA", rabbit.ca_file())
+        .arg("sync")
+        .assert()
+        .success();
+    assert_eq!(
+        drain_checked(&p, rabbit).0.len(),
+        16,
+        "3 incidents and their identity"
+    );
+    add(&p, 1, 600);
+    tls(&p)
+        .env("MQ_USE_SSL_REJECT_UNAUTHORIZED", "false")
+        .args(["sync", "--settle", "0s"])
+        .assert()
+        .success();
 }

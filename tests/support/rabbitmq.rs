@@ -29,6 +29,8 @@ pub fn installed() -> bool {
 
 pub struct Rabbit {
     pub port: u16,
+    /// The AMQPS listener, when the openssl command could make its certificates.
+    pub tls_port: Option<u16>,
     dist_port: u16,
     epmd_port: u16,
     dir: tempfile::TempDir,
@@ -42,6 +44,7 @@ impl Rabbit {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut r = Rabbit {
             port: free_port(),
+            tls_port: None,
             dist_port: free_port(),
             epmd_port: free_port(),
             dir,
@@ -57,21 +60,33 @@ impl Rabbit {
         format!("disinfox-test-{}@localhost", self.port)
     }
 
-    fn write_config(&self) {
+    fn write_config(&mut self) {
         let d = self.dir.path();
         for sub in ["home", "mnesia", "log"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
         // No plugins at all (the management plugin would open another port).
         std::fs::write(d.join("enabled_plugins"), "[].\n").unwrap();
-        std::fs::write(
-            d.join("rabbitmq.conf"),
-            format!(
-                "listeners.tcp.default = 127.0.0.1:{}\nloopback_users = none\ndefault_user = {USER}\ndefault_pass = {PASS}\n",
-                self.port
-            ),
-        )
-        .unwrap();
+        let mut conf = format!(
+            "listeners.tcp.default = 127.0.0.1:{}\nloopback_users = none\ndefault_user = {USER}\ndefault_pass = {PASS}\n",
+            self.port
+        );
+        if make_certificates(d) {
+            let port = free_port();
+            self.tls_port = Some(port);
+            conf.push_str(&format!(
+                "listeners.ssl.default = 127.0.0.1:{port}\nssl_options.cacertfile = {ca}\nssl_options.certfile = {cert}\nssl_options.keyfile = {key}\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+                ca = d.join("ca.pem").display(),
+                cert = d.join("leaf.pem").display(),
+                key = d.join("leaf.key").display(),
+            ));
+        }
+        std::fs::write(d.join("rabbitmq.conf"), conf).unwrap();
+    }
+
+    /// The private CA that signed the AMQPS listener's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.path("ca.pem")
     }
 
     fn path(&self, sub: &str) -> PathBuf {
@@ -261,6 +276,71 @@ pub struct Received {
     pub delivery_mode: Option<u8>,
     pub content_encoding: Option<String>,
     pub body: Vec<u8>,
+}
+
+/// A private CA and a leaf for 127.0.0.1 signed by it, with the openssl command.
+fn make_certificates(dir: &Path) -> bool {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ec = "ec_paramgen_curve:prime256v1";
+    let ext =
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    std::fs::write(dir.join("leaf.ext"), ext).is_ok()
+        && run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            ec,
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=disinfox-sync broker test CA",
+        ])
+        && run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            ec,
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        && run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ])
 }
 
 fn free_port() -> u16 {
