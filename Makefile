@@ -6,6 +6,7 @@ prefix ?= $(PREFIX)
 bindir ?= $(prefix)/bin
 datadir ?= $(prefix)/share
 mandir ?= $(datadir)/man
+systemdunitdir ?= $(prefix)/lib/systemd/system
 CARGO ?= cargo
 BIN := target/release/disinfox-sync
 K8S_VERSIONS ?= 1.31.0 1.34.0 1.37.0
@@ -84,12 +85,18 @@ install:
 	install -Dm644 completions/disinfox-sync.bash $(DESTDIR)$(datadir)/bash-completion/completions/disinfox-sync
 	install -Dm644 completions/_disinfox-sync $(DESTDIR)$(datadir)/zsh/site-functions/_disinfox-sync
 	install -Dm644 completions/disinfox-sync.fish $(DESTDIR)$(datadir)/fish/vendor_completions.d/disinfox-sync.fish
+	@# The units name the binary where this install puts it.
+	mkdir -p $(DESTDIR)$(systemdunitdir)
+	sed 's#/usr/local/bin/disinfox-sync#$(bindir)/disinfox-sync#' contrib/systemd/disinfox-sync.service > $(DESTDIR)$(systemdunitdir)/disinfox-sync.service
+	chmod 644 $(DESTDIR)$(systemdunitdir)/disinfox-sync.service
+	install -Dm644 contrib/systemd/disinfox-sync.timer $(DESTDIR)$(systemdunitdir)/disinfox-sync.timer
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/disinfox-sync $(DESTDIR)$(mandir)/man1/disinfox-sync*.1
 	rm -f $(DESTDIR)$(datadir)/bash-completion/completions/disinfox-sync
 	rm -f $(DESTDIR)$(datadir)/zsh/site-functions/_disinfox-sync
 	rm -f $(DESTDIR)$(datadir)/fish/vendor_completions.d/disinfox-sync.fish
+	rm -f $(DESTDIR)$(systemdunitdir)/disinfox-sync.service $(DESTDIR)$(systemdunitdir)/disinfox-sync.timer
 
 ci: lint test
 

@@ -45,8 +45,8 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
         }
         'disinfox-sync;fetch' {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all')
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the bundle to FILE (atomically) instead of stdout')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the bundle to FILE (atomically) instead of stdout')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the bundle to FILE (atomically) instead of stdout; - means stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the bundle to FILE (atomically) instead of stdout; - means stdout')
             [CompletionResult]::new('--max-bundle-size', '--max-bundle-size', [CompletionResultType]::ParameterName, 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (the Python connector''s config.yml layout)')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)')
@@ -67,6 +67,7 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
         'disinfox-sync;push' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Bundle file to import; - or nothing reads stdin')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Bundle file to import; - or nothing reads stdin')
+            [CompletionResult]::new('--max-bundle-size', '--max-bundle-size', [CompletionResultType]::ParameterName, 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]')
             [CompletionResult]::new('--chunk-size', '--chunk-size', [CompletionResultType]::ParameterName, 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]')
             [CompletionResult]::new('--chunk-objects', '--chunk-objects', [CompletionResultType]::ParameterName, 'Most objects per chunk [default: 5000]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (the Python connector''s config.yml layout)')
@@ -94,6 +95,8 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
             [CompletionResult]::new('--max-bundle-size', '--max-bundle-size', [CompletionResultType]::ParameterName, 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]')
             [CompletionResult]::new('--chunk-size', '--chunk-size', [CompletionResultType]::ParameterName, 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]')
             [CompletionResult]::new('--chunk-objects', '--chunk-objects', [CompletionResultType]::ParameterName, 'Most objects per chunk [default: 5000]')
+            [CompletionResult]::new('--metrics-file', '--metrics-file', [CompletionResultType]::ParameterName, 'Write this run''s metrics to PATH, atomically, for node_exporter''s textfile collector')
+            [CompletionResult]::new('--pushgateway', '--pushgateway', [CompletionResultType]::ParameterName, 'Push this run''s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (the Python connector''s config.yml layout)')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log line format on stderr; json writes one object per line')

@@ -41,8 +41,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         }
         &'disinfox-sync;fetch'= {
             cand --since 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all'
-            cand -o 'Write the bundle to FILE (atomically) instead of stdout'
-            cand --output 'Write the bundle to FILE (atomically) instead of stdout'
+            cand -o 'Write the bundle to FILE (atomically) instead of stdout; - means stdout'
+            cand --output 'Write the bundle to FILE (atomically) instead of stdout; - means stdout'
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
             cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
@@ -62,6 +62,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;push'= {
             cand -f 'Bundle file to import; - or nothing reads stdin'
             cand --file 'Bundle file to import; - or nothing reads stdin'
+            cand --max-bundle-size 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 5000]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
@@ -88,6 +89,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 5000]'
+            cand --metrics-file 'Write this run''s metrics to PATH, atomically, for node_exporter''s textfile collector'
+            cand --pushgateway 'Push this run''s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
             cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
             cand --log-format 'Log line format on stderr; json writes one object per line'

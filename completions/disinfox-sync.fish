@@ -44,7 +44,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "reset-s
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l since -d 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s o -l output -d 'Write the bundle to FILE (atomically) instead of stdout' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s o -l output -d 'Write the bundle to FILE (atomically) instead of stdout; - means stdout' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
@@ -60,6 +60,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l ca
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s f -l file -d 'Bundle file to import; - or nothing reads stdin' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l max-bundle-size -d 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
@@ -83,6 +84,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l que
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l metrics-file -d 'Write this run\'s metrics to PATH, atomically, for node_exporter\'s textfile collector' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l pushgateway -d 'Push this run\'s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''

@@ -74,11 +74,11 @@ pub struct GlobalArgs {
     pub opencti_url: Option<String>,
 
     /// Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
     /// Time allowed to establish a connection [default: 10s]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
     pub connect_timeout: Option<Duration>,
 
     /// Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]
@@ -129,7 +129,7 @@ pub struct CheckArgs {
     pub json: bool,
 
     /// Check this state file instead of the state in OpenCTI (as sync --state-file)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -155,7 +155,7 @@ pub struct ChunkArgs {
 pub struct StateArgs {
     /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
     /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -172,6 +172,10 @@ pub struct PushArgs {
     /// Print the run summary as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_bundle_size: Option<u64>,
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
@@ -200,7 +204,8 @@ pub struct SyncArgs {
         long,
         value_name = "MB",
         env = "CONNECTOR_QUEUE_THRESHOLD",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_megabytes
     )]
     pub queue_threshold: Option<f64>,
 
@@ -210,6 +215,21 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write this run's metrics to PATH, atomically, for node_exporter's textfile collector
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Push this run's metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by
+    /// connector id); a failed push only warns
+    #[arg(long, value_name = "URL", value_parser = crate::config::parse_pushgateway)]
+    pub pushgateway: Option<reqwest::Url>,
 }
 
 #[derive(Debug, Args)]
@@ -228,7 +248,7 @@ pub struct FetchArgs {
     #[arg(long, value_name = "WHEN", default_value = "all")]
     pub since: String,
 
-    /// Write the bundle to FILE (atomically) instead of stdout
+    /// Write the bundle to FILE (atomically) instead of stdout; - means stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -237,8 +257,32 @@ pub struct FetchArgs {
     pub max_bundle_size: Option<u64>,
 }
 
+/// A path that may be empty: the bare `--state-file` stands for the default location, and
+/// clap's own path parser refuses the empty value it is given then.
+pub fn optional_path(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text))
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))
+}
+
+/// A timeout: a duration above zero (zero would fail every request at once).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("'{text}' is no time at all; give e.g. 30s")),
+        d => Ok(d),
+    }
+}
+
+/// A positive, finite number of megabytes (NaN or a negative value would defer every run).
+pub fn parse_megabytes(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a positive number of megabytes, e.g. 500"
+        )),
+    }
 }
 
 /// Byte sizes as plain numbers or with a binary suffix (K, M, G; optional trailing B/iB).

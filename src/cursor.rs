@@ -9,33 +9,60 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// The cursor after a successful import. Never moves backwards.
+/// The cursor after a successful import. Never moves backwards, and never past now.
 pub fn next(
     old: Option<DateTime<Utc>>,
     max_modified: Option<&str>,
     server_date: Option<DateTime<Utc>>,
     settle: Duration,
 ) -> Option<DateTime<Utc>> {
-    let newest = max_modified.and_then(crate::state::parse_cursor);
-    let candidate = match (newest, server_date) {
-        (Some(newest), Some(date)) => {
-            let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX);
-            let bound = date
-                .checked_sub_signed(settle)
-                .unwrap_or(DateTime::UNIX_EPOCH);
-            Some(newest.min(bound))
-        }
-        (Some(newest), None) => {
-            log::debug!(
-                "DISINFOX sent no Date header: the cursor is the newest modified received, without a settle window"
-            );
-            Some(newest)
-        }
-        (None, _) => None,
+    next_at(old, max_modified, server_date, settle, Utc::now())
+}
+
+/// [`next`] with the local clock given. Whatever the objects' `modified` say, the cursor
+/// stays behind both clocks (DISINFOX's `Date` less the settle window, and ours); without a
+/// `Date` the settle window trails our clock. A future-dated object must not move the cursor
+/// to 9999 and make every later incident look "up to date".
+pub fn next_at(
+    old: Option<DateTime<Utc>>,
+    max_modified: Option<&str>,
+    server_date: Option<DateTime<Utc>>,
+    settle: Duration,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX);
+    let behind = |clock: DateTime<Utc>| {
+        clock
+            .checked_sub_signed(settle)
+            .unwrap_or(DateTime::UNIX_EPOCH)
     };
-    match (old, candidate) {
+    let bound = match server_date {
+        Some(date) => behind(date).min(now),
+        None => {
+            log::debug!(
+                "DISINFOX sent no readable Date header: the cursor trails the local clock by the settle window"
+            );
+            behind(now)
+        }
+    };
+    let newest = max_modified.and_then(crate::state::parse_cursor);
+    let candidate = newest.map(|n| n.min(bound));
+    let moved = match (old, candidate) {
         (Some(o), Some(c)) => Some(o.max(c)),
         (o, c) => c.or(o),
+    };
+    // A cursor stored in the future (by an older version, or by hand) is pulled back: the
+    // objects in between are fetched again, which is harmless; skipped ones would be lost.
+    match moved {
+        Some(m) if m > now => {
+            log::warn!(
+                "the stored cursor {} is in the future; it is set back to {}",
+                crate::when::display(m),
+                crate::when::display(bound)
+            );
+            Some(bound)
+        }
+        m => m,
     }
 }
 
@@ -45,6 +72,64 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn next(
+        old: Option<DateTime<Utc>>,
+        max_modified: Option<&str>,
+        server_date: Option<DateTime<Utc>>,
+        settle: Duration,
+    ) -> Option<DateTime<Utc>> {
+        next_at(
+            old,
+            max_modified,
+            server_date,
+            settle,
+            t("2026-11-27T12:05:00Z"),
+        )
+    }
+
+    #[test]
+    fn future_objects_without_a_date_header_stop_at_the_local_clock() {
+        let n = next(
+            None,
+            Some("9999-12-31T23:59:59.999Z"),
+            None,
+            Duration::from_secs(60),
+        );
+        assert_eq!(n, Some(t("2026-11-27T12:04:00Z")));
+        let ahead = Some(t("2030-01-01T00:00:00Z"));
+        let n = next(
+            None,
+            Some("9999-12-31T23:59:59.999Z"),
+            ahead,
+            Duration::ZERO,
+        );
+        assert_eq!(n, Some(t("2026-11-27T12:05:00Z")));
+    }
+
+    #[test]
+    fn a_poisoned_stored_cursor_is_pulled_back() {
+        let old = Some(t("9999-12-31T23:59:59Z"));
+        let n = next(
+            old,
+            None,
+            Some(t("2026-11-27T12:05:00Z")),
+            Duration::from_secs(60),
+        );
+        assert_eq!(n, Some(t("2026-11-27T12:04:00Z")));
+    }
+
+    #[test]
+    fn impossible_and_leap_second_modified_never_become_the_cursor() {
+        let old = Some(t("2026-11-27T10:00:00Z"));
+        for bad in [
+            "2099-02-30T00:00:00.000Z",
+            "2026-11-27T11:59:60.000Z",
+            "0000-01-01T00:00:00Z",
+        ] {
+            assert_eq!(next(old, Some(bad), None, Duration::ZERO), old, "{bad}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use reqwest::blocking::{Client, Response};
@@ -17,6 +18,7 @@ use crate::secret::Secret;
 
 pub struct Disinfox {
     client: Client,
+    http: crate::config::HttpOptions,
     endpoint: Url,
     key: Secret,
     retry: RetryPolicy,
@@ -46,7 +48,7 @@ impl Answer {
 /// A body that is not a bundle at all is the peer's fault (76); a bundle with a broken object
 /// is bad data (65).
 fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
-    if is_structural(&err) {
+    if err.is_structural() {
         Error::Protocol(format!(
             "DISINFOX's answer is unusable: {err}; received {received}"
         ))
@@ -54,17 +56,6 @@ fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
     } else {
         Error::BadData(format!("DISINFOX sent an invalid bundle: {err}")).into()
     }
-}
-
-/// The input is not a bundle at all (as opposed to a bundle with a bad object in it).
-fn is_structural(err: &BundleError) -> bool {
-    matches!(
-        err,
-        BundleError::Empty
-            | BundleError::NotUtf8 { .. }
-            | BundleError::NotJson { .. }
-            | BundleError::NotBundle { .. }
-    )
 }
 
 impl Disinfox {
@@ -79,8 +70,10 @@ impl Disinfox {
             .disinfox_key
             .clone()
             .ok_or_else(|| Error::Config("missing DISINFOX_API_KEY".into()))?;
+        http::warn_if_plain_http(url, "DISINFOX", "the API key");
         Ok(Disinfox {
             client: http::client(&cfg.http, true)?,
+            http: cfg.http.clone(),
             endpoint: endpoint(url),
             key,
             retry: RetryPolicy::from_options(&cfg.http),
@@ -97,7 +90,7 @@ impl Disinfox {
     pub fn incidents(&self, since: Option<DateTime<Utc>>) -> Result<Answer> {
         let url = self.url(since);
         self.retry.run("DISINFOX", || match self.send(&url) {
-            Attempt::Done(resp) => self.read(resp),
+            Attempt::Done((resp, deadline)) => self.read(resp, deadline),
             Attempt::Retry { why, after } => Attempt::Retry { why, after },
             Attempt::Fail(e) => Attempt::Fail(e),
         })
@@ -106,11 +99,11 @@ impl Disinfox {
     /// The same answer, unread, to copy through without holding it (`fetch`).
     pub fn open(&self, since: Option<DateTime<Utc>>) -> Result<Stream> {
         let url = self.url(since);
-        let resp = self.retry.run("DISINFOX", || self.send(&url))?;
+        let (resp, deadline) = self.retry.run("DISINFOX", || self.send(&url))?;
         Ok(Stream {
             content_type: content_type(resp.headers()),
             max: self.max_size,
-            resp,
+            body: http::timed_body(resp, deadline),
         })
     }
 
@@ -122,8 +115,10 @@ impl Disinfox {
         url
     }
 
-    /// One request. A 200 comes back unread; anything else is classified from its body.
-    fn send(&self, url: &Url) -> Attempt<Response> {
+    /// One request. A 200 comes back unread, with the instant its body must be complete by;
+    /// anything else is classified from its body.
+    fn send(&self, url: &Url) -> Attempt<(Response, Instant)> {
+        let deadline = http::deadline(&self.http);
         let sent = self
             .client
             .get(url.clone())
@@ -143,19 +138,19 @@ impl Disinfox {
         if status == StatusCode::OK {
             return match resp.content_length() {
                 Some(n) if n > self.max_size => Attempt::Fail(self.too_large(n)),
-                _ => Attempt::Done(resp),
+                _ => Attempt::Done((resp, deadline)),
             };
         }
         let headers = resp.headers().clone();
         // Error bodies are short messages or pages; the first bytes are enough to report.
-        let body = http::read_body(resp, 64 * 1024).unwrap_or_default();
+        let body = http::read_body(resp, 64 * 1024, deadline).unwrap_or_default();
         classify_status(status, &headers, &body, &content_type, url)
     }
 
-    fn read(&self, resp: Response) -> Attempt<Answer> {
+    fn read(&self, resp: Response, deadline: Instant) -> Attempt<Answer> {
         let headers = resp.headers().clone();
         let content_type = content_type(&headers);
-        match http::read_body(resp, self.max_size) {
+        match http::read_body(resp, self.max_size, deadline) {
             Ok(body) => classify_ok(&headers, body, content_type),
             Err(BodyError::TooLarge(n)) => Attempt::Fail(self.too_large(n)),
             Err(BodyError::Io(e)) => Attempt::Retry {
@@ -187,7 +182,7 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
 
 /// An answer of `GET /incidents` not read yet.
 pub struct Stream {
-    resp: Response,
+    body: http::TimedBody,
     content_type: String,
     max: u64,
 }
@@ -198,7 +193,7 @@ impl Stream {
     /// breaks off cannot be fetched again once output has started: exit 75.
     pub fn copy_to(self, out: &mut dyn Write) -> Result<Option<Copied>> {
         let content_type = self.content_type;
-        let mut input = Head::new(self.resp);
+        let mut input = Head::new(self.body);
         match stream::copy(&mut input, out, self.max) {
             Ok(Streamed::Bundle { counts, bytes_out }) => Ok(Some(Copied {
                 counts,
@@ -284,7 +279,7 @@ fn classify_status<T>(
             "DISINFOX refused the request (HTTP 400): {}",
             received()
         ))),
-        429 | 500..=599 => Attempt::Retry {
+        408 | 429 | 500..=599 => Attempt::Retry {
             why: format!("DISINFOX answered HTTP {code}: {}", received()),
             after: http::retry_after(headers),
         },

@@ -2,9 +2,8 @@
 //! exponential backoff with jitter, `Retry-After` honoured), and one capped body reader.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -37,9 +36,51 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
                 path.display()
             ))
         })?;
+        if certs.is_empty() {
+            return Err(Error::Config(format!(
+                "--ca-cert file {} holds no certificate: give the PEM file of your CA (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ))
+            .into());
+        }
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().context("cannot set up the HTTP client")
+    // The system roots come from SSL_CERT_FILE / SSL_CERT_DIR when set; a name that gives
+    // no certificate must be reported as the setting it is, not as a TLS failure of a peer.
+    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty())
+            && !std::path::Path::new(&path).exists()
+        {
+            return Err(Error::Config(format!(
+                "{var} names {}, which does not exist: point it at a PEM file (it replaces the system roots) or unset it",
+                std::path::Path::new(&path).display()
+            ))
+            .into());
+        }
+    }
+    builder.build().map_err(|e| {
+        Error::Config(format!(
+            "cannot set up the HTTP client: {}; check --ca-cert, SSL_CERT_FILE and SSL_CERT_DIR",
+            error_chain(&e)
+        ))
+        .into()
+    })
+}
+
+/// A credential sent over plain http:// can be read by anyone on the path, unless the peer
+/// is this machine.
+pub fn warn_if_plain_http(url: &reqwest::Url, peer: &str, credential: &str) {
+    let host = url.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "http" && !loopback {
+        log::warn!(
+            "{credential} goes to {peer} over plain http:// ({host}): anyone on the path can read it; use https://"
+        );
+    }
 }
 
 /// `base` with `segment` as its last path element (added unless already there), no query:
@@ -54,6 +95,13 @@ pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
         url.set_path(&format!("{path}/{segment}"));
     }
     url
+}
+
+/// Retries this process made, for the run's metrics (one run per process).
+static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn retries_made() -> u64 {
+    RETRIES.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What one attempt came to.
@@ -99,6 +147,7 @@ impl RetryPolicy {
                     let wait = after.unwrap_or_else(|| self.backoff(n)).min(MAX_WAIT);
                     log::warn!("{what}: {why}; retrying in {:.1}s", wait.as_secs_f64());
                     std::thread::sleep(wait);
+                    RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     n += 1;
                 }
             }
@@ -118,16 +167,25 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.to_utc() - chrono::Utc::now()).to_std().ok()
+    let at = http_date(value)?;
+    (at - chrono::Utc::now()).to_std().ok()
 }
 
 /// The `Date` header: the peer's own clock, used to bound cursors against clock skew.
 pub fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
-    let value = headers.get(reqwest::header::DATE)?.to_str().ok()?;
-    chrono::DateTime::parse_from_rfc2822(value)
-        .ok()
-        .map(|d| d.to_utc())
+    http_date(headers.get(reqwest::header::DATE)?.to_str().ok()?)
+}
+
+/// The three date forms HTTP allows (RFC 9110 §5.6.7): IMF-fixdate, RFC 850 and asctime.
+pub fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let value = value.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc2822(value) {
+        return Some(d.to_utc());
+    }
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(value, f).ok())
+        .map(|d| d.and_utc())
 }
 
 /// Sorts a transport failure: TLS problems are configuration (78) — retrying cannot fix a
@@ -138,12 +196,24 @@ pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attem
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         return Attempt::Fail(
             Error::Config(format!(
-                "TLS verification failed for {peer} at {url}: {chain}; for a private CA pass --ca-cert PATH (or set SSL_CERT_FILE)"
+                "TLS verification failed for {peer} at {url}: {chain}; for a private CA pass --ca-cert PATH (added to the system roots; SSL_CERT_FILE, if set, replaces them)"
             ))
             .into(),
         );
     }
-    let why = if err.is_timeout() {
+    if err.is_redirect() {
+        return Attempt::Fail(
+            Error::Protocol(format!(
+                "{peer} at {url} redirects in a loop or too often ({chain}); set the URL to where the service really answers"
+            ))
+            .into(),
+        );
+    }
+    let why = if err.is_timeout() && err.is_connect() {
+        format!(
+            "cannot connect to {peer} at {url} in time ({chain}); raise --connect-timeout if the network is just slow"
+        )
+    } else if err.is_timeout() {
         format!("{peer} did not answer in time ({chain}); raise --timeout if it is just slow")
     } else if err.is_connect() {
         format!("cannot connect to {peer} at {url}: {chain}")
@@ -166,8 +236,13 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// Reads the whole body into one buffer sized from Content-Length, refusing more than `max`.
-pub fn read_body(mut resp: Response, max: u64) -> std::result::Result<Vec<u8>, BodyError> {
+/// Reads the whole body into one buffer sized from Content-Length, refusing more than `max`
+/// and giving up at `deadline`.
+pub fn read_body(
+    resp: Response,
+    max: u64,
+    deadline: Instant,
+) -> std::result::Result<Vec<u8>, BodyError> {
     if let Some(len) = resp.content_length()
         && len > max
     {
@@ -175,11 +250,87 @@ pub fn read_body(mut resp: Response, max: u64) -> std::result::Result<Vec<u8>, B
     }
     let hint = resp.content_length().unwrap_or(64 * 1024).min(max) as usize;
     let mut body = Vec::with_capacity(hint);
-    let read = (&mut resp).take(max + 1).read_to_end(&mut body);
+    let read = timed_body(resp, deadline)
+        .take(max + 1)
+        .read_to_end(&mut body);
     match read {
         Ok(_) if body.len() as u64 > max => Err(BodyError::TooLarge(body.len() as u64)),
         Ok(_) => Ok(body),
         Err(e) => Err(BodyError::Io(e)),
+    }
+}
+
+/// When a request must be over: `--timeout` from now, for connect, headers and body alike.
+pub fn deadline(opts: &HttpOptions) -> Instant {
+    Instant::now() + opts.timeout
+}
+
+/// A response body that ends with a timeout error at `deadline`, however the bytes trickle
+/// in. reqwest's blocking timeout restarts on every read (a byte a second holds a run
+/// forever), so the reads happen on a thread of their own and this side waits for each
+/// chunk only as long as the deadline allows. A thread left blocked ends with reqwest's
+/// own read timeout, or with the process.
+pub fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::spawn(move || {
+        loop {
+            let mut chunk = vec![0; 64 * 1024];
+            let sent = match resp.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    tx.send(Ok(chunk))
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    TimedBody {
+        rx,
+        chunk: Vec::new(),
+        at: 0,
+        deadline,
+    }
+}
+
+pub struct TimedBody {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    deadline: Instant,
+}
+
+impl Read for TimedBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::mpsc::RecvTimeoutError;
+        if self.at == self.chunk.len() {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The reading thread ended: the body is complete.
+                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the answer did not arrive in full within --timeout",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -189,14 +340,21 @@ pub enum BodyError {
 }
 
 /// The first bytes of a body, printable, for messages about answers we cannot use.
+/// Secrets are scrubbed from the whole body before it is cut: cut first, a secret across the
+/// cut would keep its first characters.
 pub fn preview(body: &[u8]) -> String {
-    let head = &body[..body.len().min(120)];
-    let text: String = String::from_utf8_lossy(head)
+    const SHOWN: usize = 120;
+    // Enough text to hold any secret that starts within the shown part.
+    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN + 64 * 1024)]);
+    let clean = crate::secret::scrub(&text);
+    let cut = clean.chars().count() > SHOWN || body.len() > SHOWN + 64 * 1024;
+    let more = if cut { "…" } else { "" };
+    let shown: String = clean
         .chars()
+        .take(SHOWN)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let more = if body.len() > head.len() { "…" } else { "" };
-    format!("\"{}{more}\"", text.trim())
+    format!("\"{}{more}\"", shown.trim())
 }
 
 #[cfg(test)]
@@ -209,6 +367,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn all_three_http_date_forms() {
+        let want = chrono::DateTime::parse_from_rfc3339("1994-11-06T08:49:37Z").unwrap();
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(http_date(form), Some(want.to_utc()), "{form}");
+        }
+        assert_eq!(http_date("yesterday"), None);
     }
 
     #[test]
@@ -228,6 +399,15 @@ mod tests {
         assert_eq!(calls, 3);
         let msg = format!("{:#}", r.unwrap_err());
         assert!(msg.contains("gave up after 3 attempts"), "{msg}");
+    }
+
+    #[test]
+    fn preview_redacts_before_it_cuts() {
+        let secret = "tok-preview-0123456789abcdefghij";
+        let _s = crate::secret::Secret::new(secret.into());
+        let body = format!("{}Authorization: Bearer {secret} and more", "x".repeat(100));
+        let shown = preview(body.as_bytes());
+        assert!(!shown.contains("tok-prev"), "{shown}");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use disinfox_sync::cli::Cli;
 use disinfox_sync::error::{Outcome, classify, render};
 
 fn main() -> ExitCode {
+    disinfox_sync::output::note_closed_stdout();
+    drop_empty_settings();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -26,5 +28,24 @@ fn main() -> ExitCode {
                 code.into()
             }
         },
+    }
+}
+
+/// An empty variable means "not set", as the configuration module reads it too: clap would
+/// otherwise hand the empty text to a flag the user never typed ("a value is required for
+/// '--state-file'").
+fn drop_empty_settings() {
+    let cli = Cli::command();
+    let names: Vec<_> = std::iter::once(&cli)
+        .chain(cli.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .filter_map(|a| a.get_env().map(|n| n.to_os_string()))
+        .collect();
+    for name in names {
+        if std::env::var_os(&name).is_some_and(|v| v.is_empty()) {
+            // SAFETY: the process is still single-threaded here; nothing reads the
+            // environment concurrently.
+            unsafe { std::env::remove_var(&name) };
+        }
     }
 }

@@ -47,6 +47,9 @@ pub struct Report {
     pub exit_code: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// DISINFOX's clock (its `Date` header), for the cursor-lag metric.
+    #[serde(skip)]
+    pub disinfox_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Report {
@@ -89,9 +92,8 @@ impl Report {
             ));
         }
         line.push_str(&format!(", {:.2}s", self.duration_seconds));
-        if let Some(e) = &self.error {
-            line.push_str(&format!(": {e}"));
-        }
+        // The error itself is printed once, by `main`, as the last line; the JSON summary
+        // carries it too.
         line
     }
 

@@ -7,9 +7,25 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 pub const FORMS: &str = "use RFC 3339 (2026-11-27T21:51:42Z or with an offset, +02:00), \
 a date (2026-11-27), a duration ago (36h, 7days) or all";
 
+/// Whether DISINFOX (Python's `datetime`) can hold `t`: years 1 to 9999, no leap second.
+/// chrono accepts year 0 and `23:59:60`; sent as a cursor, either gets HTTP 500 forever.
+pub fn representable(t: DateTime<Utc>) -> bool {
+    use chrono::{Datelike, Timelike};
+    (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000
+}
+
 /// Parses WHEN; `None` means "from the beginning" (`all`).
 pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     let t = text.trim();
+    match parse_any(t, now)? {
+        Some(at) if !representable(at) => Err(format!(
+            "'{t}' is outside what DISINFOX accepts (years 0001 to 9999, no leap second)"
+        )),
+        at => Ok(at),
+    }
+}
+
+fn parse_any(t: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     if t.eq_ignore_ascii_case("all") {
         return Ok(None);
     }
@@ -64,6 +80,19 @@ mod tests {
         assert_eq!(at("36h").unwrap(), "2026-11-28T00:00:00.000000Z");
         assert_eq!(at("7days").unwrap(), "2026-11-22T12:00:00.000000Z");
         assert!(parse("yesterday", now()).unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn leap_seconds_year_zero_and_impossible_dates_are_refused() {
+        for bad in [
+            "2026-12-31T23:59:60Z",
+            "0000-01-01T00:00:00Z",
+            "0000-01-01",
+            "2099-02-30T00:00:00Z",
+            "2099-02-30",
+        ] {
+            assert!(parse(bad, now()).is_err(), "{bad}");
+        }
     }
 
     #[test]

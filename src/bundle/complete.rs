@@ -83,6 +83,8 @@ fn same_separators(a: &str, b: &str) -> bool {
 struct Latest<'a> {
     best: Option<&'a str>,
     best_is_zulu: bool,
+    /// Candidates refused as not representable (reported once).
+    ignored: usize,
 }
 
 impl<'a> Latest<'a> {
@@ -97,6 +99,18 @@ impl<'a> Latest<'a> {
             if cmp_timestamps(Some(m), Some(b)) != Ordering::Greater {
                 return;
             }
+        }
+        // Only a time the cursor can take may win: an impossible date (2099-02-30), a leap
+        // second or year 0 would otherwise freeze the cursor or poison DISINFOX's query.
+        if crate::state::parse_cursor(m).is_none() {
+            if self.ignored == 0 {
+                let shown: String = m.chars().take(40).collect();
+                log::warn!(
+                    "an object's modified '{shown}' is not a time DISINFOX can hold; ignored for the cursor"
+                );
+            }
+            self.ignored += 1;
+            return;
         }
         self.best = Some(m);
         self.best_is_zulu = is_zulu(m);
@@ -509,6 +523,8 @@ mod tests {
             "garbage",
             "2024-01-01T00:00:00.001Z",
             "2024-01-01T01:00:00+02:00",
+            "2099-02-30T00:00:00.000Z",
+            "2099-01-01T23:59:60.000Z",
         ] {
             l.offer(m);
         }

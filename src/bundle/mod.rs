@@ -110,6 +110,21 @@ pub enum BundleError {
     Limits { reason: String },
 }
 
+impl BundleError {
+    /// The input is not a bundle at all (empty, not UTF-8, not JSON, cut off, not a bundle),
+    /// as opposed to a bundle with a bad object in it. From a peer the first is a protocol
+    /// error (76), the second bad data (65); decided here for every reader of an answer.
+    pub fn is_structural(&self) -> bool {
+        matches!(
+            self,
+            BundleError::Empty
+                | BundleError::NotUtf8 { .. }
+                | BundleError::NotJson { .. }
+                | BundleError::NotBundle { .. }
+        )
+    }
+}
+
 /// Where an object's references are in the reference arena of the [`Parsed`]/[`Prepared`]
 /// that holds it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

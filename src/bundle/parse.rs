@@ -36,6 +36,8 @@ macro_rules! ignore_scalars {
 
 /// Validate `input` as a STIX 2.1 bundle and extract what the stage needs from each object.
 pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
+    // JSON allows a parser to skip a UTF-8 byte-order mark; some Windows tools write one.
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     // One up-front check is much faster than serde_json validating each borrowed slice.
     let text = std::str::from_utf8(input).map_err(|e| {
         let offset = e.valid_up_to();
@@ -78,6 +80,8 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
         Err(e) => {
             return Err(match (st.failure.take(), st.current) {
                 (Some(failure), _) => failure,
+                // The input ends inside an object: a cut-off document, not a bad object.
+                (None, Some(_)) if e.is_eof() => json_error(&e),
                 (None, Some(index)) => {
                     let offset = offset_of_line_col(text, e.line(), e.column());
                     BundleError::Object {

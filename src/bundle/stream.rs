@@ -165,7 +165,14 @@ impl Top {
                     reason: format!("{reason} (at byte {at})"),
                 })
             };
-            let text = std::str::from_utf8(&raw).map_err(|_| bad("not UTF-8 text".into()))?;
+            // Not UTF-8 is a broken document, not a bad object: the same answer must end the
+            // same way in `fetch` (streamed) and `sync` (parsed whole).
+            let text = std::str::from_utf8(&raw).map_err(|e| {
+                not_bundle(format!(
+                    "not UTF-8 text: invalid byte at offset {}",
+                    at + e.valid_up_to() as u64
+                ))
+            })?;
             let o = object(text, &mut Vec::new()).map_err(bad)?;
             *self.counts.entry(o.kind.to_owned()).or_default() += 1;
             if index > 0 {

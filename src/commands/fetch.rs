@@ -13,6 +13,15 @@ pub fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
     let started = Instant::now();
     let since = crate::when::parse(&args.since, chrono::Utc::now())
         .map_err(|e| Error::Usage(format!("invalid --since: {e}")))?;
+    // A target that cannot be replaced is refused before anything is downloaded.
+    let output = args
+        .output
+        .as_deref()
+        .filter(|p| *p != std::path::Path::new("-"));
+    match output {
+        Some(path) => crate::output::existing_regular_file(path).map(drop)?,
+        None => crate::output::stdout_is_open()?,
+    }
     let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
     let source = Disinfox::new(cfg, max)?;
     log::info!(
@@ -22,7 +31,7 @@ pub fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
     );
     let stream = source.open(since)?;
     // `{}` writes nothing while streaming: the empty bundle is written in its place.
-    let copied = crate::output::write_to(args.output.as_deref(), |w| match stream.copy_to(w)? {
+    let copied = crate::output::write_to(output, |w| match stream.copy_to(w)? {
         Some(copied) => Ok(copied),
         None => {
             let empty = empty_bundle();

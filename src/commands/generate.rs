@@ -62,6 +62,18 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Keep the cursor in this file instead of OpenCTI.",
     ),
     (
+        "DISINFOX_SYNC_METRICS_FILE",
+        "sync writes its metrics to this file for node_exporter's textfile collector (disinfox_sync.metrics_file).",
+    ),
+    (
+        "DISINFOX_SYNC_PUSHGATEWAY_URL",
+        "sync pushes its metrics to this Prometheus Pushgateway (disinfox_sync.pushgateway_url).",
+    ),
+    (
+        "DISINFOX_SYNC_PUSHGATEWAY_USER, DISINFOX_SYNC_PUSHGATEWAY_PASSWORD, DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE",
+        "Basic auth for the Pushgateway; the password, or a file holding it (disinfox_sync.pushgateway_user, disinfox_sync.pushgateway_password).",
+    ),
+    (
         "RUST_LOG",
         "Log filter used when no log level is configured.",
     ),

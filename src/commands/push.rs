@@ -16,7 +16,8 @@ pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     let started = Instant::now();
     let mut report = Report::new("push");
     reported(&mut report, args.json, started, |report| {
-        let input = read_input(args.file.as_deref())?;
+        let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
+        let input = read_input(args.file.as_deref(), max)?;
         let limits = stage::limits(cfg, &args.chunks)?;
         let parsed = bundle::parse(&input)?;
         if parsed.is_empty() {
@@ -36,12 +37,15 @@ pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     })
 }
 
-/// The whole input in one buffer: the stage borrows objects from it.
-fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
-    match file.filter(|p| p.as_os_str() != "-") {
-        Some(path) => std::fs::read(path).map_err(|e| {
-            Error::NoInput(format!("cannot read bundle file {}: {e}", path.display())).into()
-        }),
+/// The whole input in one buffer (the stage borrows objects from it), at most `max` bytes.
+/// Devices and directories are refused before reading; a FIFO or pipe is read with the bound.
+fn read_input(file: Option<&Path>, max: u64) -> Result<Vec<u8>> {
+    use crate::input::{Accept, ReadError, read_bounded, read_file};
+    let (read, source) = match file.filter(|p| p.as_os_str() != "-") {
+        Some(path) => (
+            read_file(path, max, Accept::RegularOrPipe),
+            format!("bundle file {}", path.display()),
+        ),
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
@@ -50,12 +54,56 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
                 )
                 .into());
             }
-            let mut buf = Vec::new();
-            stdin
-                .lock()
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::NoInput(format!("cannot read the bundle from stdin: {e}")))?;
-            Ok(buf)
+            (
+                read_bounded(OpensAnObject::new(stdin.lock()), max),
+                "the bundle from stdin".to_owned(),
+            )
         }
+    };
+    match read {
+        Ok(bytes) => Ok(bytes),
+        Err(ReadError::TooLarge { limit }) => Err(Error::Config(format!(
+            "{source} is larger than --max-bundle-size ({limit} bytes); raise --max-bundle-size or split the bundle"
+        ))
+        .into()),
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(Error::BadData(format!("{source} is not a bundle: {e}")).into())
+        }
+        Err(e) => Err(Error::NoInput(format!("cannot read {source}: {e}")).into()),
+    }
+}
+
+/// Fails the read as soon as the first byte that is not white space shows the input is not
+/// a JSON object: endless junk on stdin (`push < /dev/zero`) ends at once, not at the size cap.
+struct OpensAnObject<R> {
+    inner: R,
+    decided: bool,
+}
+
+impl<R> OpensAnObject<R> {
+    fn new(inner: R) -> Self {
+        OpensAnObject {
+            inner,
+            decided: false,
+        }
+    }
+}
+
+impl<R: Read> Read for OpensAnObject<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.decided
+            && let Some(&first) = buf[..n].iter().find(|b| !b.is_ascii_whitespace())
+        {
+            self.decided = true;
+            // `{`, or the first byte of a UTF-8 byte-order mark (reported by the parser).
+            if first != b'{' && first != 0xEF {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("it starts with byte 0x{first:02x}, not with '{{'"),
+                ));
+            }
+        }
+        Ok(n)
     }
 }

@@ -13,11 +13,23 @@ pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
             .map_err(|e| Error::Usage(format!("invalid --to: {e}")))?,
         None => None,
     };
+    if let Some(at) = to.filter(|at| *at > chrono::Utc::now()) {
+        log::warn!(
+            "--to {} is in the future: the next sync starts from the current time instead",
+            crate::when::display(at)
+        );
+    }
     match state::resolve_file(args.state.state_file.as_ref(), cfg.state_file.as_ref())? {
         Some(path) => {
             let file = FileStore::open(&path)?;
             // A corrupt file is exactly what reset-state is for: show it, then replace it.
-            let before = std::fs::read_to_string(&path).unwrap_or_default();
+            let before = crate::input::read_file(
+                &path,
+                crate::input::MAX_STATE,
+                crate::input::Accept::RegularOnly,
+            )
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
             let store = Store::File(file);
             let after = reset(&store, parse_lenient(&before), to)?;
             print(before.trim(), &after)

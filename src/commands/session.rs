@@ -58,6 +58,28 @@ impl<'c> Session<'c> {
         })
     }
 
+    /// As `open`, with read-only probes only: the state is read, the connector is not
+    /// registered (`sync --dry-run` changes nothing).
+    pub fn open_read_only(cfg: &'c Config) -> Result<Self> {
+        let gql = Graphql::new(cfg)?;
+        let over_amqp = cfg.queue_protocol == QueueProtocol::Amqp;
+        let platform = connector::probe_for_import(&gql, over_amqp)?;
+        let connector_id = cfg
+            .connector_id
+            .as_deref()
+            .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
+        let registered = connector::read_state(&gql, connector_id)?;
+        // A dry run pushes nothing: the broker is neither read nor contacted.
+        Ok(Session {
+            gql,
+            platform,
+            connector_id,
+            registered,
+            broker: None,
+            cfg,
+        })
+    }
+
     /// The connector's state in OpenCTI, as registration returned it.
     pub fn store(&self) -> Store<'_> {
         Store::Opencti {

@@ -32,7 +32,7 @@ pub fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<
     let prepared = bundle::prepare(parsed);
     if prepared.duplicates > 0 {
         log::info!(
-            "dropped {} duplicate object(s) (kept the latest modified)",
+            "dropped {} duplicate object(s) (of each id the copy with the latest modified was kept, the first one among equals)",
             prepared.duplicates
         );
     }

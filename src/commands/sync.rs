@@ -19,10 +19,14 @@ use crate::when::display;
 
 pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let mut report = Report::new("sync");
-    reported(&mut report, args.json, started, |report| {
+    let result = reported(&mut report, args.json, started, |report| {
         cycle(cfg, args, report)
-    })
+    });
+    // After the summary: publishing metrics only warns, whatever happens to it.
+    crate::metrics::publish(cfg, &args.metrics, &report, started_at);
+    result
 }
 
 fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
@@ -33,7 +37,10 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     };
     let limits = stage::limits(cfg, &args.chunks)?;
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
-    let session = Session::open(cfg)?;
+    let session = match args.dry_run {
+        true => Session::open_read_only(cfg)?,
+        false => Session::open(cfg)?,
+    };
     let store = match file {
         Some(f) => Store::File(f),
         None => session.store(),
@@ -55,6 +62,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     }
 
     let answer = source.incidents(before.last_fetch)?;
+    report.disinfox_clock = answer.server_date;
     let now = Utc::now();
     let info = connector_info(cfg, &session.platform, now, queue.unwrap_or(0.0), threshold);
     let Some(parsed) = answer.objects()? else {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::keys::{IGNORED_KEYS, KEYS};
 use crate::error::Error;
+use crate::input::{Accept, ReadError};
 
 /// Explicit path: must exist. Default path (user config directory): optional.
 pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
@@ -15,11 +16,10 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
             None => return Ok((None, serde_json::Value::Null)),
         },
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-            return Ok((None, serde_json::Value::Null));
-        }
+    let bytes = match crate::input::read_file(&path, crate::input::MAX_CONFIG, Accept::RegularOnly)
+    {
+        Ok(b) => b,
+        Err(ReadError::NotFound(_)) if !must_exist => return Ok((None, serde_json::Value::Null)),
         Err(e) => {
             return Err(Error::Config(format!(
                 "cannot read config file {}: {e}; fix the path given by --config / DISINFOX_SYNC_CONFIG",
@@ -27,19 +27,76 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
             )));
         }
     };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Config(format!(
+            "config file {} is not UTF-8 text; save it as UTF-8",
+            path.display()
+        ))
+    })?;
+    // Editors on some systems start UTF-8 files with a byte-order mark; YAML allows it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let value: serde_json::Value = if text.trim().is_empty() {
         serde_json::Value::Null
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| {
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or("").to_owned();
+        serde_saphyr::from_str(text).map_err(|e| {
+            let first = plain_yaml_message(&e.to_string());
             Error::Config(format!(
                 "config file {} is not valid YAML: {first}",
                 path.display()
             ))
         })?
     };
+    if !matches!(
+        value,
+        serde_json::Value::Object(_) | serde_json::Value::Null
+    ) {
+        return Err(Error::Config(format!(
+            "config file {} must be a mapping of sections (opencti:, connector:, disinfox:), not {}",
+            path.display(),
+            kind_of(&value)
+        )));
+    }
     Ok((Some(path), value))
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        _ => "a mapping",
+    }
+}
+
+/// The YAML parser's first line, without the advice it gives to programmers (its option and
+/// function names mean nothing to someone editing config.yml).
+fn plain_yaml_message(raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or("");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let (place, what) = match first.split_once(": ") {
+        Some((place, what)) if place.starts_with("line ") => (format!("{place}: "), what),
+        _ => (String::new(), first),
+    };
+    let what = if what.starts_with("multiple YAML documents") {
+        "more than one YAML document (a --- line): keep one".to_owned()
+    } else if what.contains("rejected by the configured policy") {
+        what.replace(
+            "rejected by the configured policy",
+            "is not a finite number",
+        )
+        .replace("non-finite float ", "")
+    } else if what == "expected string scalar" {
+        "a key must be a plain name".to_owned()
+    } else {
+        // "duplicate mapping key: a, set DuplicateKeyPolicy in Options if acceptable"
+        what.split([',', ';'])
+            .next()
+            .unwrap_or(what)
+            .trim()
+            .to_owned()
+    };
+    format!("{place}{what}")
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -56,6 +113,11 @@ pub fn flatten_known(
     let mut stack = vec![(String::new(), value)];
     while let Some((prefix, value)) = stack.pop() {
         match value {
+            // A known key must hold a value; a mapping there is kept as its JSON text so
+            // that the setting reports it as invalid, instead of "missing" later.
+            object @ serde_json::Value::Object(_) if KEYS.iter().any(|k| k.yaml == prefix) => {
+                out.insert(prefix, object.to_string());
+            }
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
                     let path = if prefix.is_empty() {
@@ -96,6 +158,23 @@ pub fn flatten_known(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_messages_carry_no_library_advice() {
+        for (text, want) in [
+            ("a: 1\na: 2\n", "line 2 column 1: duplicate mapping key: a"),
+            ("x: 1\n---\ny: 2\n", "more than one YAML document"),
+            ("x: .nan\n", "`.nan` is not a finite number"),
+            ("? [a, b]\n: c\n", "a key must be a plain name"),
+        ] {
+            let e = serde_saphyr::from_str::<serde_json::Value>(text).unwrap_err();
+            let shown = plain_yaml_message(&e.to_string());
+            assert!(shown.contains(want), "{shown}");
+            for internal in ["Policy", "Options", "from_str", "error:"] {
+                assert!(!shown.contains(internal), "{shown}");
+            }
+        }
+    }
 
     #[test]
     fn flatten_warns_on_unknown_keys() {

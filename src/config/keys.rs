@@ -104,6 +104,26 @@ pub const KEYS: &[Key] = &[
         "DISINFOX_SYNC_MAX_BUNDLE_SIZE",
         Group::General,
     ),
+    key(
+        "disinfox_sync.metrics_file",
+        "DISINFOX_SYNC_METRICS_FILE",
+        Group::General,
+    ),
+    key(
+        "disinfox_sync.pushgateway_url",
+        "DISINFOX_SYNC_PUSHGATEWAY_URL",
+        Group::General,
+    ),
+    key(
+        "disinfox_sync.pushgateway_user",
+        "DISINFOX_SYNC_PUSHGATEWAY_USER",
+        Group::General,
+    ),
+    key(
+        "disinfox_sync.pushgateway_password",
+        "DISINFOX_SYNC_PUSHGATEWAY_PASSWORD",
+        Group::General,
+    ),
 ];
 
 /// Keys the Python connector's config.yml may carry that mean nothing to a one-shot CLI.
@@ -132,6 +152,7 @@ pub fn flag_name(key: &Key) -> String {
         "disinfox.url" => "disinfox-url".into(),
         "opencti.url" => "opencti-url".into(),
         "connector.log_level" => "log-level".into(),
+        "disinfox_sync.pushgateway_url" => "pushgateway".into(),
         _ => leaf.replace('_', "-"),
     }
 }

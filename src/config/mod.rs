@@ -7,6 +7,7 @@
 
 mod file;
 mod keys;
+mod metrics;
 mod mq;
 mod reader;
 mod values;
@@ -18,6 +19,7 @@ use log::LevelFilter;
 use reqwest::Url;
 
 pub use file::default_config_path;
+pub use metrics::{MetricsOptions, parse_pushgateway};
 pub use mq::{MqSettings, QueueProtocol};
 pub use values::{parse_iso8601_duration, parse_level, parse_uuid};
 
@@ -66,6 +68,7 @@ pub struct Config {
     pub max_bundle_size: u64,
     pub queue_protocol: QueueProtocol,
     pub mq: MqSettings,
+    pub metrics: MetricsOptions,
     /// Problems that do not stop this command; logged once logging is up.
     pub warnings: Vec<String>,
 }
@@ -135,6 +138,7 @@ impl Config {
                 .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
             queue_protocol: mq::queue_protocol(&mut r),
             mq: mq::mq_settings(&mut r),
+            metrics: metrics::options(&mut r),
             file: r.file_path.clone(),
             warnings: Vec::new(),
         };
@@ -151,16 +155,20 @@ impl Config {
 
 /// Flags win outright; otherwise the environment or the file, then the defaults.
 fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
-    let mut duration = |yaml: &str, flag: Option<Duration>, default: Duration| {
-        flag.or_else(|| r.parse(yaml, None, parse_duration))
+    let mut timeout = |yaml: &str, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(yaml, None, crate::cli::parse_timeout))
             .unwrap_or(default)
     };
-    let timeout = duration("disinfox_sync.timeout", args.timeout, DEFAULT_TIMEOUT);
-    let connect_timeout = duration(
+    let connect_timeout = timeout(
         "disinfox_sync.connect_timeout",
         args.connect_timeout,
         DEFAULT_CONNECT_TIMEOUT,
     );
+    let timeout = timeout("disinfox_sync.timeout", args.timeout, DEFAULT_TIMEOUT);
+    let mut duration = |yaml: &str, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(yaml, None, parse_duration))
+            .unwrap_or(default)
+    };
     let retry_delay = duration(
         "disinfox_sync.retry_delay",
         args.retry_delay,

@@ -82,6 +82,10 @@ impl Reader<'_> {
                 "both {} and {file_var} are set: keep only one",
                 key.env
             )),
+            (Some(v), None) if v.chars().any(char::is_control) => Err(format!(
+                "{} holds a line break or control character: set only the value",
+                key.env
+            )),
             (Some(v), None) => Ok(Some(v)),
             (None, Some(path)) => read_secret_file(&file_var, &path).map(Some),
             (None, None) => Ok(self.find(None, key).map(|f| f.value)),
@@ -118,12 +122,20 @@ impl Reader<'_> {
 }
 
 fn read_secret_file(var: &str, path: &str) -> Result<String, String> {
+    use crate::input::{Accept, MAX_SECRET, read_file};
+    let bytes = read_file(Path::new(path), MAX_SECRET, Accept::RegularOnly)
+        .map_err(|e| format!("cannot read {var} file {path}: {e}"))?;
     let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {var} file {path}: {e}"))?;
+        String::from_utf8(bytes).map_err(|_| format!("{var} file {path} is not UTF-8 text"))?;
     let value = text.strip_suffix('\n').unwrap_or(&text);
     let value = value.strip_suffix('\r').unwrap_or(value);
     if value.is_empty() {
         return Err(format!("{var} points at an empty file: {path}"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "{var} file {path} holds more than one line or a control character: keep only the value (one trailing newline is fine)"
+        ));
     }
     Ok(value.to_owned())
 }

@@ -5,14 +5,110 @@ use std::time::Duration;
 use log::LevelFilter;
 use reqwest::Url;
 
+use crate::secret::Secret;
+
+/// An http(s) URL. Credentials in it (`https://user:pw@host`) are registered as secrets at
+/// once, so no log line, error or summary shows them; a URL that does not parse is echoed
+/// without its user part.
 pub fn parse_url(v: &str) -> Result<Url, String> {
+    let shown = without_userinfo(v);
     let url = Url::parse(v)
-        .map_err(|e| format!("'{v}' is not a URL ({e}); use e.g. https://host:port/path"))?;
+        .map_err(|e| format!("'{shown}' is not a URL ({e}); use e.g. https://host:port/path"))?;
+    register_credentials(&url);
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),
         _ => Err(format!(
-            "'{v}' must be an http:// or https:// URL with a host"
+            "'{shown}' must be an http:// or https:// URL with a host"
         )),
+    }
+}
+
+fn register_credentials(url: &Url) {
+    // A user name alone is often a token (https://TOKEN@host); next to a password it is not.
+    let secret = match url.password() {
+        Some(pw) => pw,
+        None => url.username(),
+    };
+    if !secret.is_empty() {
+        let _ = Secret::new(secret.to_owned());
+        let _ = Secret::new(percent_decoded(secret));
+        // What goes on the wire: `Authorization: Basic base64(user:password)`, which a proxy
+        // page may echo back.
+        let pair = format!(
+            "{}:{}",
+            percent_decoded(url.username()),
+            url.password().map(percent_decoded).unwrap_or_default()
+        );
+        let _ = Secret::new(base64(pair.as_bytes()));
+    }
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+#[test]
+fn base64_of_basic_credentials() {
+    assert_eq!(base64(b"user:pw"), "dXNlcjpwdw==");
+    assert_eq!(
+        base64(b"Aladdin:open sesame"),
+        "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    );
+}
+
+/// `scheme://user:pw@rest` → `scheme://…@rest`, for messages about a URL that did not parse.
+fn without_userinfo(v: &str) -> String {
+    match v.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://…{}", &rest[at..]),
+                None => v.to_owned(),
+            }
+        }
+        None => v.to_owned(),
     }
 }
 

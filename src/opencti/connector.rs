@@ -116,6 +116,23 @@ pub fn register(gql: &Graphql, id: &str, name: &str, scope: &[String]) -> Result
     })
 }
 
+/// The stored state, read without registering (no mutation). A connector never registered
+/// has none; a user without MODULES cannot read it, which is reported and taken as none.
+pub fn read_state(gql: &Graphql, id: &str) -> Result<Registered> {
+    match gql.run(&doc::STATE, json!({ "id": id })) {
+        Ok(data) => Ok(Registered {
+            state: str_at(&data, "/connector/connector_state"),
+        }),
+        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) => {
+            log::warn!(
+                "cannot read the connector's stored state without registering (the token's user lacks MODULES); the dry run starts from the beginning"
+            );
+            Ok(Registered { state: None })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `state`; returns the state the platform holds afterwards (a pending UI reset makes
 /// the platform ignore one ping — the caller compares and pings again).
 pub fn ping(

@@ -89,6 +89,13 @@ pub const WORK_DONE: Document = Document {
     since: V6_0_0,
 };
 
+/// The stored state without registering: what `sync --dry-run` reads (it changes nothing).
+pub const STATE: Document = Document {
+    name: "ConnectorState",
+    text: "query ConnectorState($id: String!) { connector(id: $id) { id connector_state } }",
+    since: V6_0_0,
+};
+
 pub const ALL: &[&Document] = &[
     &PROBE,
     &REGISTER,
@@ -102,6 +109,7 @@ pub const ALL: &[&Document] = &[
     &WORK_DONE,
     &REGISTER_WITH_QUEUE,
     &ADD_EXPECTATIONS,
+    &STATE,
 ];
 
 /// The 7 input fields every release from 6.0.0 accepts; later fields (auto_update, …) would

@@ -16,6 +16,7 @@ const MAX_ANSWER: u64 = 16 << 20;
 
 pub struct Graphql {
     client: Client,
+    http: crate::config::HttpOptions,
     url: Url,
     token: Secret,
     retry: RetryPolicy,
@@ -36,8 +37,10 @@ impl Graphql {
                 "OPENCTI_SSL_VERIFY=false: TLS certificates of OpenCTI are NOT verified; anyone on the path can read the token. Use --ca-cert for a private CA instead"
             );
         }
+        http::warn_if_plain_http(base, "OpenCTI", "the token");
         Ok(Graphql {
             client: http::client(&cfg.http, cfg.opencti_ssl_verify)?,
+            http: cfg.http.clone(),
             url: graphql_url(base),
             token,
             retry: RetryPolicy::from_options(&cfg.http),
@@ -67,6 +70,7 @@ impl Graphql {
     }
 
     fn attempt(&self, op: &str, body: &[u8]) -> Attempt<Value> {
+        let deadline = http::deadline(&self.http);
         let sent = self
             .client
             .post(self.url.clone())
@@ -81,7 +85,7 @@ impl Graphql {
         };
         let status = resp.status().as_u16();
         let after = http::retry_after(resp.headers());
-        let answer = match http::read_body(resp, MAX_ANSWER) {
+        let answer = match http::read_body(resp, MAX_ANSWER, deadline) {
             Ok(b) => b,
             Err(BodyError::TooLarge(n)) => {
                 return Attempt::Fail(
@@ -104,7 +108,7 @@ impl Graphql {
                 "OpenCTI refused {op} as too large (HTTP 413, {} bytes sent): lower --chunk-size, or raise the server's APP__MAX_PAYLOAD_BODY_SIZE",
                 body.len()
             )).into()),
-            429 | 500 | 502 | 503 | 504 => Attempt::Retry {
+            408 | 429 | 500 | 502 | 503 | 504 => Attempt::Retry {
                 why: format!("OpenCTI answered HTTP {status} to {op}"),
                 after,
             },

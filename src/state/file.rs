@@ -25,6 +25,7 @@ impl FileStore {
                 ))
             })?;
         }
+        let path = &real_location(path)?;
         let lock_path = lock_path(path);
         let lock = OpenOptions::new()
             .create(true)
@@ -64,9 +65,11 @@ impl FileStore {
 
     /// A missing file is "from the beginning"; a corrupt one stops the run (78).
     pub fn load(&self) -> Result<State> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+        use crate::input::{Accept, MAX_STATE, ReadError, read_file};
+        let text = match read_file(&self.path, MAX_STATE, Accept::RegularOnly) {
+            // Binary junk is a corrupt state like any other (78), not an I/O failure.
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(ReadError::NotFound(_)) => return Ok(State::default()),
             Err(e) => {
                 return Err(Error::LocalIo(format!(
                     "cannot read the state file {}: {e}",
@@ -87,11 +90,33 @@ impl FileStore {
 
     pub fn save(&self, state: &State) -> Result<()> {
         let json = state.to_json();
-        crate::output::write_atomically(&self.path, |w| {
+        crate::output::write_atomically(&self.path, crate::output::Mode::Private, |w| {
             w.write_all(json.as_bytes())?;
             Ok(w.write_all(b"\n")?)
         })
     }
+}
+
+/// The state file under its directory's real path, so that two spellings of one location
+/// take one lock; the file itself must be a regular file or absent (a symbolic link would be
+/// replaced by the first save and its target never advance).
+fn real_location(path: &Path) -> Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "--state-file {} names no file: give a file path",
+            path.display()
+        ))
+    })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).map_err(|e| {
+        Error::LocalIo(format!(
+            "cannot resolve the state directory of {}: {e}",
+            path.display()
+        ))
+    })?;
+    let real = dir.join(name);
+    crate::output::existing_regular_file(&real)?;
+    Ok(real)
 }
 
 fn lock_path(path: &Path) -> PathBuf {
@@ -139,5 +164,23 @@ mod tests {
         assert_eq!(store.load().unwrap(), s);
         std::fs::write(&path, "{oops").unwrap();
         assert!(format!("{}", store.load().unwrap_err()).contains("reset-state"));
+    }
+
+    #[test]
+    fn a_symlinked_state_file_is_refused_and_two_spellings_share_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("state.json");
+        std::fs::write(&real, "{}").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = format!("{:#}", FileStore::open(&link).err().unwrap());
+        assert!(err.contains("symbolic link"), "{err}");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let first = FileStore::open(&real).unwrap();
+        let other = sub.join("..").join("state.json");
+        let err = format!("{:#}", FileStore::open(&other).err().unwrap());
+        assert!(err.contains("another run holds the lock"), "{err}");
+        drop(first);
     }
 }

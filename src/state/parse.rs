@@ -66,6 +66,10 @@ pub fn parse_state(text: Option<&str>) -> Result<State, String> {
 
 /// Strip every trailing `Z`; with an offset left it is RFC 3339, otherwise a naive UTC time.
 pub fn parse_cursor(text: &str) -> Option<DateTime<Utc>> {
+    parse_any(text).filter(|t| crate::when::representable(*t))
+}
+
+fn parse_any(text: &str) -> Option<DateTime<Utc>> {
     let t = text.trim().trim_end_matches(['Z', 'z']);
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.to_utc());

@@ -26,16 +26,38 @@ impl Store<'_> {
         }
     }
 
-    /// OpenCTI state we cannot read starts over (with a warning): re-sending is harmless and
-    /// the UI may have written anything. A corrupt local file is the operator's to fix (78).
+    /// A corrupt state, in OpenCTI or in a file, is the operator's to fix (78, with the
+    /// command that does it): a silent full re-import would hide it, and both places must
+    /// end alike.
     pub fn load(&self) -> Result<State> {
+        let mut state = self.load_stored()?;
+        // A cursor in the future (an older version's poisoned state, a hand edit) would make
+        // every incident look "up to date" until then: it starts from now instead.
+        let now = chrono::Utc::now();
+        if let Some(at) = state.last_fetch.filter(|at| *at > now) {
+            log::warn!(
+                "the stored cursor {} is in the future; this run starts from now ({})",
+                crate::when::display(at),
+                crate::when::display(now)
+            );
+            state.last_fetch = Some(now);
+        }
+        Ok(state)
+    }
+
+    fn load_stored(&self) -> Result<State> {
         match self {
             Store::File(f) => f.load(),
-            Store::Opencti { registered, .. } => Ok(parse_state(registered.as_deref())
-                .unwrap_or_else(|why| {
-                    log::warn!("{why}; starting from the beginning");
-                    State::default()
-                })),
+            Store::Opencti {
+                registered,
+                connector_id,
+                ..
+            } => parse_state(registered.as_deref()).map_err(|why| {
+                Error::Config(format!(
+                    "the connector state of {connector_id} in OpenCTI is corrupt ({why}); run `disinfox-sync reset-state` (optionally with --to WHEN)"
+                ))
+                .into()
+            }),
         }
     }
 

@@ -249,14 +249,20 @@ fn python_connector_state_is_carried_over() {
 }
 
 #[test]
-fn invalid_state_json_warns_and_starts_over() {
+fn invalid_state_json_is_a_configuration_error_reset_state_fixes() {
     let env = setup("6.9.17");
     env.octi.set_state(CONNECTOR_ID, "{broken");
     env.cmd()
         .arg("sync")
         .assert()
-        .success()
-        .stderr(contains("not JSON"));
+        .code(78)
+        .stderr(contains("not JSON").and(contains("reset-state")));
+    assert!(
+        env.dx.requests().is_empty(),
+        "nothing fetched on a corrupt state"
+    );
+    env.cmd().arg("reset-state").assert().success();
+    env.cmd().arg("sync").assert().success();
     assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
 }
 

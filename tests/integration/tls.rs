@@ -36,6 +36,16 @@ fn openssl(dir: &Path, args: &[&str]) -> bool {
 
 /// A private CA, a leaf for 127.0.0.1 signed by it, and `s_server -www` serving it.
 fn start(dir: &Path) -> Option<TlsServer> {
+    if !make_certs(dir) {
+        return None;
+    }
+    // The free port is picked before s_server binds it; another process may take it in
+    // between, so a few ports are tried.
+    (0..3).find_map(|_| serve(dir))
+}
+
+/// `ca.pem` (a private CA), `leaf.pem` and `leaf.key` (127.0.0.1, signed by it) in `dir`.
+pub fn make_certs(dir: &Path) -> bool {
     let ec = [
         "-newkey",
         "ec",
@@ -47,65 +57,61 @@ fn start(dir: &Path) -> Option<TlsServer> {
         dir.join("leaf.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
-    .ok()?;
-    let ok = openssl(
-        dir,
-        &[
-            &["req", "-x509"][..],
-            &ec,
+    .is_ok()
+        && openssl(
+            dir,
             &[
-                "-keyout",
-                "ca.key",
-                "-out",
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=disinfox-sync test CA",
+                ],
+            ]
+            .concat(),
+        )
+        && openssl(
+            dir,
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "leaf.key",
+                    "-out",
+                    "leaf.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+        )
+        && openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
                 "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "leaf.pem",
                 "-days",
                 "2",
-                "-subj",
-                "/CN=disinfox-sync test CA",
+                "-extfile",
+                "leaf.ext",
             ],
-        ]
-        .concat(),
-    ) && openssl(
-        dir,
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    ) && openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ],
-    );
-    if !ok {
-        return None;
-    }
-    // The free port is picked before s_server binds it; another process may take it in
-    // between, so a few ports are tried.
-    (0..3).find_map(|_| serve(dir))
+        )
 }
 
 fn serve(dir: &Path) -> Option<TlsServer> {
@@ -179,4 +185,18 @@ fn untrusted_certificate_is_78_and_ca_cert_fixes_it() {
         .assert()
         .code(78)
         .stderr(contains("--ca-cert"));
+    // A PEM file without a certificate is refused, not silently trusted for nothing.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    fetch()
+        .args(["--ca-cert", empty.to_str().unwrap()])
+        .assert()
+        .code(78)
+        .stderr(contains("no certificate"));
+    // SSL_CERT_FILE naming nothing is configuration (78), and the hint says what it does.
+    fetch()
+        .env("SSL_CERT_FILE", dir.path().join("missing.pem"))
+        .assert()
+        .code(78)
+        .stderr(contains("SSL_CERT_FILE"));
 }

@@ -62,6 +62,10 @@ pub enum Fault {
     NotJson,
     /// Data responses are 200 JSON of the old paginated shape, not a bundle.
     NotABundle,
+    /// Data responses carry this `Date` header value instead of the clock's ("" omits it).
+    DateHeader(String),
+    /// Data response bodies arrive one byte per this pause (until reset).
+    Trickle(Duration),
 }
 
 /// What the stand-in received.
@@ -346,9 +350,11 @@ fn handle(inner: &Inner, req: &Request) -> Response {
         };
     }
     let skew = lock(&inner.state).clock_skew;
-    let response = response
-        .with_header("Server", "Werkzeug/3.1.9 Python/3.11.7")
-        .with_header("Date", http_date(Utc::now() + skew));
+    let mut response = response.with_header("Server", "Werkzeug/3.1.9 Python/3.11.7");
+    // A Date set by a fault (another form, or none) stays.
+    if response.header("date").is_none() {
+        response = response.with_header("Date", http_date(Utc::now() + skew));
+    }
     lock(&inner.state).requests.push(RecordedRequest {
         method: req.method.clone(),
         path: req.path.clone(),
@@ -415,6 +421,8 @@ fn incidents_inner(inner: &Inner, req: &Request) -> Response {
     };
     // Data-path faults.
     let mut truncate = false;
+    let mut date = None;
+    let mut trickle = None;
     {
         let mut st = lock(&inner.state);
         let mut clear = false;
@@ -439,6 +447,14 @@ fn incidents_inner(inner: &Inner, req: &Request) -> Response {
             )),
             Fault::Truncated => {
                 truncate = true;
+                None
+            }
+            Fault::DateHeader(value) => {
+                date = Some(value.clone());
+                None
+            }
+            Fault::Trickle(pause) => {
+                trickle = Some(*pause);
                 None
             }
             _ => None,
@@ -473,6 +489,12 @@ fn incidents_inner(inner: &Inner, req: &Request) -> Response {
     if truncate {
         let half = response.body.len() / 2;
         response = response.truncated(half);
+    }
+    if let Some(value) = date {
+        response = response.with_header("Date", value);
+    }
+    if let Some(pause) = trickle {
+        response = response.trickled(pause);
     }
     response
 }

@@ -117,6 +117,8 @@ pub struct Response {
     pub delay: Option<Duration>,
     /// Announce the full `Content-Length` but send only this many body bytes, then close.
     pub truncate_to: Option<usize>,
+    /// Send the body one byte at a time with this pause before each (a stalling peer).
+    pub trickle: Option<Duration>,
 }
 
 impl Response {
@@ -127,6 +129,7 @@ impl Response {
             body: body.into(),
             delay: None,
             truncate_to: None,
+            trickle: None,
         }
     }
 
@@ -152,6 +155,11 @@ impl Response {
 
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
+        self
+    }
+
+    pub fn trickled(mut self, pause: Duration) -> Self {
+        self.trickle = Some(pause);
         self
     }
 
@@ -672,6 +680,10 @@ fn write_response(
         if k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("content-length") {
             continue;
         }
+        // An empty Date set by the handler means "send no Date header at all".
+        if k.eq_ignore_ascii_case("date") && v.is_empty() {
+            continue;
+        }
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     if resp.header("date").is_none() {
@@ -687,6 +699,17 @@ fn write_response(
         Some(n) => &resp.body[..n.min(resp.body.len())],
         None => &resp.body[..],
     };
+    if let Some(pause) = resp.trickle {
+        for byte in body.chunks(1) {
+            std::thread::sleep(pause);
+            if shared.stopping() {
+                return Ok(());
+            }
+            w.write_all(byte)?;
+            w.flush()?;
+        }
+        return Ok(());
+    }
     // Write in slices so a stop does not wait for a huge body to a stalled client.
     for chunk in body.chunks(1 << 20) {
         if shared.stopping() {

@@ -149,6 +149,8 @@ pub enum Fault {
     Slow { delay: Duration },
     /// Only `stixBundlePush` responses wait this long (until reset).
     SlowPush { delay: Duration },
+    /// Every response body arrives one byte per `pause` (until reset).
+    Trickle { pause: Duration },
     /// After `ok_pushes` successful pushes (counted from `set_fault`), every push fails
     /// (until reset) with an HTTP status or a GraphQL error code.
     FailPushAfter {
@@ -1000,7 +1002,15 @@ fn handle(inner: &Inner, req: &Request) -> Response {
             .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
             .collect();
     }
+    let trickle = match &lock(&inner.state).fault {
+        Fault::Trickle { pause } => Some(*pause),
+        _ => None,
+    };
     lock(&inner.state).requests.push(record);
+    let response = match trickle {
+        Some(pause) => response.trickled(pause),
+        None => response,
+    };
     match slow {
         Some(d) => response.with_delay(d),
         None => response,

@@ -1,0 +1,42 @@
+//! Where a run's metrics go: a textfile-collector file, a Pushgateway, or both. The flags of
+//! `sync` override these; the password is a secret (`*_FILE` works, never printed).
+
+use std::path::PathBuf;
+
+use reqwest::Url;
+
+use super::reader::Reader;
+use super::values::parse_url;
+use crate::secret::Secret;
+
+#[derive(Clone, Debug, Default)]
+pub struct MetricsOptions {
+    pub file: Option<PathBuf>,
+    pub pushgateway: Option<Url>,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+}
+
+pub fn options(r: &mut Reader) -> MetricsOptions {
+    let options = MetricsOptions {
+        file: r.text("disinfox_sync.metrics_file").map(PathBuf::from),
+        pushgateway: r.parse("disinfox_sync.pushgateway_url", None, parse_pushgateway),
+        user: r.text("disinfox_sync.pushgateway_user"),
+        password: r.secret("disinfox_sync.pushgateway_password"),
+    };
+    if options.user.is_some() != options.password.is_some() {
+        r.errors.push(
+            "Pushgateway basic auth needs both DISINFOX_SYNC_PUSHGATEWAY_USER and DISINFOX_SYNC_PUSHGATEWAY_PASSWORD (or its _FILE); set both or neither".into(),
+        );
+    }
+    options
+}
+
+/// Credentials in the URL would show in logs and in `ps`: they have their own settings.
+pub fn parse_pushgateway(v: &str) -> Result<Url, String> {
+    let url = parse_url(v)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("remove the user and password from the URL; set DISINFOX_SYNC_PUSHGATEWAY_USER and DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE instead".into());
+    }
+    Ok(url)
+}

@@ -1,0 +1,112 @@
+//! Local inputs read with a bound: a bundle file or stdin, the configuration, secret files,
+//! the state. `/dev/zero` as a config file must fail at once, not fill the memory, and a FIFO
+//! nobody writes to must not hang a run where only a regular file makes sense.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Largest config.yml, secret file and state file read.
+pub const MAX_CONFIG: u64 = 1 << 20;
+pub const MAX_SECRET: u64 = 64 << 10;
+pub const MAX_STATE: u64 = 1 << 20;
+
+#[derive(Debug)]
+pub enum ReadError {
+    NotFound(io::Error),
+    /// What the path is instead of a file we can read.
+    NotAFile(&'static str),
+    TooLarge {
+        limit: u64,
+    },
+    Io(io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::NotFound(e) | ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::NotAFile(what) => write!(f, "it is {what}, not a regular file"),
+            ReadError::TooLarge { limit } => write!(f, "it is larger than {limit} bytes"),
+        }
+    }
+}
+
+/// Which kinds of file a reader accepts besides regular files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    RegularOnly,
+    /// Also pipes (`push --file /dev/stdin`, `<(…)`): read with the same bound.
+    RegularOrPipe,
+}
+
+/// Reads all of `path` (symbolic links followed), refusing more than `limit` bytes and the
+/// kinds of file `accept` excludes, before opening it (opening a FIFO can block for ever).
+pub fn read_file(path: &Path, limit: u64, accept: Accept) -> Result<Vec<u8>, ReadError> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ReadError::NotFound(e),
+        _ => ReadError::Io(e),
+    })?;
+    let t = meta.file_type();
+    if t.is_file() {
+        if meta.len() > limit {
+            return Err(ReadError::TooLarge { limit });
+        }
+    } else if !(accept == Accept::RegularOrPipe && t.is_fifo()) {
+        return Err(ReadError::NotAFile(if t.is_dir() {
+            "a directory"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else {
+            "a socket or other special file"
+        }));
+    }
+    let file = File::open(path).map_err(ReadError::Io)?;
+    read_bounded(file, limit)
+}
+
+/// Reads `r` to the end, refusing more than `limit` bytes (at most `limit` + 1 are held).
+pub fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut buf = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(ReadError::Io)?;
+    if buf.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_directories_are_refused_before_reading() {
+        let err = read_file(Path::new("/dev/zero"), 10, Accept::RegularOrPipe).unwrap_err();
+        assert!(matches!(err, ReadError::NotAFile("a device")), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_file(dir.path(), 10, Accept::RegularOnly).unwrap_err();
+        assert!(matches!(err, ReadError::NotAFile("a directory")), "{err}");
+    }
+
+    #[test]
+    fn limits_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "12345").unwrap();
+        assert_eq!(read_file(&f, 5, Accept::RegularOnly).unwrap(), b"12345");
+        assert!(matches!(
+            read_file(&f, 4, Accept::RegularOnly),
+            Err(ReadError::TooLarge { limit: 4 })
+        ));
+        assert!(matches!(
+            read_bounded(io::repeat(0), 1000),
+            Err(ReadError::TooLarge { limit: 1000 })
+        ));
+    }
+}
