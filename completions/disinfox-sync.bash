@@ -25,6 +25,9 @@ _disinfox__sync() {
             disinfox__sync,generate)
                 cmd="disinfox__sync__subcmd__generate"
                 ;;
+            disinfox__sync,help)
+                cmd="disinfox__sync__subcmd__help"
+                ;;
             disinfox__sync,push)
                 cmd="disinfox__sync__subcmd__push"
                 ;;
@@ -34,6 +37,27 @@ _disinfox__sync() {
             disinfox__sync,sync)
                 cmd="disinfox__sync__subcmd__sync"
                 ;;
+            disinfox__sync__subcmd__help,check)
+                cmd="disinfox__sync__subcmd__help__subcmd__check"
+                ;;
+            disinfox__sync__subcmd__help,fetch)
+                cmd="disinfox__sync__subcmd__help__subcmd__fetch"
+                ;;
+            disinfox__sync__subcmd__help,generate)
+                cmd="disinfox__sync__subcmd__help__subcmd__generate"
+                ;;
+            disinfox__sync__subcmd__help,help)
+                cmd="disinfox__sync__subcmd__help__subcmd__help"
+                ;;
+            disinfox__sync__subcmd__help,push)
+                cmd="disinfox__sync__subcmd__help__subcmd__push"
+                ;;
+            disinfox__sync__subcmd__help,reset-state)
+                cmd="disinfox__sync__subcmd__help__subcmd__reset__subcmd__state"
+                ;;
+            disinfox__sync__subcmd__help,sync)
+                cmd="disinfox__sync__subcmd__help__subcmd__sync"
+                ;;
             *)
                 ;;
         esac
@@ -41,7 +65,7 @@ _disinfox__sync() {
 
     case "${cmd}" in
         disinfox__sync)
-            opts="-h -V --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version fetch push sync reset-state check generate"
+            opts="-h -V --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version fetch push sync reset-state check generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,8 +304,120 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        disinfox__subcmd__sync__subcmd__help)
+            opts="fetch push sync reset-state check generate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__reset__subcmd__state)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        disinfox__subcmd__sync__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         disinfox__subcmd__sync__subcmd__push)
-            opts="-f -h -V --file --dry-run --json --max-bundle-size --chunk-size --chunk-objects --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-f -h -V --file --dry-run --json --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -304,6 +440,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --chunk-objects)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -417,7 +557,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__subcmd__sync__subcmd__sync)
-            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --metrics-file --pushgateway --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --metrics-file --pushgateway --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -452,6 +592,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -19,8 +19,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
     var completions = [
         &'disinfox-sync'= {
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -38,6 +38,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
             cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'disinfox-sync;fetch'= {
             cand --since 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all'
@@ -45,8 +46,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --output 'Write the bundle to FILE (atomically) instead of stdout; - means stdout'
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -64,10 +65,11 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --file 'Bundle file to import; - or nothing reads stdin'
             cand --max-bundle-size 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
-            cand --chunk-objects 'Most objects per chunk [default: 5000]'
+            cand --chunk-objects 'Most objects per chunk [default: 25000]'
+            cand --wait 'After pushing, follow the run''s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -77,6 +79,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
             cand --dry-run 'Validate, complete and chunk the bundle and report the chunks; contact nobody'
             cand --json 'Print the run summary as one JSON object on stdout'
+            cand --allow-large-chunks 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ''s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -88,12 +91,13 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --queue-threshold 'Skip the run (exit 0) while the connector''s queue in OpenCTI holds more than MB megabytes [default: 500]'
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
-            cand --chunk-objects 'Most objects per chunk [default: 5000]'
+            cand --chunk-objects 'Most objects per chunk [default: 25000]'
             cand --metrics-file 'Write this run''s metrics to PATH, atomically, for node_exporter''s textfile collector'
             cand --pushgateway 'Push this run''s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns'
+            cand --wait 'After pushing, follow the run''s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -103,6 +107,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
             cand --dry-run 'Fetch and prepare, report what would be pushed and the next cursor; change nothing'
             cand --json 'Print the run summary as one JSON object on stdout'
+            cand --allow-large-chunks 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ''s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -112,8 +117,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --to 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)'
             cand --state-file 'Keep the cursor in a local file instead of OpenCTI''s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -129,8 +134,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;check'= {
             cand --state-file 'Check this state file instead of the state in OpenCTI (as sync --state-file)'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -147,8 +152,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;generate'= {
             cand --out 'Project root: files go to OUT/man and OUT/completions'
             cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
             cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
             cand --opencti-url 'OpenCTI base URL (without /graphql)'
             cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
@@ -160,6 +165,29 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'disinfox-sync;help'= {
+            cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+            cand push 'Import a bundle file (or stdin) into OpenCTI'
+            cand sync 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+            cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
+            cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+            cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'disinfox-sync;help;fetch'= {
+        }
+        &'disinfox-sync;help;push'= {
+        }
+        &'disinfox-sync;help;sync'= {
+        }
+        &'disinfox-sync;help;reset-state'= {
+        }
+        &'disinfox-sync;help;check'= {
+        }
+        &'disinfox-sync;help;generate'= {
+        }
+        &'disinfox-sync;help;help'= {
         }
     ]
     $completions[$command]

@@ -25,8 +25,8 @@ function __fish_disinfox_sync_using_subcommand
 end
 
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -43,12 +43,13 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "sync" -
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l since -d 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s o -l output -d 'Write the bundle to FILE (atomically) instead of stdout; - means stdout' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -62,10 +63,11 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s V 
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s f -l file -d 'Bundle file to import; - or nothing reads stdin' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l max-bundle-size -d 'Refuse a bundle larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -76,6 +78,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l ret
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l dry-run -d 'Validate, complete and chunk the bundle and report the chunks; contact nobody'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l json -d 'Print the run summary as one JSON object on stdout'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -l allow-large-chunks -d 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ\'s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand push" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l state-file -d 'Keep the cursor in a local file instead of OpenCTI\'s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)' -r -F
@@ -83,12 +86,13 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l set
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l queue-threshold -d 'Skip the run (exit 0) while the connector\'s queue in OpenCTI holds more than MB megabytes [default: 500]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 5000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l metrics-file -d 'Write this run\'s metrics to PATH, atomically, for node_exporter\'s textfile collector' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l pushgateway -d 'Push this run\'s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -99,13 +103,14 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l ret
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l dry-run -d 'Fetch and prepare, report what would be pushed and the next cursor; change nothing'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l json -d 'Print the run summary as one JSON object on stdout'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l allow-large-chunks -d 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ\'s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l to -d 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l state-file -d 'Keep the cursor in a local file instead of OpenCTI\'s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -118,8 +123,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l state-file -d 'Check this state file instead of the state in OpenCTI (as sync --state-file)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -133,8 +138,8 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -s h 
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l out -d 'Project root: files go to OUT/man and OUT/completions' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-level -d 'Log level: error, warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-format -d 'Log line format on stderr; json writes one object per line' -r -f -a "text\t''
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
 json\t''"
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
@@ -145,3 +150,10 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -17,8 +17,7 @@ use crate::exit_codes::TABLE as EXIT_TABLE;
         Each invocation does one job and exits with a status a scheduler can act on: run \
         `sync` from cron or a Kubernetes CronJob; use `fetch` and `push` in pipelines.",
     after_long_help = EXIT_TABLE,
-    propagate_version = true,
-    disable_help_subcommand = true
+    propagate_version = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -39,7 +38,7 @@ pub struct GlobalArgs {
     )]
     pub config: Option<PathBuf>,
 
-    /// Log level: error, warn, info, debug (default info; falls back to RUST_LOG)
+    /// Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)
     #[arg(
         long,
         global = true,
@@ -49,9 +48,17 @@ pub struct GlobalArgs {
     )]
     pub log_level: Option<String>,
 
-    /// Log line format on stderr; json writes one object per line
-    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log line format on stderr; json writes one object per line [default: text, or json
+    /// when OPENCTI_JSON_LOGGING is true]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "DISINFOX_SYNC_LOG_FORMAT",
+        hide_env_values = true
+    )]
+    pub log_format: Option<LogFormat>,
 
     /// DISINFOX base URL or full /incidents endpoint
     #[arg(
@@ -146,9 +153,14 @@ pub struct ChunkArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub chunk_size: Option<u64>,
 
-    /// Most objects per chunk [default: 5000]
+    /// Most objects per chunk [default: 25000]
     #[arg(long, value_name = "N")]
     pub chunk_objects: Option<u64>,
+
+    /// Allow --chunk-size above 12M, for brokers whose max_message_size was raised above
+    /// RabbitMQ's default 16 MiB (a chunk travels base64-encoded, 4/3 larger)
+    #[arg(long, env = "DISINFOX_SYNC_ALLOW_LARGE_CHUNKS", hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_large_chunks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +191,17 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub chunks: ChunkArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// After pushing, follow the run's work in OpenCTI until it is imported (at most DURATION,
+    /// default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "10m", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +241,9 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ fn user_agent() -> String {
 }
 
 pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
+    install_crypto_provider();
     let mut builder = Client::builder()
         .user_agent(user_agent())
         .timeout(opts.timeout)
@@ -81,6 +82,13 @@ pub fn warn_if_plain_http(url: &reqwest::Url, peer: &str, credential: &str) {
             "{credential} goes to {peer} over plain http:// ({host}): anyone on the path can read it; use https://"
         );
     }
+}
+
+/// reqwest is built without a bundled rustls provider (see Cargo.toml); this is the one it
+/// would have bundled. A second call finds it installed, which is fine. Any other client
+/// (the tests' own) needs it as well.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// `base` with `segment` as its last path element (added unless already there), no query:

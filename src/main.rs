@@ -1,15 +1,23 @@
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use disinfox_sync::cli::Cli;
+use disinfox_sync::cli::{Cli, LogFormat};
 use disinfox_sync::error::{Outcome, classify, render};
+use disinfox_sync::logging;
 
 fn main() -> ExitCode {
     disinfox_sync::output::note_closed_stdout();
     drop_empty_settings();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // A refused command line under JSON logging is still one JSON line.
+        Err(e) if e.use_stderr() && logging::format_from_env() == LogFormat::Json => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let _ = logging::error_lines(&mut std::io::stderr().lock(), first);
+            return ExitCode::from(e.exit_code() as u8);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(e.exit_code() as u8);
@@ -21,10 +29,7 @@ fn main() -> ExitCode {
             Outcome::QuietSuccess => ExitCode::SUCCESS,
             Outcome::Fail(code) => {
                 // Not eprintln!: a closed stderr must not turn a failure into a panic.
-                let mut stderr = std::io::stderr().lock();
-                for line in render(&err).lines() {
-                    let _ = writeln!(stderr, "disinfox-sync: error: {line}");
-                }
+                let _ = logging::error_lines(&mut std::io::stderr().lock(), &render(&err));
                 code.into()
             }
         },

@@ -39,9 +39,20 @@ pub struct Report {
     pub dangling_references: usize,
     pub chunks: usize,
     pub bytes: u64,
+    /// Objects in the chunks: each chunk carries copies of the shared objects its objects
+    /// reference, so this exceeds `objects_total`; `push_ratio` is the quotient.
+    pub objects_pushed: usize,
+    pub push_ratio: Option<f64>,
     pub cursor_before: Option<String>,
     pub cursor_after: Option<String>,
     pub work_id: Option<String>,
+    /// With `--wait`: what OpenCTI's workers imported and failed to import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_failed: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub import_errors: Vec<String>,
     pub duration_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<u8>,
@@ -80,8 +91,17 @@ impl Report {
                 self.chunks, self.bytes
             ));
         }
+        if let Some(ratio) = self.push_ratio {
+            line.push_str(&format!(
+                " ({} objects in the chunks, {ratio:.3} per distinct object)",
+                self.objects_pushed
+            ));
+        }
         if let Some(w) = &self.work_id {
             line.push_str(&format!(", work {w}"));
+        }
+        if let (Some(ok), Some(failed)) = (self.imported, self.import_failed) {
+            line.push_str(&format!(", OpenCTI imported {ok}, failed {failed}"));
         }
         if self.cursor_before.is_some() || self.cursor_after.is_some() {
             let c = |c: &Option<String>| c.clone().unwrap_or_else(|| "beginning".into());
@@ -109,6 +129,13 @@ impl Report {
             crate::output::write_to(None, |w| Ok(writeln!(w, "{text}")?))?;
         }
         Ok(())
+    }
+
+    /// Records how many objects the chunks held, copies included.
+    pub fn set_pushed(&mut self, objects: usize) {
+        self.objects_pushed = objects;
+        self.push_ratio = (self.objects_total > 0 && objects > 0)
+            .then(|| objects as f64 / self.objects_total as f64);
     }
 
     /// Completes a failed run's report from the error that ended it.

@@ -7,8 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== building (debug profile: quicker to compile than release)"
-cargo build --locked --quiet --bin disinfox-sync --example standins
-BIN=target/debug/disinfox-sync
+. tests/cargo-paths.sh
+built=$(cargo build --locked --quiet --bin disinfox-sync --example standins \
+  --message-format=json-render-diagnostics)
+BIN=$(built_executable disinfox-sync "$built")
+STANDINS=$(built_executable standins "$built")
+[ -x "$BIN" ] && [ -x "$STANDINS" ] || { echo "cargo did not report the built binaries"; exit 1; }
 
 work=$(mktemp -d)
 standins_pid=""
@@ -25,7 +29,7 @@ trap cleanup EXIT
 trap 'echo; echo "interrupted"; exit 130' INT TERM
 
 mkfifo "$work/in" "$work/out"
-target/debug/examples/standins --incidents 20 --max-seconds 600 <"$work/in" >"$work/out" &
+"$STANDINS" --incidents 20 --max-seconds 600 <"$work/in" >"$work/out" &
 standins_pid=$!
 exec 3>"$work/in" 4<"$work/out"
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::config::MqSettings;
 use crate::error::{Error, Result};
 use crate::opencti::Graphql;
-use crate::opencti::connector::Registered;
+use crate::opencti::connector::{self, Platform, Registered};
 use crate::opencti::documents as doc;
 use crate::secret::Secret;
 
@@ -35,28 +35,29 @@ impl Endpoint {
     }
 }
 
-/// Registration that also reads the broker settings (every release from 6.0.0 has them).
+/// Registration that also reads the broker settings (every release from 6.0.0 has them), with
+/// the reset stamp where the release has it (6.7.0+), as `connector::register`. The route
+/// comes from OpenCTI's answer, so it names the connector as OpenCTI stores it.
 pub fn register(
     gql: &Graphql,
+    platform: &Platform,
     id: &str,
     name: &str,
     scope: &[String],
     mq: &MqSettings,
 ) -> Result<(Registered, Endpoint)> {
+    let doc = if platform.features.state_timestamp {
+        &doc::REGISTER_WITH_QUEUE_AND_TIMESTAMP
+    } else {
+        &doc::REGISTER_WITH_QUEUE
+    };
     let data = gql.run(
-        &doc::REGISTER_WITH_QUEUE,
+        doc,
         json!({ "input": doc::register_input(id, name, scope) }),
     )?;
-    let c = data
-        .get("registerConnector")
-        .filter(|c| !c.is_null())
-        .ok_or_else(|| {
-            Error::Protocol("OpenCTI answered registerConnector without a connector".into())
-        })?;
-    let registered = Registered {
-        state: text(c, "/connector_state"),
-    };
-    Ok((registered, resolve(c, mq)?))
+    let registered = connector::registered(&data, id)?;
+    let endpoint = resolve(&data["registerConnector"], mq)?;
+    Ok((registered, endpoint))
 }
 
 fn resolve(c: &Value, mq: &MqSettings) -> Result<Endpoint> {

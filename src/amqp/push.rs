@@ -26,6 +26,8 @@ pub struct Target<'a> {
     pub connector_name: &'a str,
     pub endpoint: &'a Endpoint,
     pub cfg: &'a Config,
+    /// `--wait` follows the work: publishing without one would leave nothing to follow.
+    pub needs_work: bool,
 }
 
 pub fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) -> Result<()> {
@@ -111,11 +113,14 @@ fn publish_with_retries(cfg: &Config, client: &mut Client, bodies: &[Vec<u8>]) -
 /// One work per run, with every message it will receive already expected. Before 6.1.0 works
 /// need the import capabilities, which a user with only CONNECTORAPI lacks: the messages then
 /// go without a work, as pycti sends them when it has none (those releases drop nothing for a
-/// missing work).
+/// missing work). With `--wait` the refusal stands (exit 77, nothing published).
 fn open_work(target: &Target, messages: usize) -> Result<Option<String>> {
     match add_work(target, messages) {
         Ok(id) => Ok(Some(id)),
-        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) => {
+        Err(e)
+            if !target.needs_work
+                && matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) =>
+        {
             log::warn!(
                 "OpenCTI refused to open a work ({}); publishing without one, so the platform will not track this run",
                 crate::error::render(&e)

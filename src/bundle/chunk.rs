@@ -1,8 +1,6 @@
 //! Chunk planning and rendering. A chunk travels as a GraphQL `String` variable, i.e. a JSON
 //! string inside the request body, so its cost is its length *after* JSON-string escaping.
 
-use std::ops::Range;
-
 use super::{BundleError, Limits, Prepared};
 
 const HEAD: &str = r#"{"type":"bundle","id":"bundle--"#;
@@ -10,10 +8,12 @@ const UUID_LEN: usize = 36;
 const MID: &str = r#"","objects":["#;
 const TAIL: &str = "]}";
 
-/// Consecutive objects of [`Prepared::objects`] that form one bundle.
+/// Objects of [`Prepared::objects`] that form one bundle: closed under references (see
+/// [`super::closure`]), so an object shared by several chunks is in each of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkPlan {
-    pub objects: Range<usize>,
+    /// Indices into [`Prepared::objects`], ascending (dependency order).
+    pub objects: Vec<u32>,
     /// Length of the rendered bundle as a JSON string literal (escaped, quotes included):
     /// what [`Prepared::render_escaped_into`] appends, and what `max_bytes` bounds.
     pub escaped_bytes: usize,
@@ -29,6 +29,11 @@ impl ChunkPlan {
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
+}
+
+/// Objects in all the chunks, copies included: what OpenCTI has to import.
+pub fn pushed_objects(plans: &[ChunkPlan]) -> usize {
+    plans.iter().map(ChunkPlan::len).sum()
 }
 
 /// Escape sequence for each byte as serde_json writes it: 0 = verbatim, `u` = `\u00XX`,
@@ -106,11 +111,11 @@ fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[start..]);
 }
 
-fn envelope_raw() -> usize {
+pub(super) fn envelope_raw() -> usize {
     HEAD.len() + UUID_LEN + MID.len() + TAIL.len()
 }
 
-fn envelope_escaped() -> usize {
+pub(super) fn envelope_escaped() -> usize {
     2 + envelope_raw()
         + escaped_extra(HEAD.as_bytes())
         + escaped_extra(MID.as_bytes())
@@ -118,50 +123,9 @@ fn envelope_escaped() -> usize {
 }
 
 impl Prepared<'_> {
-    /// Plan consecutive chunks, in order, each within both limits. No chunks for no objects.
+    /// Plan self-contained chunks, each within both limits. No chunks for no objects.
     pub fn chunks(&self, limits: &Limits) -> Result<Vec<ChunkPlan>, BundleError> {
-        if limits.max_objects == 0 {
-            return Err(BundleError::Limits {
-                reason: "the number of objects per chunk must be at least 1".into(),
-            });
-        }
-        let (env_escaped, env_raw) = (envelope_escaped(), envelope_raw());
-        let mut plans = Vec::new();
-        let mut start = 0;
-        let (mut escaped, mut raw) = (env_escaped, env_raw);
-        for (i, o) in self.objects.iter().enumerate() {
-            let own_raw = o.raw.len();
-            let own_escaped = o.escaped_len();
-            if env_escaped + own_escaped > limits.max_bytes {
-                return Err(BundleError::ObjectTooLarge {
-                    id: o.id.to_string(),
-                    bytes: env_escaped + own_escaped,
-                    max_bytes: limits.max_bytes,
-                });
-            }
-            if i > start
-                && (escaped + 1 + own_escaped > limits.max_bytes || i - start == limits.max_objects)
-            {
-                plans.push(ChunkPlan {
-                    objects: start..i,
-                    escaped_bytes: escaped,
-                    raw_bytes: raw,
-                });
-                start = i;
-                (escaped, raw) = (env_escaped, env_raw);
-            }
-            let comma = usize::from(i > start);
-            escaped += comma + own_escaped;
-            raw += comma + own_raw;
-        }
-        if start < self.objects.len() {
-            plans.push(ChunkPlan {
-                objects: start..self.objects.len(),
-                escaped_bytes: escaped,
-                raw_bytes: raw,
-            });
-        }
-        Ok(plans)
+        super::closure::plan(&self.objects, &self.refs.targets, limits)
     }
 
     /// The chunk as one bundle with a fresh id; objects byte for byte as in the input.
@@ -177,11 +141,11 @@ impl Prepared<'_> {
         out.push_str(HEAD);
         out.push_str(new_uuid().as_str());
         out.push_str(MID);
-        for (n, o) in self.objects[plan.objects.clone()].iter().enumerate() {
+        for (n, &i) in plan.objects.iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
-            out.push_str(o.raw);
+            out.push_str(self.objects[i as usize].raw);
         }
         out.push_str(TAIL);
     }
@@ -195,11 +159,11 @@ impl Prepared<'_> {
         write_escaped(out, HEAD.as_bytes());
         out.extend_from_slice(new_uuid().as_bytes());
         write_escaped(out, MID.as_bytes());
-        for (n, o) in self.objects[plan.objects.clone()].iter().enumerate() {
+        for (n, &i) in plan.objects.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
-            write_escaped(out, o.raw.as_bytes());
+            write_escaped(out, self.objects[i as usize].raw.as_bytes());
         }
         write_escaped(out, TAIL.as_bytes());
         out.push(b'"');
@@ -213,11 +177,11 @@ fn new_uuid() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::testutil::{bundle, id, obj};
     use super::super::{Object, Prepared, WELL_KNOWN, parse, prepare};
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     fn escaped_len(s: &str) -> usize {
         2 + s.len() + escaped_extra(s.as_bytes())
@@ -277,18 +241,24 @@ mod tests {
         bundle(&objects)
     }
 
-    fn check_plans(p: &Prepared<'_>, plans: &[ChunkPlan], limits: &Limits, input_raws: &[&str]) {
-        let mut next = 0;
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut position: HashMap<String, usize> = HashMap::new();
+    /// Every plan within the limits, rendering to what it says; every chunk closed under
+    /// references and in dependency order; the chunks together hold exactly the input plus the
+    /// added well-known objects.
+    pub(crate) fn check_plans(
+        p: &Prepared<'_>,
+        plans: &[ChunkPlan],
+        limits: &Limits,
+        input_raws: &[&str],
+    ) {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let all: HashSet<&str> = p.objects.iter().map(|o| o.id).collect();
         for plan in plans {
-            assert_eq!(plan.objects.start, next, "chunks are consecutive");
-            next = plan.objects.end;
             assert!(!plan.is_empty());
             assert!(plan.len() <= limits.max_objects);
             assert!(
                 plan.escaped_bytes <= limits.max_bytes,
-                "{plan:?} over {limits:?}"
+                "{} bytes over {limits:?}",
+                plan.escaped_bytes
             );
 
             let text = p.render(plan);
@@ -309,35 +279,42 @@ mod tests {
                 assert!(v["id"].as_str().unwrap().starts_with("bundle--"));
                 let again = parse(text.as_bytes()).unwrap();
                 assert_eq!(again.objects.len(), plan.len());
-                for (a, b) in again.objects.iter().zip(&p.objects[plan.objects.clone()]) {
-                    assert_eq!(a.raw, b.raw);
+                for (a, &b) in again.objects.iter().zip(&plan.objects) {
+                    assert_eq!(a.raw, p.objects[b as usize].raw);
                 }
             }
-            for o in &p.objects[plan.objects.clone()] {
-                *seen.entry(o.raw.to_string()).or_default() += 1;
-                position.insert(o.id.to_string(), position.len());
-            }
-        }
-        assert_eq!(next, p.len(), "every object is in a chunk");
 
-        let mut expected: HashMap<String, usize> = HashMap::new();
-        for raw in input_raws.iter().copied().chain(
-            WELL_KNOWN
+            let position: HashMap<&str, usize> = plan
+                .objects
                 .iter()
-                .copied()
-                .filter(|w| p.added.iter().any(|id| w.contains(id))),
-        ) {
-            *expected.entry(raw.to_string()).or_default() += 1;
-        }
-        assert_eq!(seen, expected, "union of chunks == input + completions");
-
-        for o in &p.objects {
-            for r in p.refs(o) {
-                if let Some(&j) = position.get(r) {
-                    assert!(j < position[o.id], "{} before {}", r, o.id);
+                .enumerate()
+                .map(|(k, &i)| (p.objects[i as usize].id, k))
+                .collect();
+            assert_eq!(position.len(), plan.len(), "no object twice in a chunk");
+            for (k, &i) in plan.objects.iter().enumerate() {
+                let o = &p.objects[i as usize];
+                for r in p.refs(o) {
+                    if all.contains(r) {
+                        let j = position.get(r);
+                        assert!(j.is_some(), "{} references {r}, not in its chunk", o.id);
+                        assert!(j < Some(&k) || r == o.id, "{r} before {}", o.id);
+                    }
                 }
+                seen.insert(o.raw);
             }
         }
+
+        let expected: HashSet<&str> = input_raws
+            .iter()
+            .copied()
+            .chain(
+                WELL_KNOWN
+                    .iter()
+                    .copied()
+                    .filter(|w| p.added.iter().any(|id| w.contains(id))),
+            )
+            .collect();
+        assert_eq!(seen, expected, "union of chunks == input + completions");
     }
 
     fn raws<'a>(objects: &[Object<'a>]) -> Vec<&'a str> {
@@ -351,28 +328,26 @@ mod tests {
         let input = raws(&parsed.objects);
         let p = prepare(parsed);
         assert_eq!(p.added.len(), 3);
+        // Each note references note 0, the DISINFOX identity and maybe the marking (which
+        // references the DISARM identity): at most 5 objects per closure.
         let biggest = p
             .objects
             .iter()
-            .map(|o| envelope_escaped() + o.raw.len() + escaped_extra(o.raw.as_bytes()))
+            .map(|o| o.raw.len() + escaped_extra(o.raw.as_bytes()))
             .max()
             .unwrap();
         for limits in [
             Limits {
-                max_bytes: biggest,
+                max_bytes: envelope_escaped() + 5 * (biggest + 1),
                 max_objects: 10_000,
             },
             Limits {
-                max_bytes: biggest + 1,
+                max_bytes: 20 * biggest,
                 max_objects: 7,
             },
             Limits {
-                max_bytes: 3 * biggest,
-                max_objects: 10_000,
-            },
-            Limits {
                 max_bytes: 20_000,
-                max_objects: 1,
+                max_objects: 5,
             },
             Limits {
                 max_bytes: 100_000,
@@ -384,11 +359,30 @@ mod tests {
             check_plans(&p, &plans, &limits, &input);
             if limits == Limits::default() {
                 assert_eq!(plans.len(), 1, "one chunk when everything fits");
-            }
-            if limits.max_objects == 1 {
-                assert_eq!(plans.len(), p.len());
+                assert_eq!(pushed_objects(&plans), p.len());
+            } else {
+                assert!(plans.len() > 1);
+                assert!(
+                    pushed_objects(&plans) > p.len(),
+                    "shared objects are copied"
+                );
             }
         }
+        let err = p
+            .chunks(&Limits {
+                max_bytes: 1 << 20,
+                max_objects: 4,
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, BundleError::ClosureTooLarge { objects: 5, .. }),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--chunk-objects") && !msg.contains('\n'),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -458,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_filled_greedily() {
+    fn chunks_are_filled() {
         let text = varied_bundle(200);
         let p = prepare(parse(text.as_bytes()).unwrap());
         let limits = Limits {
@@ -466,14 +460,11 @@ mod tests {
             max_objects: 1_000,
         };
         let plans = p.chunks(&limits).unwrap();
-        for pair in plans.windows(2) {
-            let next = &p.objects[pair[1].objects.start];
-            let grown =
-                pair[0].escaped_bytes + 1 + next.raw.len() + escaped_extra(next.raw.as_bytes());
-            assert!(
-                grown > limits.max_bytes,
-                "the next object would have fitted"
-            );
+        assert!(plans.len() > 3);
+        // A chunk is closed when the next object's closure (at most 5 objects of under 1.2 KB)
+        // does not fit.
+        for plan in &plans[..plans.len() - 1] {
+            assert!(plan.escaped_bytes > limits.max_bytes - 6_000, "{plan:?}");
         }
     }
 

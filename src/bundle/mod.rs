@@ -15,7 +15,9 @@
 //! common case (DISINFOX objects) on the fast path.
 
 mod chunk;
+mod closure;
 mod complete;
+mod group;
 mod order;
 mod parse;
 pub mod stream;
@@ -28,7 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
-pub use chunk::ChunkPlan;
+pub use chunk::{ChunkPlan, pushed_objects};
 pub use complete::{
     DISARM_IDENTITY, DISARM_IDENTITY_ID, DISARM_MARKING, DISARM_MARKING_ID, DISINFOX_IDENTITY,
     DISINFOX_IDENTITY_ID, WELL_KNOWN, cmp_timestamps,
@@ -36,7 +38,17 @@ pub use complete::{
 pub use parse::parse;
 
 pub const DEFAULT_CHUNK_BYTES: usize = 10 * 1024 * 1024;
-pub const DEFAULT_CHUNK_OBJECTS: usize = 5_000;
+/// Every chunk carries copies of the shared objects it references (about 550 for DISINFOX:
+/// the attack-pattern pool, actors, locations, identities), so chunks must be large for the
+/// copies to stay a few percent of what is pushed; at about 470 escaped bytes per DISINFOX
+/// object, the 10M byte limit binds first (about 22,000 objects).
+pub const DEFAULT_CHUNK_OBJECTS: usize = 25_000;
+/// Largest chunk the CLI sends without an explicit override. OpenCTI publishes each chunk as
+/// one RabbitMQ message holding the bundle in base64 (4/3 of its size); RabbitMQ 4's default
+/// `max_message_size` is 16 MiB, and from 6.9.18 OpenCTI retries a refused publish forever.
+/// The limit is on the escaped size, which exceeds the bundle by every quote in it: that
+/// margin covers the message's few hundred bytes of envelope.
+pub const MAX_SAFE_CHUNK_BYTES: usize = 12 * 1024 * 1024;
 
 /// Bounds of one chunk. `max_bytes` bounds the chunk's bundle text *after* JSON-string
 /// escaping, surrounding quotes included: it travels as a GraphQL `String` variable.
@@ -104,6 +116,18 @@ pub enum BundleError {
     ObjectTooLarge {
         id: String,
         bytes: usize,
+        max_bytes: usize,
+    },
+    #[error(
+        "object {id} needs {objects} objects and {bytes} bytes (escaped) in one chunk with \
+         the objects it references, more than a chunk holds ({max_objects} objects, \
+         {max_bytes} bytes); raise --chunk-objects or --chunk-size"
+    )]
+    ClosureTooLarge {
+        id: String,
+        objects: usize,
+        bytes: usize,
+        max_objects: usize,
         max_bytes: usize,
     },
     #[error("invalid chunk limits: {reason}")]

@@ -8,7 +8,7 @@ const ACTIVE: u32 = u32::MAX - 1;
 
 /// The object a reference arena entry points at, if any (and if in range: `objects` is a pub
 /// field a caller could have shortened; that must not panic).
-fn object_of(entry: u32, n: usize) -> Option<usize> {
+pub(super) fn object_of(entry: u32, n: usize) -> Option<usize> {
     match Target::decode(entry) {
         Target::Object(i) if i < n => Some(i),
         _ => None,

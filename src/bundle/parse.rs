@@ -123,6 +123,11 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
 /// `refs` span is left empty for the caller to fill. Used for the input's objects and for the
 /// embedded well-known objects.
 pub(super) fn object<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<Object<'a>, String> {
+    object_and_ends(raw, refs).map(|(o, _)| o)
+}
+
+/// [`object`], and which of its end references ([`SOURCE`], …) are present.
+fn object_and_ends<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<(Object<'a>, u8), String> {
     let first = raw.as_bytes().first().copied().unwrap_or(b' ');
     if first != b'{' {
         return Err(format!("not a JSON object but {}", kind_of(first)));
@@ -141,14 +146,34 @@ pub(super) fn object<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<Object
         return Err(r#""type" is empty"#.into());
     }
     check_id(id, kind)?;
-    Ok(Object {
-        raw,
-        id,
-        kind,
-        modified: fields.modified,
-        refs: RefSpan::default(),
-        escaped_len,
-    })
+    Ok((
+        Object {
+            raw,
+            id,
+            kind,
+            modified: fields.modified,
+            refs: RefSpan::default(),
+            escaped_len,
+        },
+        fields.ends,
+    ))
+}
+
+/// A relationship needs both ends and a sighting what it sighted: OpenCTI's worker raises on
+/// one without, and discards the whole chunk that carried it.
+fn check_ends(id: &str, kind: &str, ends: u8) -> Result<(), String> {
+    let required: &[(u8, &str)] = match kind {
+        "relationship" => &[(SOURCE, "source_ref"), (TARGET, "target_ref")],
+        "sighting" => &[(SIGHTING_OF, "sighting_of_ref")],
+        _ => return Ok(()),
+    };
+    match required.iter().find(|(bit, _)| ends & bit == 0) {
+        None => Ok(()),
+        Some((_, key)) => Err(format!(
+            "{kind} {id} has no \"{key}\"; OpenCTI would discard the whole \
+             chunk that carries it: fix or remove this object"
+        )),
+    }
 }
 
 fn check_id(id: &str, kind: &str) -> Result<(), String> {
@@ -314,7 +339,11 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_, 'de> {
             };
             let raw = raw.get();
             st.scratch.clear();
-            match object(raw, &mut st.scratch).and_then(|o| st.builder.add(o, &st.scratch)) {
+            // Only here, not in `object`: `fetch` passes such objects on (DISINFOX's data is
+            // not ours to reject), while what is pushed must not carry them.
+            let checked = object_and_ends(raw, &mut st.scratch)
+                .and_then(|(o, ends)| check_ends(o.id, o.kind, ends).map(|()| o));
+            match checked.and_then(|o| st.builder.add(o, &st.scratch)) {
                 Ok(()) => {}
                 Err(reason) => {
                     let offset = raw.as_ptr() as usize - st.text.as_ptr() as usize;
@@ -384,11 +413,18 @@ impl<'de> de::Deserialize<'de> for TopKey {
     }
 }
 
+/// Bits of [`Fields::ends`]: the top-level end references present as strings.
+const SOURCE: u8 = 1;
+const TARGET: u8 = 2;
+const SIGHTING_OF: u8 = 4;
+
 /// How a key of an object is treated.
 enum Key {
     Id,
     Type,
     Modified,
+    /// A top-level `source_ref`, `target_ref` or `sighting_of_ref`: its bit.
+    End(u8),
     Ref,
     Refs,
     Other,
@@ -399,6 +435,9 @@ fn classify(k: &str, top: bool) -> Key {
         "id" if top => Key::Id,
         "type" if top => Key::Type,
         "modified" if top => Key::Modified,
+        "source_ref" if top => Key::End(SOURCE),
+        "target_ref" if top => Key::End(TARGET),
+        "sighting_of_ref" if top => Key::End(SIGHTING_OF),
         _ if k.ends_with("_ref") => Key::Ref,
         _ if k.ends_with("_refs") => Key::Refs,
         _ => Key::Other,
@@ -431,6 +470,7 @@ struct Fields<'a> {
     id: Option<&'a str>,
     kind: Option<&'a str>,
     modified: Option<&'a str>,
+    ends: u8,
 }
 
 struct ObjectSeed<'s, 'a> {
@@ -458,6 +498,14 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
                 Key::Id => (&mut fields.id, "id"),
                 Key::Type => (&mut fields.kind, "type"),
                 Key::Modified => (&mut fields.modified, "modified"),
+                Key::End(bit) => {
+                    let before = self.refs.len();
+                    map.next_value_seed(RefSeed { refs: self.refs })?;
+                    if self.refs.len() > before {
+                        fields.ends |= bit;
+                    }
+                    continue;
+                }
                 Key::Ref => {
                     map.next_value_seed(RefSeed { refs: self.refs })?;
                     continue;
@@ -618,7 +666,7 @@ impl<'de> Visitor<'de> for NestedSeed<'_, 'de> {
         while let Some(key) = map.next_key_seed(KeySeed { top: false })? {
             let refs = &mut *self.refs;
             match key {
-                Key::Ref => map.next_value_seed(RefSeed { refs })?,
+                Key::Ref | Key::End(_) => map.next_value_seed(RefSeed { refs })?,
                 Key::Refs => map.next_value_seed(RefsSeed { refs })?,
                 _ => map.next_value_seed(NestedSeed { refs })?,
             }
@@ -731,6 +779,60 @@ fn position(text: &str, index: usize, offset: Option<usize>) -> ObjectPosition {
 mod tests {
     use super::super::testutil::{bundle, id, obj};
     use super::*;
+
+    #[test]
+    fn relationships_and_sightings_need_their_ends() {
+        let (s, t) = (id("intrusion-set", 2), id("location", 3));
+        let refused = [
+            (
+                "relationship",
+                format!(r#""target_ref":"{t}""#),
+                "source_ref",
+            ),
+            (
+                "relationship",
+                format!(r#""source_ref":"{s}""#),
+                "target_ref",
+            ),
+            (
+                "relationship",
+                format!(r#""source_ref":null,"target_ref":"{t}""#),
+                "source_ref",
+            ),
+            // Nested keys are references, not ends.
+            (
+                "relationship",
+                format!(r#""source_ref":"{s}","x":{{"target_ref":"{t}"}}"#),
+                "target_ref",
+            ),
+            (
+                "sighting",
+                format!(r#""where_sighted_refs":["{t}"]"#),
+                "sighting_of_ref",
+            ),
+        ];
+        for (kind, extra, missing) in refused {
+            let text = bundle(&[obj("note", 9, ""), obj(kind, 1, &extra)]);
+            let err = parse(text.as_bytes()).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.starts_with("objects[1]"), "{msg}");
+            assert!(msg.contains(&id(kind, 1)), "{msg}");
+            assert!(msg.contains(&format!("no \"{missing}\"")), "{msg}");
+            assert!(!msg.contains('\n'));
+        }
+        let accepted = [
+            (
+                "relationship",
+                format!(r#""source_ref":"{s}","target_ref":"{t}""#),
+            ),
+            ("sighting", format!(r#""sighting_of_ref":"{s}""#)),
+            ("note", String::new()),
+        ];
+        for (kind, extra) in accepted {
+            let text = bundle(&[obj(kind, 1, &extra)]);
+            assert!(parse(text.as_bytes()).is_ok(), "{kind} {extra}");
+        }
+    }
 
     fn err(input: &str) -> String {
         match parse(input.as_bytes()) {

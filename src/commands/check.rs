@@ -10,13 +10,16 @@ use crate::config::{Config, QueueProtocol};
 use crate::disinfox::Disinfox;
 use crate::error::{Outcome, Result, classify, render};
 use crate::exit_codes::ExitCode;
-use crate::opencti::{self, Graphql, version};
+use crate::opencti::{self, Graphql, capabilities, version};
 use crate::state::{self, FileStore, parse_state};
 
 #[derive(Debug, Serialize)]
 struct Line {
     check: &'static str,
     ok: bool,
+    /// Passed, but something an import needs is missing (warn, exit status unchanged).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<u8>,
@@ -32,6 +35,17 @@ impl Report {
         self.lines.push(Line {
             check,
             ok: true,
+            warning: false,
+            detail,
+            exit_code: None,
+        });
+    }
+
+    fn warn(&mut self, check: &'static str, detail: String) {
+        self.lines.push(Line {
+            check,
+            ok: true,
+            warning: true,
             detail,
             exit_code: None,
         });
@@ -45,6 +59,7 @@ impl Report {
         self.lines.push(Line {
             check,
             ok: false,
+            warning: false,
             detail: render(err),
             exit_code: Some(code.code()),
         });
@@ -122,6 +137,7 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
         return;
     }
     report.pass("capability", "the token's user has CONNECTORAPI".into());
+    check_import_capabilities(&platform, report);
     let f = platform.features;
     let yes_no = |b: bool, since: version::Version| {
         if b {
@@ -140,14 +156,87 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
             yes_no(f.multipart_work, version::MULTIPART_WORK)
         ),
     );
-    check_state(cfg, args, &gql, report);
+    let works = if over_amqp {
+        // Over AMQP the run opens its work itself and counts every message before the first.
+        "one per run over AMQP, every message expected before the first is published".into()
+    } else {
+        describe_works(f.work_policy)
+    };
+    report.pass("works", works);
+    check_state(cfg, args, &gql, &platform, report);
+}
+
+/// How `sync` and `push` treat the run's work on this release (`WorkPolicy`).
+fn describe_works(policy: version::WorkPolicy) -> String {
+    use version::WorkPolicy as P;
+    match policy {
+        P::ServerMade => "OpenCTI makes one work per push (no work_id before 6.5.7)".into(),
+        P::NoSuccessClose => format!(
+            "one per run, completed by OpenCTI's workers (no success toProcessed before {})",
+            version::SAFE_TO_PROCESSED
+        ),
+        P::NeverCloseAfterPush => {
+            "one per run, never closed after a push (toProcessed would drop queued pieces here)"
+                .into()
+        }
+        P::Multipart => "one multi-part work per run, closed by one toProcessed".into(),
+    }
+}
+
+/// What OpenCTI's workers need to import the pushed objects as the token's user: one line
+/// per capability; only the knowledge one is fatal (nothing would be imported without it).
+fn check_import_capabilities(platform: &opencti::Platform, report: &mut Report) {
+    match capabilities::require_worker_import(platform) {
+        Ok(()) => report.pass(
+            "import",
+            format!(
+                "the token's user has {} (the workers import as that user)",
+                capabilities::KNOWLEDGE_UPDATE
+            ),
+        ),
+        Err(e) => report.fail("import", &e),
+    }
+    for need in capabilities::settings_needs(platform) {
+        let check = match need.what {
+            "marking-definitions" => "markings",
+            "kill-chain phases" => "kill-chains",
+            _ => "labels",
+        };
+        if need.held {
+            report.pass(
+                check,
+                format!("{} ({} can be imported)", need.capability, need.what),
+            );
+        } else {
+            report.warn(
+                check,
+                format!(
+                    "the token's user lacks {}: bundles with {} will not import fully",
+                    need.capability, need.what
+                ),
+            );
+        }
+    }
 }
 
 /// Registration is idempotent and returns the stored state; it is how a connector reads it.
-fn check_state(cfg: &Config, args: &CheckArgs, gql: &Graphql, report: &mut Report) {
+fn check_state(
+    cfg: &Config,
+    args: &CheckArgs,
+    gql: &Graphql,
+    platform: &opencti::Platform,
+    report: &mut Report,
+) {
     let id = cfg.connector_id.as_deref().unwrap_or_default();
     let registered = if cfg.queue_protocol == QueueProtocol::Amqp {
-        match crate::amqp::register(gql, id, &cfg.connector_name, &cfg.connector_scope, &cfg.mq) {
+        match crate::amqp::register(
+            gql,
+            platform,
+            id,
+            &cfg.connector_name,
+            &cfg.connector_scope,
+            &cfg.mq,
+        ) {
             Ok((r, endpoint)) => {
                 check_broker(cfg, &endpoint, report);
                 r
@@ -155,14 +244,20 @@ fn check_state(cfg: &Config, args: &CheckArgs, gql: &Graphql, report: &mut Repor
             Err(e) => return report.fail("connector", &e),
         }
     } else {
-        match opencti::connector::register(gql, id, &cfg.connector_name, &cfg.connector_scope) {
+        match opencti::connector::register(
+            gql,
+            platform,
+            id,
+            &cfg.connector_name,
+            &cfg.connector_scope,
+        ) {
             Ok(r) => r,
             Err(e) => return report.fail("connector", &e),
         }
     };
     report.pass(
         "connector",
-        format!("registered as '{}' ({id})", cfg.connector_name),
+        format!("registered as '{}' ({})", cfg.connector_name, registered.id),
     );
     let file = match state::resolve_file(args.state_file.as_ref(), cfg.state_file.as_ref()) {
         Ok(f) => f,
@@ -212,11 +307,12 @@ fn print(report: &Report, json: bool) -> Result<()> {
         let tty = std::io::stdout().is_terminal();
         let mut s = String::new();
         for l in &report.lines {
-            let mark = match (l.ok, tty) {
-                (true, true) => "✓",
-                (false, true) => "✗",
-                (true, false) => "ok  ",
-                (false, false) => "FAIL",
+            let mark = match (l.ok, l.warning, tty) {
+                (true, true, _) => "warn",
+                (true, false, true) => "✓",
+                (false, _, true) => "✗",
+                (true, false, false) => "ok  ",
+                (false, _, false) => "FAIL",
             };
             s.push_str(&format!("{mark} {:<13} {}\n", l.check, l.detail));
         }

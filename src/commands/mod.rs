@@ -45,9 +45,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
     let loaded = Config::load(&cli.global, needs(&cli.command), &env);
     // The log level may come from the configuration, so logging starts after it loaded.
+    let json_logging = match &loaded {
+        Ok(cfg) => cfg.json_logging,
+        // A broken configuration is still reported in the format the operator asked for.
+        Err(_) => env("OPENCTI_JSON_LOGGING").and_then(|v| crate::config::parse_bool(&v).ok()),
+    };
     crate::logging::init(
         loaded.as_ref().ok().and_then(|c| c.log_level),
-        cli.global.log_format,
+        crate::logging::choose_format(cli.global.log_format, json_logging),
     );
     let cfg = match (loaded, &cli.command) {
         (Ok(cfg), _) => cfg,

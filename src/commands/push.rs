@@ -31,9 +31,21 @@ pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
             report.status = Some(Status::DryRun);
             return Ok(());
         }
-        Session::open(cfg)?.push(&prepared, &limits, report)?;
+        let session = Session::open_for_import(cfg, args.wait.wait)?;
+        // A pipeline's bundle lives nowhere else: refuse (75, retry later) rather than skip.
+        if let (_, Some(why)) = session.queue_verdict(None) {
+            return Err(Error::Temporary(format!(
+                "{why}: not pushing now; run again once the queue is empty"
+            ))
+            .into());
+        }
+        session.push(&prepared, &limits, report)?;
+        let outcome = match args.wait.wait {
+            Some(budget) => session.wait(budget, report)?,
+            None => Default::default(),
+        };
         report.status = Some(Status::Imported);
-        Ok(())
+        super::session::import_errors(&outcome, false)
     })
 }
 

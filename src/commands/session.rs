@@ -1,39 +1,63 @@
 //! The OpenCTI side every writing command starts with: probe (version gates, capability),
 //! then register — which is also how a connector reads its stored state.
 
+use std::time::Duration;
+
 use crate::amqp;
 use crate::bundle::{Limits, Prepared};
 use crate::config::{Config, QueueProtocol};
 use crate::error::{Error, Result};
-use crate::opencti::connector::{self, Registered};
+use crate::opencti::connector::{self, Queue, Registered};
 use crate::opencti::push::{self, Pushed, Target};
-use crate::opencti::{Graphql, Platform};
+use crate::opencti::{Graphql, Platform, capabilities, version, work};
 use crate::state::Store;
 use crate::summary::Report;
 
 pub struct Session<'c> {
     pub gql: Graphql,
     pub platform: Platform,
-    pub connector_id: &'c str,
+    /// The connector as OpenCTI stores it (its `id` names it in every later call).
     pub registered: Registered,
     /// The broker, when bundles go over AMQP.
     pub broker: Option<amqp::Endpoint>,
+    /// `--wait` was given: a push must leave a work to follow.
+    needs_work: bool,
     cfg: &'c Config,
 }
 
 impl<'c> Session<'c> {
+    /// For commands that only read or write the state (the broker is not needed).
     pub fn open(cfg: &'c Config) -> Result<Self> {
         let gql = Graphql::new(cfg)?;
-        let over_amqp = cfg.queue_protocol == QueueProtocol::Amqp;
-        let platform = connector::probe_for_import(&gql, over_amqp)?;
-        let connector_id = cfg
-            .connector_id
-            .as_deref()
-            .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
-        let (registered, broker) = if over_amqp {
+        let platform = connector::probe_for_import(&gql, over_amqp(cfg))?;
+        let registered = connector::register(
+            &gql,
+            &platform,
+            configured_id(cfg)?,
+            &cfg.connector_name,
+            &cfg.connector_scope,
+        )?;
+        Ok(Session {
+            gql,
+            platform,
+            registered,
+            broker: None,
+            needs_work: false,
+            cfg,
+        })
+    }
+
+    /// For commands that push: the token's user must be able to import what the workers
+    /// take from the queue, and `--wait` must be able to follow the run's work. Over AMQP the
+    /// registration also returns the broker and the route to publish on.
+    pub fn open_for_import(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
+        let (gql, platform) = Self::probe_for_import(cfg, wait)?;
+        let id = configured_id(cfg)?;
+        let (registered, broker) = if over_amqp(cfg) {
             let (r, b) = amqp::register(
                 &gql,
-                connector_id,
+                &platform,
+                id,
                 &cfg.connector_name,
                 &cfg.connector_scope,
                 &cfg.mq,
@@ -42,7 +66,8 @@ impl<'c> Session<'c> {
         } else {
             let r = connector::register(
                 &gql,
-                connector_id,
+                &platform,
+                id,
                 &cfg.connector_name,
                 &cfg.connector_scope,
             )?;
@@ -51,33 +76,41 @@ impl<'c> Session<'c> {
         Ok(Session {
             gql,
             platform,
-            connector_id,
             registered,
             broker,
+            needs_work: wait.is_some(),
             cfg,
         })
     }
 
-    /// As `open`, with read-only probes only: the state is read, the connector is not
-    /// registered (`sync --dry-run` changes nothing).
-    pub fn open_read_only(cfg: &'c Config) -> Result<Self> {
+    fn probe_for_import(cfg: &Config, wait: Option<Duration>) -> Result<(Graphql, Platform)> {
         let gql = Graphql::new(cfg)?;
-        let over_amqp = cfg.queue_protocol == QueueProtocol::Amqp;
-        let platform = connector::probe_for_import(&gql, over_amqp)?;
-        let connector_id = cfg
-            .connector_id
-            .as_deref()
-            .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?;
-        let registered = connector::read_state(&gql, connector_id)?;
-        // A dry run pushes nothing: the broker is neither read nor contacted.
+        let platform = connector::probe_for_import(&gql, over_amqp(cfg))?;
+        capabilities::require_worker_import(&platform)?;
+        if wait.is_some() {
+            require_wait(&platform, over_amqp(cfg))?;
+        }
+        Ok((gql, platform))
+    }
+
+    /// As `open_for_import`, with read-only probes only: the state is read, the connector is
+    /// not registered (`sync --dry-run` changes nothing). A dry run pushes nothing, so the
+    /// broker is neither asked for nor contacted.
+    pub fn open_read_only(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
+        let (gql, platform) = Self::probe_for_import(cfg, wait)?;
+        let registered = connector::read_state(&gql, configured_id(cfg)?)?;
         Ok(Session {
             gql,
             platform,
-            connector_id,
             registered,
             broker: None,
+            needs_work: false,
             cfg,
         })
+    }
+
+    pub fn connector_id(&self) -> &str {
+        &self.registered.id
     }
 
     /// The connector's state in OpenCTI, as registration returned it.
@@ -85,17 +118,24 @@ impl<'c> Session<'c> {
         Store::Opencti {
             gql: &self.gql,
             platform: &self.platform,
-            connector_id: self.connector_id,
-            registered: self.registered.state.clone(),
+            registered: self.registered.clone(),
         }
+    }
+
+    /// The queue, and why this run must not start now (if it must not).
+    pub fn queue_verdict(&self, threshold_mb: Option<f64>) -> (Option<Queue>, Option<String>) {
+        let queue = connector::queue(&self.gql, &self.platform, self.connector_id());
+        let why = queue.and_then(|q| defer_reason(&self.platform, q, threshold_mb));
+        (queue, why)
     }
 
     /// Pushes every chunk; the report shows what went out even when a chunk failed.
     pub fn push(&self, prepared: &Prepared, limits: &Limits, report: &mut Report) -> Result<()> {
+        capabilities::warn_missing(&self.platform, prepared);
         let target = Target {
             gql: &self.gql,
             platform: &self.platform,
-            connector_id: self.connector_id,
+            connector_id: self.connector_id(),
             connector_name: &self.cfg.connector_name,
         };
         let mut pushed = Pushed::default();
@@ -103,10 +143,11 @@ impl<'c> Session<'c> {
             Some(endpoint) => amqp::push(
                 &amqp::Target {
                     gql: &self.gql,
-                    connector_id: self.connector_id,
+                    connector_id: self.connector_id(),
                     connector_name: &self.cfg.connector_name,
                     endpoint,
                     cfg: self.cfg,
+                    needs_work: self.needs_work,
                 },
                 prepared,
                 &mut pushed,
@@ -115,7 +156,127 @@ impl<'c> Session<'c> {
         };
         report.chunks = pushed.chunks;
         report.bytes = pushed.bytes;
+        report.set_pushed(pushed.objects);
         report.work_id = pushed.work_id;
         result
     }
+
+    /// Follows the run's work until OpenCTI completes it (`--wait`), into the report.
+    pub fn wait(&self, budget: Duration, report: &mut Report) -> Result<work::Outcome> {
+        let Some(id) = report.work_id.clone() else {
+            return Ok(work::Outcome::default());
+        };
+        log::info!(
+            "waiting up to {} for OpenCTI to import work {id}",
+            humantime::format_duration(budget)
+        );
+        let queue_empty = || {
+            connector::queue(&self.gql, &self.platform, self.connector_id())
+                .map(|q| q.messages == 0)
+        };
+        let outcome = work::follow(
+            &self.gql,
+            &id,
+            budget,
+            report.objects_pushed as u64,
+            queue_empty,
+        )?;
+        log::info!(
+            "OpenCTI completed work {id}: {} imported, {} failed",
+            outcome.imported(),
+            outcome.failed()
+        );
+        for e in outcome.errors.iter().take(work::SHOWN_ERRORS) {
+            log::warn!("OpenCTI import error: {e}");
+        }
+        report.imported = Some(outcome.imported());
+        report.import_failed = Some(outcome.failed());
+        report.import_errors = outcome
+            .errors
+            .iter()
+            .take(work::SHOWN_ERRORS)
+            .cloned()
+            .collect();
+        Ok(outcome)
+    }
+}
+
+/// Objects the platform reported as failed: not silent (exit 65, listed), yet not blocking —
+/// the caller has already stored the cursor, since pushing them again would fail again.
+pub fn import_errors(outcome: &work::Outcome, cursor_moved: bool) -> Result<()> {
+    if outcome.errors.is_empty() {
+        return Ok(());
+    }
+    let first: Vec<&str> = outcome
+        .errors
+        .iter()
+        .take(work::SHOWN_ERRORS)
+        .map(String::as_str)
+        .collect();
+    let cursor = if cursor_moved {
+        "; the cursor moved past them: fix the cause, then send them again with `fetch --since` piped into `push`"
+    } else {
+        ""
+    };
+    Err(Error::BadData(format!(
+        "OpenCTI could not import {} object(s) of this run (first: {}){cursor}",
+        outcome.failed(),
+        first.join(" | ")
+    ))
+    .into())
+}
+
+/// Over AMQP the run opens its own work on every release (as pycti does), so only reading it
+/// needs a capability; over the API a push can name a work from 6.5.7.
+fn require_wait(platform: &Platform, over_amqp: bool) -> Result<()> {
+    if !over_amqp && !platform.features.has_works() {
+        return Err(Error::Unavailable(format!(
+            "--wait follows the run's work in OpenCTI, which OpenCTI {} cannot name in a push (needs {}): drop --wait, upgrade OpenCTI, or push over its broker (CONNECTOR_QUEUE_PROTOCOL=amqp), which opens a work on every release",
+            platform.version_text,
+            version::WORK_ID
+        ))
+        .into());
+    }
+    if !platform.has("MODULES") {
+        return Err(Error::Permission(format!(
+            "--wait reads the run's work, which needs the MODULES capability; the token's user '{}' lacks it: give it the \"Connector\" role, or drop --wait",
+            platform.user_name
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Why a run must wait: a queue above the threshold (as pycti), or — before 7.260510.0 — any
+/// queued message at all, since a new work makes the platform drop an older work's queued
+/// pieces (`closeOldWorks`, opencti-async-import.md §2).
+fn defer_reason(platform: &Platform, queue: Queue, threshold_mb: Option<f64>) -> Option<String> {
+    if let Some(threshold) = threshold_mb
+        && queue.mb >= threshold
+    {
+        return Some(format!(
+            "OpenCTI's queue for this connector holds {:.1} MB (threshold {threshold} MB)",
+            queue.mb
+        ));
+    }
+    if platform.features.run_needs_empty_queue && queue.messages > 0 {
+        return Some(format!(
+            "OpenCTI's queue for this connector still holds {} message(s) of an earlier run, and OpenCTI {} drops them once a newer run reports (fixed in {})",
+            queue.messages,
+            platform.version_text,
+            version::OLD_WORKS_KEPT
+        ));
+    }
+    None
+}
+
+fn over_amqp(cfg: &Config) -> bool {
+    cfg.queue_protocol == QueueProtocol::Amqp
+}
+
+fn configured_id(cfg: &Config) -> Result<&str> {
+    Ok(cfg
+        .connector_id
+        .as_deref()
+        .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?)
 }

@@ -21,6 +21,12 @@ pub fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
         ))
         .into());
     }
+    if max_bytes > bundle::MAX_SAFE_CHUNK_BYTES as u64 && !args.allow_large_chunks {
+        return Err(Error::Config(format!(
+            "--chunk-size {max_bytes} is above 12M (12582912 bytes): OpenCTI sends each chunk to its workers base64-encoded (4/3 larger) in one RabbitMQ message, RabbitMQ's default max_message_size is 16 MiB, and from 6.9.18 OpenCTI retries an oversized publish forever; use --chunk-size 12M or less, or --allow-large-chunks (DISINFOX_SYNC_ALLOW_LARGE_CHUNKS=true) if your broker's max_message_size was raised"
+        ))
+        .into());
+    }
     Ok(Limits {
         max_bytes: max_bytes as usize,
         max_objects: max_objects as usize,
@@ -83,5 +89,6 @@ pub fn describe_plan(prepared: &Prepared, limits: &Limits, report: &mut Report) 
     }
     report.chunks = plans.len();
     report.bytes = plans.iter().map(|p| p.escaped_bytes as u64).sum();
+    report.set_pushed(bundle::pushed_objects(&plans));
     Ok(())
 }

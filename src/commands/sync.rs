@@ -1,6 +1,7 @@
 //! `sync`: one full cycle — probe, register, read the cursor, fetch what is newer, prepare,
 //! push, store the new cursor — then exit. The cursor moves only after every chunk was
-//! accepted, so any failure leaves the stored state exactly as it was.
+//! accepted (with `--wait`, once OpenCTI completed the run's work), so any failure leaves the
+//! stored state exactly as it was.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
-use crate::opencti::{self, Platform, documents};
+use crate::opencti::{Platform, documents};
 use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported};
 use crate::when::display;
@@ -37,9 +38,10 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     };
     let limits = stage::limits(cfg, &args.chunks)?;
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
+    let wait = args.wait.wait;
     let session = match args.dry_run {
-        true => Session::open_read_only(cfg)?,
-        false => Session::open(cfg)?,
+        true => Session::open_read_only(cfg, wait)?,
+        false => Session::open_for_import(cfg, wait)?,
     };
     let store = match file {
         Some(f) => Store::File(f),
@@ -51,12 +53,27 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     report.cursor_after = report.cursor_before.clone();
 
     let threshold = args.queue_threshold.unwrap_or(cfg.queue_threshold_mb);
-    let queue =
-        opencti::connector::queue_mb(&session.gql, &session.platform, session.connector_id)?;
-    if let Some(mb) = queue.filter(|mb| *mb >= threshold) {
-        log::warn!(
-            "OpenCTI's queue for this connector holds {mb:.1} MB (threshold {threshold} MB): skipping this run, the next one will retry"
+    let (queue, defer) = session.queue_verdict(Some(threshold));
+    let queue_mb = queue.map_or(0.0, |q| q.mb);
+    if let Some(why) = defer {
+        log::warn!("{why}: skipping this run, the next one will retry");
+        let info = connector_info(
+            cfg,
+            &session.platform,
+            Utc::now(),
+            queue_mb,
+            threshold,
+            true,
         );
+        if !args.dry_run
+            && let Err(e) = store.ping_unchanged(info)
+        {
+            // Only the UI's "buffering" display is lost; the deferral itself stands.
+            log::warn!(
+                "could not tell OpenCTI the run is deferred: {}",
+                crate::error::render(&e)
+            );
+        }
         report.status = Some(Status::Deferred);
         return Ok(());
     }
@@ -64,7 +81,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     let answer = source.incidents(before.last_fetch)?;
     report.disinfox_clock = answer.server_date;
     let now = Utc::now();
-    let info = connector_info(cfg, &session.platform, now, queue.unwrap_or(0.0), threshold);
+    let info = connector_info(cfg, &session.platform, now, queue_mb, threshold, false);
     let Some(parsed) = answer.objects()? else {
         log::info!(
             "DISINFOX has nothing newer than {}",
@@ -95,14 +112,25 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         report.status = Some(Status::DryRun);
         return Ok(());
     }
-    let result = session.push(&prepared, &limits, report);
-    if let Err(e) = result {
+    let imported = session
+        .push(&prepared, &limits, report)
+        .and_then(|()| match wait {
+            Some(budget) => session.wait(budget, report),
+            None => Ok(Default::default()),
+        });
+    let outcome = match imported {
+        Ok(o) => o,
+        Err(e) => {
+            report.cursor_after = report.cursor_before.clone();
+            return Err(e);
+        }
+    };
+    if let Err(e) = store.save(&after, info) {
         report.cursor_after = report.cursor_before.clone();
         return Err(e);
     }
-    store.save(&after, info)?;
     report.status = Some(Status::Imported);
-    Ok(())
+    super::session::import_errors(&outcome, true)
 }
 
 /// Nothing new: the cursor stays, `last_run` moves.
@@ -133,6 +161,7 @@ fn connector_info(
     now: DateTime<Utc>,
     queue_mb: f64,
     threshold: f64,
+    buffering: bool,
 ) -> Option<serde_json::Value> {
     if !platform.features.connector_info {
         return None;
@@ -145,7 +174,7 @@ fn connector_info(
     Some(documents::connector_info(
         &display(now),
         next.as_deref(),
-        false,
+        buffering,
         queue_mb,
         threshold,
     ))

@@ -7,22 +7,54 @@ use super::keys::{IGNORED_KEYS, KEYS};
 use crate::error::Error;
 use crate::input::{Accept, ReadError};
 
-/// Explicit path: must exist. Default path (user config directory): optional.
-pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
-    let (path, must_exist) = match explicit {
-        Some(p) => (p.to_path_buf(), true),
-        None => match default_config_path() {
-            Some(p) => (p, false),
-            None => return Ok((None, serde_json::Value::Null)),
-        },
-    };
-    let bytes = match crate::input::read_file(&path, crate::input::MAX_CONFIG, Accept::RegularOnly)
+/// The system-wide file, read when the user has none: what system cron jobs (running as
+/// root or a service user without a home) expect.
+pub const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
+
+/// Replaces `/etc` in [`SYSTEM_CONFIG`], for packagers whose configuration lives elsewhere
+/// (`/usr/local/etc`) and for tests, which must not write to the real `/etc`.
+const SYSCONFDIR_VAR: &str = "DISINFOX_SYNC_SYSCONFDIR";
+
+/// Explicit path: must exist. Otherwise the user's file, then the system's; both optional.
+pub fn load_file(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
+    if let Some(path) = explicit {
+        return read_file(path, true);
+    }
+    for path in default_config_path()
+        .into_iter()
+        .chain([system_config_path(env)])
     {
+        let found = read_file(&path, false)?;
+        if found.0.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok((None, serde_json::Value::Null))
+}
+
+fn system_config_path(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    match env(SYSCONFDIR_VAR).filter(|d| !d.is_empty()) {
+        Some(dir) => Path::new(&dir).join("disinfox-sync/config.yml"),
+        None => PathBuf::from(SYSTEM_CONFIG),
+    }
+}
+
+/// `(None, Null)` for an optional file that does not exist.
+fn read_file(path: &Path, must_exist: bool) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
+    let bytes = match crate::input::read_file(path, crate::input::MAX_CONFIG, Accept::RegularOnly) {
         Ok(b) => b,
         Err(ReadError::NotFound(_)) if !must_exist => return Ok((None, serde_json::Value::Null)),
         Err(e) => {
+            let hint = if must_exist {
+                "fix the path given by --config / DISINFOX_SYNC_CONFIG"
+            } else {
+                "make it readable, or name another file with --config"
+            };
             return Err(Error::Config(format!(
-                "cannot read config file {}: {e}; fix the path given by --config / DISINFOX_SYNC_CONFIG",
+                "cannot read config file {}: {e}; {hint}",
                 path.display()
             )));
         }
@@ -56,7 +88,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, serde_json
             kind_of(&value)
         )));
     }
-    Ok((Some(path), value))
+    Ok((Some(path.to_path_buf()), value))
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {
@@ -174,6 +206,24 @@ mod tests {
                 assert!(!shown.contains(internal), "{shown}");
             }
         }
+    }
+
+    #[test]
+    fn system_file_is_the_last_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("disinfox-sync");
+        std::fs::create_dir_all(&sys).unwrap();
+        std::fs::write(sys.join("config.yml"), "connector:\n  name: system\n").unwrap();
+        let root = dir.path().to_str().unwrap().to_owned();
+        let env = move |name: &str| (name == SYSCONFDIR_VAR).then(|| root.clone());
+        let (path, value) = load_file(None, &env).unwrap();
+        // The user's file, when the test machine has one, wins; otherwise the system's.
+        if !default_config_path().is_some_and(|p| p.exists()) {
+            assert_eq!(path, Some(sys.join("config.yml")));
+            assert_eq!(value["connector"]["name"], "system");
+        }
+        let nothing = |_: &str| None;
+        assert_eq!(system_config_path(&nothing), Path::new(SYSTEM_CONFIG));
     }
 
     #[test]

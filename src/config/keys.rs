@@ -124,6 +124,16 @@ pub const KEYS: &[Key] = &[
         "DISINFOX_SYNC_PUSHGATEWAY_PASSWORD",
         Group::General,
     ),
+    key(
+        "opencti.custom_headers",
+        "OPENCTI_CUSTOM_HEADERS",
+        Group::Opencti,
+    ),
+    key(
+        "opencti.json_logging",
+        "OPENCTI_JSON_LOGGING",
+        Group::General,
+    ),
 ];
 
 /// Keys the Python connector's config.yml may carry that mean nothing to a one-shot CLI.
@@ -133,7 +143,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "connector.confidence_level",
     "connector.update_existing_data",
     "connector.expose_metrics",
-    "opencti.json_logging",
 ];
 
 const fn key(yaml: &'static str, env: &'static str, group: Group) -> Key {

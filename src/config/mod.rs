@@ -6,6 +6,7 @@
 //! the file and the defaults, and validates what the command at hand needs.
 
 mod file;
+mod headers;
 mod keys;
 mod metrics;
 mod mq;
@@ -18,10 +19,11 @@ use std::time::Duration;
 use log::LevelFilter;
 use reqwest::Url;
 
-pub use file::default_config_path;
+pub use file::{SYSTEM_CONFIG, default_config_path};
+pub use headers::CustomHeader;
 pub use metrics::{MetricsOptions, parse_pushgateway};
 pub use mq::{MqSettings, QueueProtocol};
-pub use values::{parse_iso8601_duration, parse_level, parse_uuid};
+pub use values::{parse_bool, parse_iso8601_duration, parse_level, parse_uuid};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
 use crate::error::Error;
@@ -54,6 +56,10 @@ pub struct Config {
     pub opencti_url: Option<Url>,
     pub opencti_token: Option<Secret>,
     pub opencti_ssl_verify: bool,
+    /// `OPENCTI_CUSTOM_HEADERS`, sent with every OpenCTI request.
+    pub opencti_custom_headers: Vec<CustomHeader>,
+    /// `OPENCTI_JSON_LOGGING`; `--log-format` wins over it.
+    pub json_logging: Option<bool>,
     pub connector_id: Option<String>,
     pub connector_name: String,
     pub connector_scope: Vec<String>,
@@ -89,7 +95,7 @@ impl Config {
         needs: Needs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Error> {
-        let (file_path, value) = file::load_file(args.config.as_deref())?;
+        let (file_path, value) = file::load_file(args.config.as_deref(), env)?;
         let mut warnings = Vec::new();
         let file = file::flatten_known(value, &mut warnings);
         let mut r = Reader {
@@ -108,8 +114,18 @@ impl Config {
             opencti_ssl_verify: r
                 .parse("opencti.ssl_verify", None, parse_bool)
                 .unwrap_or(true),
+            opencti_custom_headers: r
+                .parse(
+                    "opencti.custom_headers",
+                    None,
+                    headers::parse_custom_headers,
+                )
+                .unwrap_or_default(),
+            json_logging: r.parse("opencti.json_logging", None, parse_bool),
+            // Kept exactly as configured: OpenCTI names the connector's queue from this string,
+            // and its workers read the queue of the id as stored (case matters there).
             connector_id: r.parse("connector.id", None, |v| {
-                parse_uuid(v).map(|()| v.to_ascii_lowercase())
+                parse_uuid(v).map(|()| v.to_owned())
             }),
             connector_name: r
                 .parse("connector.name", None, parse_name)

@@ -137,29 +137,23 @@ pub fn parse_positive_f64(v: &str) -> Result<f64, String> {
 
 pub fn parse_level(v: &str) -> Result<LevelFilter, String> {
     match v.trim().to_ascii_lowercase().as_str() {
-        "error" => Ok(LevelFilter::Error),
+        // pycti's levels are Python's: `critical` is above error, and there is nothing above.
+        "error" | "critical" => Ok(LevelFilter::Error),
         "warn" | "warning" => Ok(LevelFilter::Warn),
         "info" => Ok(LevelFilter::Info),
         "debug" => Ok(LevelFilter::Debug),
         "trace" => Ok(LevelFilter::Trace),
         _ => Err(format!(
-            "unknown log level '{v}'; use one of error, warn, info, debug"
+            "unknown log level '{v}'; use one of error (or critical), warn, info, debug"
         )),
     }
 }
 
+/// The hyphenated form only (what `uuidgen` prints and OpenCTI stores).
 pub fn parse_uuid(v: &str) -> Result<(), String> {
-    let groups: Vec<&str> = v.split('-').collect();
-    let lens = [8, 4, 4, 4, 12];
-    let ok = groups.len() == 5
-        && groups
-            .iter()
-            .zip(lens)
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("'{v}' is not a UUID; generate one with `uuidgen`"))
+    match uuid::Uuid::try_parse(v) {
+        Ok(_) if v.len() == 36 => Ok(()),
+        _ => Err(format!("'{v}' is not a UUID; generate one with `uuidgen`")),
     }
 }
 
@@ -240,6 +234,10 @@ mod tests {
     fn uuids_and_levels() {
         assert!(parse_uuid("6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab").is_ok());
         assert!(parse_uuid("ChangeMe").is_err());
+        // Forms the uuid crate also reads, but that OpenCTI would store differently.
+        assert!(parse_uuid("6a2a1c5e0b0c4c4c9f9f0123456789ab").is_err());
+        assert!(parse_uuid("{6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab}").is_err());
+        assert_eq!(parse_level("critical"), Ok(LevelFilter::Error));
         assert_eq!(parse_level("WARNING"), Ok(LevelFilter::Warn));
         assert!(parse_level("verbose").is_err());
     }

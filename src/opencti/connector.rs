@@ -19,11 +19,17 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// CONNECTORAPI (or BYPASS) is what registering, pinging and pushing require.
-    pub fn has_connector_api(&self) -> bool {
+    /// OpenCTI's `@auth` test: the required name is a substring of one of the user's
+    /// capability names (`MODULES_MODMANAGE` satisfies `MODULES`), and `BYPASS` satisfies all.
+    pub fn has(&self, capability: &str) -> bool {
         self.capabilities
             .iter()
-            .any(|c| c.contains("CONNECTORAPI") || c == "BYPASS")
+            .any(|c| c == "BYPASS" || c.contains(capability))
+    }
+
+    /// CONNECTORAPI (or BYPASS) is what registering, pinging and pushing require.
+    pub fn has_connector_api(&self) -> bool {
+        self.has("CONNECTORAPI")
     }
 }
 
@@ -90,29 +96,62 @@ pub fn require_import(platform: &Platform, over_amqp: bool) -> Result<()> {
 /// The connector as registration returns it.
 #[derive(Clone, Debug)]
 pub struct Registered {
+    /// The id as OpenCTI stores it; every later call names the connector by this string.
+    pub id: String,
     pub state: Option<String>,
+    /// A UI reset happened since the last ping: the next ping only clears this flag.
+    pub state_reset: bool,
+    /// When the last UI reset happened (6.7.0+).
+    pub state_timestamp: Option<String>,
 }
 
 /// Idempotent by id; never touches the stored state, and returns it.
-pub fn register(gql: &Graphql, id: &str, name: &str, scope: &[String]) -> Result<Registered> {
+pub fn register(
+    gql: &Graphql,
+    platform: &Platform,
+    id: &str,
+    name: &str,
+    scope: &[String],
+) -> Result<Registered> {
+    let doc = if platform.features.state_timestamp {
+        &doc::REGISTER_WITH_TIMESTAMP
+    } else {
+        &doc::REGISTER
+    };
     let data = gql.run(
-        &doc::REGISTER,
+        doc,
         json!({ "input": doc::register_input(id, name, scope) }),
     )?;
+    registered(&data, id)
+}
+
+/// `registerConnector`'s answer, whichever document asked: the id as stored, the state, the
+/// reset flag and (6.7.0+) the reset stamp.
+pub fn registered(data: &Value, id: &str) -> Result<Registered> {
     let c = data
         .get("registerConnector")
         .filter(|c| !c.is_null())
         .ok_or_else(|| {
             Error::Protocol("OpenCTI answered registerConnector without a connector".into())
         })?;
+    let stored_id = str_at(c, "/id").unwrap_or_else(|| id.to_owned());
+    if stored_id != id {
+        // Lookups ignore case, queue names do not: the stored spelling is the one workers read.
+        log::warn!(
+            "OpenCTI knows this connector as {stored_id} (configured: {id}); using OpenCTI's spelling for every call. Set CONNECTOR_ID={stored_id} to silence this"
+        );
+    }
     if let Some(user) = c.get("connector_user_id").and_then(Value::as_str) {
-        log::debug!("connector {id} registered; it runs as OpenCTI user {user}");
+        log::debug!("connector {stored_id} registered; it runs as OpenCTI user {user}");
     }
     Ok(Registered {
-        state: c
-            .get("connector_state")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        id: stored_id,
+        state: str_at(c, "/connector_state"),
+        state_reset: c
+            .get("connector_state_reset")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        state_timestamp: str_at(c, "/connector_state_timestamp"),
     })
 }
 
@@ -121,58 +160,106 @@ pub fn register(gql: &Graphql, id: &str, name: &str, scope: &[String]) -> Result
 pub fn read_state(gql: &Graphql, id: &str) -> Result<Registered> {
     match gql.run(&doc::STATE, json!({ "id": id })) {
         Ok(data) => Ok(Registered {
+            id: str_at(&data, "/connector/id").unwrap_or_else(|| id.to_owned()),
             state: str_at(&data, "/connector/connector_state"),
+            state_reset: false,
+            state_timestamp: None,
         }),
         Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) => {
             log::warn!(
                 "cannot read the connector's stored state without registering (the token's user lacks MODULES); the dry run starts from the beginning"
             );
-            Ok(Registered { state: None })
+            Ok(Registered {
+                id: id.to_owned(),
+                state: None,
+                state_reset: false,
+                state_timestamp: None,
+            })
         }
         Err(e) => Err(e),
     }
 }
 
-/// Writes `state`; returns the state the platform holds afterwards (a pending UI reset makes
-/// the platform ignore one ping — the caller compares and pings again).
+/// What the platform holds after a ping.
+#[derive(Clone, Debug, Default)]
+pub struct PingAnswer {
+    pub state: Option<String>,
+    pub state_timestamp: Option<String>,
+}
+
+/// Writes `state` (or only `info` when `state` is `None`); returns what the platform holds
+/// afterwards (a pending UI reset makes the platform ignore one ping).
 pub fn ping(
     gql: &Graphql,
     platform: &Platform,
     id: &str,
-    state: &str,
+    state: Option<&str>,
     info: Option<Value>,
-) -> Result<Option<String>> {
-    let data = match info.filter(|_| platform.features.connector_info) {
-        Some(info) => gql.run(
-            &doc::PING_WITH_INFO,
-            json!({ "id": id, "state": state, "connectorInfo": info }),
-        )?,
-        None => gql.run(&doc::PING, json!({ "id": id, "state": state }))?,
+) -> Result<PingAnswer> {
+    let info = info.filter(|_| platform.features.connector_info);
+    let mut vars = json!({ "id": id });
+    if let Some(s) = state {
+        vars["state"] = json!(s);
+    }
+    let doc = if platform.features.state_timestamp {
+        &doc::PING_WITH_TIMESTAMP
+    } else if info.is_some() {
+        &doc::PING_WITH_INFO
+    } else {
+        &doc::PING
     };
-    Ok(data
-        .pointer("/pingConnector/connector_state")
-        .and_then(Value::as_str)
-        .map(str::to_owned))
+    if let Some(info) = info {
+        vars["connectorInfo"] = info;
+    }
+    let data = gql.run(doc, vars)?;
+    Ok(PingAnswer {
+        state: str_at(&data, "/pingConnector/connector_state"),
+        state_timestamp: str_at(&data, "/pingConnector/connector_state_timestamp"),
+    })
 }
 
-/// Queue size in MB (÷ 1,000,000, as pycti), or `None` when this platform or user cannot tell.
-pub fn queue_mb(gql: &Graphql, platform: &Platform, id: &str) -> Result<Option<f64>> {
+/// What the connector's queue holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Queue {
+    pub messages: u64,
+    /// Megabytes (bytes ÷ 1,000,000, as pycti).
+    pub mb: f64,
+}
+
+/// The connector's queue, or `None` when this platform or user cannot tell. Any failure only
+/// warns: a run must not fail on bookkeeping it can do without.
+pub fn queue(gql: &Graphql, platform: &Platform, id: &str) -> Option<Queue> {
     if !platform.features.queue_details {
-        return Ok(None);
+        return None;
     }
     match gql.run(&doc::QUEUE, json!({ "id": id })) {
-        Ok(data) => Ok(data
-            .pointer("/connector/connector_queue_details/messages_size")
-            .and_then(Value::as_f64)
-            .map(|bytes| bytes / 1_000_000.0)),
+        Ok(data) => {
+            let details = data.pointer("/connector/connector_queue_details")?;
+            Some(Queue {
+                messages: details
+                    .get("messages_number")
+                    .and_then(Value::as_f64)
+                    .map_or(0, |n| n as u64),
+                mb: details
+                    .get("messages_size")
+                    .and_then(Value::as_f64)
+                    .map_or(0.0, |bytes| bytes / 1_000_000.0),
+            })
+        }
         // Reading a connector needs MODULES; a user without it can still import.
         Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) => {
             log::warn!(
                 "cannot read the connector's queue size (the token's user lacks MODULES); skipping the queue check"
             );
-            Ok(None)
+            None
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            log::warn!(
+                "cannot read the connector's queue size ({}); going on without the queue check",
+                crate::error::render(&e)
+            );
+            None
+        }
     }
 }
 

@@ -27,12 +27,27 @@ pub const REGISTER: Document = Document {
     since: V6_0_0,
 };
 
+/// Registration with the reset stamp (6.7.0+): a stamp that changes during a run is a UI reset
+/// made during that run.
+pub const REGISTER_WITH_TIMESTAMP: Document = Document {
+    name: "RegisterWithTimestamp",
+    text: "mutation RegisterWithTimestamp($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_state_timestamp connector_user_id } }",
+    since: version::STATE_TIMESTAMP,
+};
+
 /// Registration that also reads the broker settings, for the AMQP transport only (the answer
 /// carries the broker password).
 pub const REGISTER_WITH_QUEUE: Document = Document {
     name: "RegisterWithQueue",
     text: "mutation RegisterWithQueue($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_user_id config { connection { host vhost use_ssl port user pass } push push_exchange push_routing } } }",
     since: V6_0_0,
+};
+
+/// As `REGISTER_WITH_QUEUE`, with the reset stamp (6.7.0+; see `REGISTER_WITH_TIMESTAMP`).
+pub const REGISTER_WITH_QUEUE_AND_TIMESTAMP: Document = Document {
+    name: "RegisterWithQueueAndTimestamp",
+    text: "mutation RegisterWithQueueAndTimestamp($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_state_timestamp connector_user_id config { connection { host vhost use_ssl port user pass } push push_exchange push_routing } } }",
+    since: version::STATE_TIMESTAMP,
 };
 
 pub const ADD_EXPECTATIONS: Document = Document {
@@ -51,6 +66,13 @@ pub const PING_WITH_INFO: Document = Document {
     name: "PingWithInfo",
     text: "mutation PingWithInfo($id: ID!, $state: String, $connectorInfo: ConnectorInfoInput) { pingConnector(id: $id, state: $state, connectorInfo: $connectorInfo) { id connector_state connector_state_reset } }",
     since: version::CONNECTOR_INFO,
+};
+
+/// The ping of 6.7.0+: `connectorInfo` may be omitted; the answer carries the reset stamp.
+pub const PING_WITH_TIMESTAMP: Document = Document {
+    name: "PingWithTimestamp",
+    text: "mutation PingWithTimestamp($id: ID!, $state: String, $connectorInfo: ConnectorInfoInput) { pingConnector(id: $id, state: $state, connectorInfo: $connectorInfo) { id connector_state connector_state_reset connector_state_timestamp } }",
+    since: version::STATE_TIMESTAMP,
 };
 
 pub const QUEUE: Document = Document {
@@ -96,11 +118,21 @@ pub const STATE: Document = Document {
     since: V6_0_0,
 };
 
+/// What became of a run's work: followed by `--wait` (works exist for this client from 6.5.7;
+/// the query itself is valid on every release).
+pub const WORK_STATUS: Document = Document {
+    name: "WorkStatus",
+    text: "query WorkStatus($id: ID!) { work(id: $id) { id status completed_number errors { timestamp message source } tracking { import_expected_number import_processed_number } } }",
+    since: V6_0_0,
+};
+
 pub const ALL: &[&Document] = &[
     &PROBE,
     &REGISTER,
+    &REGISTER_WITH_TIMESTAMP,
     &PING,
     &PING_WITH_INFO,
+    &PING_WITH_TIMESTAMP,
     &QUEUE,
     &PUSH,
     &PUSH_TO_WORK,
@@ -108,8 +140,10 @@ pub const ALL: &[&Document] = &[
     &WORK_ADD_MULTIPART,
     &WORK_DONE,
     &REGISTER_WITH_QUEUE,
+    &REGISTER_WITH_QUEUE_AND_TIMESTAMP,
     &ADD_EXPECTATIONS,
     &STATE,
+    &WORK_STATUS,
 ];
 
 /// The 7 input fields every release from 6.0.0 accepts; later fields (auto_update, …) would

@@ -3,6 +3,7 @@
 
 use reqwest::Url;
 use reqwest::blocking::Client;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::documents::Document;
@@ -19,6 +20,8 @@ pub struct Graphql {
     http: crate::config::HttpOptions,
     url: Url,
     token: Secret,
+    /// `OPENCTI_CUSTOM_HEADERS`, values marked sensitive.
+    headers: HeaderMap,
     retry: RetryPolicy,
 }
 
@@ -43,6 +46,11 @@ impl Graphql {
             http: cfg.http.clone(),
             url: graphql_url(base),
             token,
+            headers: cfg
+                .opencti_custom_headers
+                .iter()
+                .map(|h| (h.name.clone(), h.header_value()))
+                .collect(),
             retry: RetryPolicy::from_options(&cfg.http),
         })
     }
@@ -74,6 +82,7 @@ impl Graphql {
         let sent = self
             .client
             .post(self.url.clone())
+            .headers(self.headers.clone())
             .bearer_auth(self.token.expose())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
@@ -204,9 +213,14 @@ fn classify_error<T>(op: &str, err: &Value) -> Attempt<T> {
                 "this OpenCTI does not know {op} ({message}): upgrade OpenCTI to 6.2.6 or later"
             )))
         }
-        "UNSUPPORTED_ERROR" if message.contains("Invalid bundle") => fail(Error::BadData(format!(
-            "OpenCTI refused the bundle: {detail}"
-        ))),
+        // Every server-side push failure is wrapped this way (broker down, unknown connector,
+        // oversized message); the bundle already passed our own validation, so the platform
+        // is the likelier cause: a temporary failure, with the server's reason.
+        "UNSUPPORTED_ERROR" if message.contains("Invalid bundle") => {
+            fail(Error::Temporary(format!(
+                "OpenCTI could not queue a bundle that is valid here: {detail}; check OpenCTI and its RabbitMQ (logs, max_message_size), then run again"
+            )))
+        }
         "LOCK_ERROR" | "DATABASE_ERROR" | "TIMEOUT_ERROR" => Attempt::Retry {
             why: format!("OpenCTI reported {kind} for {op}: {message}"),
             after: None,
@@ -266,6 +280,27 @@ mod tests {
     }
 
     #[test]
+    fn invalid_bundle_carries_the_cause_in_both_shapes() {
+        let apollo4 = json!({"data": {"stixBundlePush": null}, "errors": [{"message": "Invalid bundle", "name": "UNSUPPORTED_ERROR",
+            "extensions": {"code": "UNSUPPORTED_ERROR", "data": {"cause": "Connection closed by broker"}}}]});
+        let apollo3 = json!({"data": null, "errors": [{"message": "Invalid bundle", "name": "UNSUPPORTED_ERROR",
+            "data": {"http_status": 500, "cause": "Unknown connector"}}]});
+        for (answer, cause) in [
+            (apollo4, "Connection closed by broker"),
+            (apollo3, "Unknown connector"),
+        ] {
+            let Attempt::Fail(e) = classify_answer("Push", answer.to_string().as_bytes()) else {
+                panic!("expected failure")
+            };
+            assert!(crate::error::render(&e).contains(cause), "{e}");
+            assert_eq!(
+                crate::error::classify(&e),
+                crate::error::Outcome::Fail(crate::exit_codes::ExitCode::TempFail)
+            );
+        }
+    }
+
+    #[test]
     fn error_codes() {
         use crate::exit_codes::ExitCode as C;
         let e = |name: &str, msg: &str| json!({"data": null, "errors": [{"name": name, "message": msg}]});
@@ -282,7 +317,7 @@ mod tests {
             code(e("GRAPHQL_VALIDATION_FAILED", "Syntax Error")),
             C::Protocol
         );
-        assert_eq!(code(e("UNSUPPORTED_ERROR", "Invalid bundle")), C::DataErr);
+        assert_eq!(code(e("UNSUPPORTED_ERROR", "Invalid bundle")), C::TempFail);
         assert_eq!(code(json!({"data": null})), C::Protocol);
     }
 }

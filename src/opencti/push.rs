@@ -1,6 +1,7 @@
 //! Pushing a prepared bundle: one work per run (where the platform can link pushes to it),
 //! one `stixBundlePush` per request (the server allows one mutation per request), the work
-//! closed in every path.
+//! closed only where closing it cannot make the platform drop what is still queued
+//! (`version::WorkPolicy`).
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -29,6 +30,8 @@ pub struct Pushed {
     /// Bytes of the bundles as sent (escaped, inside the request bodies).
     pub bytes: u64,
     pub work_id: Option<String>,
+    /// Pushes sent, answered or not: a push that timed out may still have been queued.
+    pub attempted: usize,
 }
 
 /// Pushes every chunk in order. On failure the work is closed in error and the error returned;
@@ -43,30 +46,45 @@ pub fn push(
     if plans.is_empty() {
         return Ok(());
     }
-    let work_id = open_work(target, plans.len())?;
+    let work_id = open_work(target)?;
     progress.work_id = work_id.clone();
     let result = push_chunks(target, prepared, &plans, work_id.as_deref(), progress);
     if let Some(id) = &work_id {
-        let (message, in_error) = match &result {
-            Ok(()) => (
-                format!(
-                    "{} objects imported in {} chunk(s)",
-                    progress.objects, progress.chunks
-                ),
-                false,
-            ),
-            Err(e) => (format!("run failed: {}", crate::error::render(e)), true),
-        };
-        if let Err(close) = close_work(target.gql, id, &message, in_error) {
-            // The import's own outcome matters more than the bookkeeping.
-            log::warn!(
-                "could not close work {id}: {}",
-                crate::error::render(&close)
-            );
-            result.as_ref().map_err(|_| ()).ok();
-        }
+        close_work(target, id, &result, progress);
     }
     result
+}
+
+/// The one `toProcessed` a run may send, per release (see `WorkPolicy`).
+fn close_work(target: &Target, id: &str, result: &Result<()>, progress: &Pushed) {
+    let policy = target.platform.features.work_policy;
+    if !policy.to_processed(result.is_err(), progress.attempted > 0) {
+        log::debug!(
+            "work {id} left to the platform's workers ({policy:?}: closing it now could make OpenCTI drop queued pieces)"
+        );
+        return;
+    }
+    let (message, in_error) = match result {
+        Ok(()) => (
+            format!(
+                "{} objects pushed in {} chunk(s)",
+                progress.objects, progress.chunks
+            ),
+            false,
+        ),
+        Err(e) => (format!("run failed: {}", crate::error::render(e)), true),
+    };
+    let sent = target.gql.run(
+        &doc::WORK_DONE,
+        json!({ "id": id, "message": message, "inError": in_error }),
+    );
+    if let Err(close) = sent {
+        // The import's own outcome matters more than the bookkeeping.
+        log::warn!(
+            "could not close work {id}: {}",
+            crate::error::render(&close)
+        );
+    }
 }
 
 fn push_chunks(
@@ -87,6 +105,7 @@ fn push_chunks(
         let started = Instant::now();
         let bundle_bytes =
             request_body(&mut body, doc, target.connector_id, work_id, prepared, plan)?;
+        progress.attempted += 1;
         let data = target.gql.run_body(doc.name, &body)?;
         if data.get("stixBundlePush").and_then(|v| v.as_bool()) != Some(true) {
             return Err(Error::Protocol(format!(
@@ -145,11 +164,11 @@ fn request_body(
     Ok(escaped)
 }
 
-fn open_work(target: &Target, chunks: usize) -> Result<Option<String>> {
-    let f = target.platform.features;
+fn open_work(target: &Target) -> Result<Option<String>> {
+    let policy = target.platform.features.work_policy;
     // Before 6.5.7 a push cannot name a work: the server makes one per push, and a work of our
     // own would stay empty.
-    if !f.work_id {
+    if !policy.own_work() {
         return Ok(None);
     }
     let name = format!(
@@ -157,7 +176,9 @@ fn open_work(target: &Target, chunks: usize) -> Result<Option<String>> {
         target.connector_name,
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
-    let data = if f.multipart_work && chunks > 1 {
+    // Multi-part only where the final toProcessed is safe: on 7.260422.0–7.260423.x a
+    // multi-part work would wait for a toProcessed that must not be sent.
+    let data = if policy.multipart() {
         target.gql.run(
             &doc::WORK_ADD_MULTIPART,
             json!({ "connectorId": target.connector_id, "friendlyName": name, "isMultiPartWork": true }),
@@ -174,14 +195,6 @@ fn open_work(target: &Target, chunks: usize) -> Result<Option<String>> {
         .ok_or_else(|| Error::Protocol("OpenCTI answered workAdd without a work id".into()))?;
     log::debug!("work {id} opened");
     Ok(Some(id.to_owned()))
-}
-
-fn close_work(gql: &Graphql, id: &str, message: &str, in_error: bool) -> Result<()> {
-    gql.run(
-        &doc::WORK_DONE,
-        json!({ "id": id, "message": message, "inError": in_error }),
-    )?;
-    Ok(())
 }
 
 /// A bar on a terminal only; cron and Kubernetes logs get one plain line per chunk instead.

@@ -29,10 +29,66 @@ pub const MIN_SUPPORTED: Version = Version(6, 2, 6);
 pub const QUEUE_DETAILS: Version = Version(6, 2, 0);
 pub const CONNECTOR_INFO: Version = Version(6, 2, 12);
 pub const WORK_ID: Version = Version(6, 5, 7);
+/// `Connector.connector_state_timestamp`, stamped by every UI reset.
+pub const STATE_TIMESTAMP: Version = Version(6, 7, 0);
+/// Kill-chain phases need their own capability from here; before, `SETTINGS_SETLABELS`.
+pub const KILL_CHAIN_CAPABILITY: Version = Version(6, 8, 0);
 pub const MULTIPART_WORK: Version = Version(7, 260422, 0);
+/// `toProcessed` on a multi-part work only marks it processed: it no longer completes or
+/// deletes a work whose pieces are still queued (opencti-async-import.md §2, 2b178064a).
+pub const SAFE_TO_PROCESSED: Version = Version(7, 260428, 0);
+/// The connector manager's `closeOldWorks` keeps older works alive (fa4498f26): a new run no
+/// longer makes the workers drop the previous run's queued pieces.
+pub const OLD_WORKS_KEPT: Version = Version(7, 260510, 0);
 
-/// What the client may send to a given release. Every optional argument is gated here and
-/// nowhere else, so no document ever carries a field the server does not know.
+/// How a run's work is opened and closed on one release. Every rule comes from
+/// `opencti-async-import.md` §2–§3: the worker drops the queued pieces of a work whose Redis
+/// key is gone (6.8.7+), and `toProcessed` deletes that key on most releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkPolicy {
+    /// Before 6.5.7 a push cannot name a work: the server makes one per push. No work of ours.
+    ServerMade,
+    /// 6.5.7 – 7.260417.x: one work per run, completed by the workers' `reportExpectation`.
+    /// A success `toProcessed` would delete the key while pieces are still queued (§2), so
+    /// none is sent; a failure is recorded with `toProcessed(inError)` — the cursor does not
+    /// move, so whatever the platform then drops is pushed again by the next run.
+    NoSuccessClose,
+    /// 7.260422.0 – 7.260423.x: `toProcessed` completes at 0 ≥ 0 and deletes the work before
+    /// the worker has split anything, multi-part or not (§2). No `toProcessed` after a push,
+    /// success or failure; a failure before any push may still be recorded.
+    NeverCloseAfterPush,
+    /// 7.260428.0+: `workAdd(isMultiPartWork: true)` and one final `toProcessed`, which
+    /// only marks the work processed; it completes once every piece has reported.
+    Multipart,
+}
+
+impl WorkPolicy {
+    /// Whether the run opens a work of its own.
+    pub fn own_work(self) -> bool {
+        self != WorkPolicy::ServerMade
+    }
+
+    /// Whether that work is multi-part: only where its final `toProcessed` is sent, since a
+    /// multi-part work completes only after one.
+    pub fn multipart(self) -> bool {
+        self == WorkPolicy::Multipart
+    }
+
+    /// Whether the run ends with `toProcessed` (`failed`: with `inError`; `pushed`: a push
+    /// was sent, answered or not — a push that timed out may still have been queued).
+    pub fn to_processed(self, failed: bool, pushed: bool) -> bool {
+        match self {
+            WorkPolicy::ServerMade => false,
+            WorkPolicy::NoSuccessClose => failed,
+            WorkPolicy::NeverCloseAfterPush => failed && !pushed,
+            WorkPolicy::Multipart => true,
+        }
+    }
+}
+
+/// What the client may send to a given release. Every optional argument and every
+/// release-dependent behaviour is gated here and nowhere else, so no document ever carries a
+/// field the server does not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Features {
     pub bundle_push: bool,
@@ -40,17 +96,46 @@ pub struct Features {
     pub connector_info: bool,
     pub work_id: bool,
     pub multipart_work: bool,
+    pub state_timestamp: bool,
+    pub work_policy: WorkPolicy,
+    /// Before 7.260510.0 a new work endangers the previous run's queued pieces
+    /// (`closeOldWorks` deletes older works' keys): wait for an empty queue before a run.
+    pub run_needs_empty_queue: bool,
+    /// The capability kill-chain phases need (`SETTINGS_SETLABELS` before 6.8.0).
+    pub kill_chain_capability: &'static str,
 }
 
 impl Features {
     pub fn of(v: Version) -> Features {
+        let work_policy = if v < WORK_ID {
+            WorkPolicy::ServerMade
+        } else if v < MULTIPART_WORK {
+            WorkPolicy::NoSuccessClose
+        } else if v < SAFE_TO_PROCESSED {
+            WorkPolicy::NeverCloseAfterPush
+        } else {
+            WorkPolicy::Multipart
+        };
         Features {
             bundle_push: v >= MIN_SUPPORTED,
             queue_details: v >= QUEUE_DETAILS,
             connector_info: v >= CONNECTOR_INFO,
             work_id: v >= WORK_ID,
             multipart_work: v >= MULTIPART_WORK,
+            state_timestamp: v >= STATE_TIMESTAMP,
+            work_policy,
+            run_needs_empty_queue: v < OLD_WORKS_KEPT,
+            kill_chain_capability: if v >= KILL_CHAIN_CAPABILITY {
+                "SETTINGS_SETKILLCHAINPHASES"
+            } else {
+                "SETTINGS_SETLABELS"
+            },
         }
+    }
+
+    /// Works exist for this client (it can name one in its pushes and follow it).
+    pub fn has_works(&self) -> bool {
+        self.work_policy.own_work()
     }
 }
 
@@ -77,6 +162,31 @@ mod tests {
         assert!(f("6.2.12").connector_info && !f("6.2.12").work_id);
         assert!(f("6.5.7").work_id && !f("6.9.17").multipart_work);
         assert!(f("7.260422.0").multipart_work);
+        assert!(f("7.260422.0").state_timestamp && !f("6.5.7").state_timestamp);
+    }
+
+    #[test]
+    fn work_policy_per_release() {
+        let p = |s| Features::of(Version::parse(s).unwrap()).work_policy;
+        assert_eq!(p("6.2.12"), WorkPolicy::ServerMade);
+        assert_eq!(p("6.5.7"), WorkPolicy::NoSuccessClose);
+        assert_eq!(p("7.260417.0"), WorkPolicy::NoSuccessClose);
+        assert_eq!(p("7.260422.0"), WorkPolicy::NeverCloseAfterPush);
+        assert_eq!(p("7.260423.0"), WorkPolicy::NeverCloseAfterPush);
+        assert_eq!(p("7.260428.0"), WorkPolicy::Multipart);
+        // (failed, pushed) → toProcessed sent?
+        let sent = |policy: WorkPolicy| {
+            [(false, true), (true, false), (true, true)].map(|(f, p)| policy.to_processed(f, p))
+        };
+        assert_eq!(sent(WorkPolicy::ServerMade), [false, false, false]);
+        assert_eq!(sent(WorkPolicy::NoSuccessClose), [false, true, true]);
+        assert_eq!(sent(WorkPolicy::NeverCloseAfterPush), [false, true, false]);
+        assert_eq!(sent(WorkPolicy::Multipart), [true, true, true]);
+        let q = |s| Features::of(Version::parse(s).unwrap()).run_needs_empty_queue;
+        assert!(q("6.9.17") && q("7.260507.0") && !q("7.260510.0"));
+        let k = |s| Features::of(Version::parse(s).unwrap()).kill_chain_capability;
+        assert_eq!(k("6.7.5"), "SETTINGS_SETLABELS");
+        assert_eq!(k("6.8.0"), "SETTINGS_SETKILLCHAINPHASES");
         assert!(Version(7, 260224, 0) > Version(6, 9, 22));
     }
 }

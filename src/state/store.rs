@@ -5,15 +5,15 @@ use serde_json::Value;
 use super::file::FileStore;
 use super::parse::{State, parse_state};
 use crate::error::{Error, Result};
-use crate::opencti::{Graphql, Platform, connector};
+use crate::opencti::connector::{self, Registered};
+use crate::opencti::{Graphql, Platform};
 
 pub enum Store<'a> {
     /// The connector's state in OpenCTI, as registration returned it.
     Opencti {
         gql: &'a Graphql,
         platform: &'a Platform,
-        connector_id: &'a str,
-        registered: Option<String>,
+        registered: Registered,
     },
     File(FileStore),
 }
@@ -21,7 +21,7 @@ pub enum Store<'a> {
 impl Store<'_> {
     pub fn describe(&self) -> String {
         match self {
-            Store::Opencti { connector_id, .. } => format!("OpenCTI connector {connector_id}"),
+            Store::Opencti { registered, .. } => format!("OpenCTI connector {}", registered.id),
             Store::File(f) => format!("file {}", f.path().display()),
         }
     }
@@ -48,38 +48,63 @@ impl Store<'_> {
     fn load_stored(&self) -> Result<State> {
         match self {
             Store::File(f) => f.load(),
-            Store::Opencti {
-                registered,
-                connector_id,
-                ..
-            } => parse_state(registered.as_deref()).map_err(|why| {
+            Store::Opencti { registered, .. } => parse_state(registered.state.as_deref()).map_err(|why| {
                 Error::Config(format!(
-                    "the connector state of {connector_id} in OpenCTI is corrupt ({why}); run `disinfox-sync reset-state` (optionally with --to WHEN)"
+                    "the connector state of {} in OpenCTI is corrupt ({why}); run `disinfox-sync reset-state` (optionally with --to WHEN)",
+                    registered.id
                 ))
                 .into()
             }),
         }
     }
 
+    /// Tells OpenCTI (where the state lives there) about a skipped run through `info`
+    /// (6.2.12+; without it there is nothing to tell), leaving the stored state exactly as
+    /// registration returned it.
+    pub fn ping_unchanged(&self, info: Option<Value>) -> Result<()> {
+        if info.is_none() {
+            return Ok(());
+        }
+        if let Store::Opencti {
+            gql,
+            platform,
+            registered,
+        } = self
+        {
+            let state = registered.state.clone().unwrap_or_default();
+            connector::ping(gql, platform, &registered.id, Some(&state), info)?;
+        }
+        Ok(())
+    }
+
     /// Writes `state`. On OpenCTI a pending UI reset swallows one ping (the platform only
-    /// clears its reset flag), so the answer is compared and the ping sent once more.
+    /// clears its reset flag). A reset pending since before the run is pinged again; a reset
+    /// made during the run is honoured: its purge dropped queued bundles of this run, so the
+    /// run's cursor must not be stored (the next run starts from the beginning).
     pub fn save(&self, state: &State, info: Option<Value>) -> Result<()> {
         match self {
             Store::File(f) => f.save(state),
             Store::Opencti {
                 gql,
                 platform,
-                connector_id,
-                ..
+                registered,
             } => {
                 let sent = state.to_json();
                 for attempt in 0..2 {
-                    let stored = connector::ping(gql, platform, connector_id, &sent, info.clone())?;
-                    if same_json(stored.as_deref(), &sent) {
+                    let answer =
+                        connector::ping(gql, platform, &registered.id, Some(&sent), info.clone())?;
+                    if same_json(answer.state.as_deref(), &sent) {
                         return Ok(());
                     }
+                    if attempt == 0 && reset_during_run(platform, registered, &answer) {
+                        return Err(Error::Temporary(
+                            "OpenCTI's connector state was reset (\"Reset state\") during this run, which also purged its queued bundles; this run's cursor was not stored, so the next run starts from the beginning".into(),
+                        )
+                        .into());
+                    }
                     log::debug!(
-                        "OpenCTI kept state {stored:?} after ping {} (a reset was pending); pinging again",
+                        "OpenCTI kept state {:?} after ping {} (a reset made before this run was pending); pinging again",
+                        answer.state,
                         attempt + 1
                     );
                 }
@@ -90,6 +115,22 @@ impl Store<'_> {
             }
         }
     }
+}
+
+/// A ping was swallowed: was the reset made during this run (rather than before it, which
+/// registration already saw)? The reset stamp (6.7.0+) says it exactly; without it, a reset
+/// flag that was clear at registration time can only have been set since.
+fn reset_during_run(
+    platform: &Platform,
+    registered: &Registered,
+    answer: &connector::PingAnswer,
+) -> bool {
+    if platform.features.state_timestamp
+        && let Some(now) = &answer.state_timestamp
+    {
+        return registered.state_timestamp.as_deref() != Some(now.as_str());
+    }
+    !registered.state_reset
 }
 
 fn same_json(stored: Option<&str>, sent: &str) -> bool {

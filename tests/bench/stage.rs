@@ -91,6 +91,9 @@ fn main() {
             prepared.dangling_count(),
             plans.len(),
             prepared.max_modified().map(str::to_string),
+            bundle::pushed_objects(&plans),
+            plans.iter().map(|p| p.escaped_bytes).sum::<usize>(),
+            plans.iter().map(|p| p.raw_bytes).sum::<usize>(),
         ));
         stage_hwm = status_kb("VmHWM");
         // Not part of the stage budget, but what push does next: time it once.
@@ -101,7 +104,8 @@ fn main() {
 
     let (parse, prepare, chunk) = best.expect("at least one run");
     let total = parse + prepare + chunk;
-    let (objects, duplicates, added, dangling, chunks, max_modified) = summary.expect("ran");
+    let (objects, duplicates, added, dangling, chunks, max_modified, pushed, escaped, raw) =
+        summary.expect("ran");
     let mb = text.len() as f64 / 1e6;
     match &source {
         Source::File(path) => println!("bundle stage, {path} (best of {repeats}, one thread)"),
@@ -116,6 +120,11 @@ fn main() {
         "  chunks               {chunks} at {} bytes / {} objects",
         limits.max_bytes, limits.max_objects
     );
+    println!(
+        "  objects pushed       {pushed} ({:.4} per distinct object: shared ones copied into each chunk)",
+        pushed as f64 / objects as f64
+    );
+    println!("  chunk bytes          {raw} as bundles, {escaped} escaped");
     println!(
         "  max modified         {}",
         max_modified.unwrap_or_default()

@@ -11,10 +11,13 @@ use base64::Engine;
 use predicates::str::contains;
 use serde_json::Value;
 
-use crate::common::{CONNECTOR_ID, Peers, assert_dependency_order, incidents, skip};
+use crate::common::{
+    CONNECTOR_ID, Peers, assert_dependency_order, http_client, incidents, opencti_as_connector,
+    skip,
+};
 use crate::support::disinfox::DisinfoxStandin;
 use crate::support::opencti::{
-    BrokerAnswer, OpenctiOptions, OpenctiStandin, PUSH_EXCHANGE, push_queue, push_routing,
+    BrokerAnswer, OpenctiOptions, PUSH_EXCHANGE, push_queue, push_routing,
 };
 use crate::support::rabbitmq::{self, PASS, Rabbit, USER};
 
@@ -42,7 +45,7 @@ fn peers(version: &str) -> Peers {
     Peers {
         home: tempfile::tempdir().unwrap(),
         dx: DisinfoxStandin::start_default(),
-        octi: OpenctiStandin::start(opts),
+        octi: opencti_as_connector(opts),
     }
 }
 
@@ -164,6 +167,12 @@ fn amqp_transport_against_a_real_rabbitmq() {
     unreachable_broker_fails_75(&rabbit.lock().unwrap());
     unroutable_messages_are_retried_then_75(&rabbit.lock().unwrap());
     opencti_6_0_0_works_over_amqp_only(&rabbit.lock().unwrap());
+    knowledge_update_is_required_before_publishing(&rabbit.lock().unwrap());
+    wait_follows_the_work_the_run_opened(&rabbit.lock().unwrap());
+    reset_during_the_run_keeps_the_cursor(&rabbit.lock().unwrap());
+    dry_run_neither_registers_nor_contacts_the_broker(&rabbit.lock().unwrap());
+    deferred_while_an_earlier_run_is_queued(&rabbit.lock().unwrap());
+    differently_cased_id_publishes_on_the_stored_route(&rabbit.lock().unwrap());
     check_opens_the_vhost_and_finds_the_exchange(&rabbit.lock().unwrap());
     tls_to_the_broker(&rabbit.lock().unwrap());
 }
@@ -315,21 +324,33 @@ fn unroutable_messages_are_retried_then_75(rabbit: &Rabbit) {
 fn opencti_6_0_0_works_over_amqp_only(rabbit: &Rabbit) {
     let p = peers("6.0.0");
     let sent = add(&p, 10, 400);
+    p.octi
+        .set_capabilities(crate::common::CONNECTOR_ROLE.iter().copied());
     p.cmd()
         .arg("sync")
         .assert()
         .code(69)
         .stderr(contains("CONNECTOR_QUEUE_PROTOCOL=amqp"));
     route(rabbit);
-    // A user with CONNECTORAPI alone cannot open works before 6.1.0: no work, nothing lost.
+    // Before 6.1.0 opening a work needs the import capabilities (KNOWLEDGE_KNASKIMPORT): a
+    // user that can create knowledge but lacks them publishes without a work, nothing lost.
+    p.octi
+        .set_capabilities(["CONNECTORAPI", "KNOWLEDGE_KNUPDATE"]);
     amqp_cmd(&p, rabbit).arg("sync").assert().success();
     let (objects, work_id) = drain_any(&p, rabbit);
     assert!(sent.is_subset(&ids(&objects)));
     assert_eq!(work_id, None);
     assert!(p.octi.works().is_empty());
+    // --wait needs a work to follow: the refusal then stands, before anything is published.
+    add(&p, 1, 450);
+    amqp_cmd(&p, rabbit)
+        .args(["sync", "--wait=5s"])
+        .assert()
+        .code(77);
+    assert_eq!(rabbit.message_count(&push_queue(CONNECTOR_ID)), 0);
     // With the Connector role's import capabilities the run has its work and expectations.
     p.octi
-        .set_capabilities(["CONNECTORAPI", "KNOWLEDGE_KNASKIMPORT"]);
+        .set_capabilities(crate::common::CONNECTOR_ROLE.iter().copied());
     let file = p.home.path().join("bundle.json");
     std::fs::write(&file, crate::common::bundle_of(3, chrono::Utc::now())).unwrap();
     amqp_cmd(&p, rabbit)
@@ -399,4 +420,154 @@ fn tls_to_the_broker(rabbit: &Rabbit) {
         .args(["sync", "--settle", "0s"])
         .assert()
         .success();
+}
+
+/// Each object is imported as the token's user: without KNOWLEDGE_KNUPDATE the workers would
+/// fail every message, so nothing is published, no work is opened, the cursor stays.
+fn knowledge_update_is_required_before_publishing(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    add(&p, 2, 650);
+    p.octi
+        .set_capabilities(["CONNECTORAPI", "MODULES_MODMANAGE"]);
+    amqp_cmd(&p, rabbit)
+        .arg("sync")
+        .assert()
+        .code(77)
+        .stderr(contains("KNOWLEDGE_KNUPDATE"));
+    assert_eq!(rabbit.message_count(&push_queue(CONNECTOR_ID)), 0);
+    assert!(p.octi.works().is_empty());
+    assert_eq!(p.octi.state(CONNECTOR_ID), None, "not even registered");
+}
+
+/// `--wait` over AMQP follows the work the run opened (on every release: the run opens it).
+/// The test plays the platform's workers: it takes the messages from the queue and reports
+/// each one on the work they name.
+fn wait_follows_the_work_the_run_opened(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    add(&p, 3, 700);
+    let mut cmd = amqp_cmd(&p, rabbit);
+    cmd.args(["sync", "--json", "--wait=60s"]);
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(move || cmd.output().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let queue = push_queue(CONNECTOR_ID);
+        let work = loop {
+            let opened = p.octi.works().into_iter().find(|w| w.expected > 0);
+            if let Some(w) = opened
+                && rabbit.message_count(&queue) >= w.expected
+            {
+                break w;
+            }
+            assert!(!run.is_finished(), "the run ended before it published");
+            assert!(std::time::Instant::now() < deadline, "nothing published");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let messages = rabbit.drain(&queue);
+        assert_eq!(messages.len() as u64, work.expected);
+        let http = http_client().build().unwrap();
+        for _ in &messages {
+            let answer: Value = http
+                .post(p.octi.graphql_url())
+                .bearer_auth(p.octi.token())
+                .json(&serde_json::json!({
+                    "query": "mutation R($id: ID!) { workEdit(id: $id) { reportExpectation } }",
+                    "variables": { "id": work.id },
+                }))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            assert!(answer.get("errors").is_none(), "{answer}");
+        }
+        run.join().unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "imported", "{report}");
+    assert_eq!(report["imported"], report["objects_pushed"], "{report}");
+    assert!(p.octi.state(CONNECTOR_ID).unwrap().contains("last_fetch"));
+}
+
+/// "Reset state" pressed while the run publishes (6.7.0+ stamps it): the cursor is not
+/// stored, exit 75, and the next run starts from the beginning.
+fn reset_during_the_run_keeps_the_cursor(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    add(&p, 1, 750);
+    amqp_cmd(&p, rabbit).arg("sync").assert().success();
+    rabbit.drain(&push_queue(CONNECTOR_ID));
+    add(&p, 2, 760);
+    p.octi.reset_at_expectations(CONNECTOR_ID);
+    amqp_cmd(&p, rabbit)
+        .arg("sync")
+        .assert()
+        .code(75)
+        .stderr(contains("reset"));
+    assert_eq!(p.octi.state(CONNECTOR_ID).as_deref(), Some(""));
+    rabbit.drain(&push_queue(CONNECTOR_ID));
+    amqp_cmd(&p, rabbit).arg("sync").assert().success();
+    let newer_than = p.dx.requests().last().unwrap().newer_than.clone();
+    assert_eq!(newer_than.as_deref(), Some("1970-01-01T00:00:00.000000Z"));
+    rabbit.drain(&push_queue(CONNECTOR_ID));
+}
+
+/// `sync --dry-run` sends no mutation and leaves the broker alone (here: nothing listens on
+/// MQ_PORT, and the run still succeeds).
+fn dry_run_neither_registers_nor_contacts_the_broker(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    add(&p, 2, 800);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    on_port(&p, closed)
+        .args(["sync", "--dry-run"])
+        .assert()
+        .success();
+    assert!(!p.octi.is_registered(CONNECTOR_ID));
+    assert!(p.octi.works().is_empty());
+    assert!(p.octi.pings().is_empty());
+    assert_eq!(rabbit.message_count(&push_queue(CONNECTOR_ID)), 0);
+}
+
+/// Before 7.260510.0 a new work makes the platform drop an earlier run's queued messages:
+/// over AMQP too, the run waits (exit 0, cursor unchanged, nothing published).
+fn deferred_while_an_earlier_run_is_queued(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    add(&p, 2, 850);
+    p.octi.set_queue(CONNECTOR_ID, 4, 4_000);
+    amqp_cmd(&p, rabbit)
+        .args(["sync", "--json"])
+        .assert()
+        .success()
+        .stdout(contains("\"deferred\""));
+    assert_eq!(rabbit.message_count(&push_queue(CONNECTOR_ID)), 0);
+    assert!(p.octi.works().is_empty());
+    assert!(!p.octi.state(CONNECTOR_ID).unwrap().contains("last_fetch"));
+}
+
+/// OpenCTI finds a connector whatever the case of its id, but its queue is named from the
+/// stored spelling: the run publishes on the route OpenCTI returns for the stored connector.
+fn differently_cased_id_publishes_on_the_stored_route(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    route(rabbit);
+    p.octi.set_state(CONNECTOR_ID, "");
+    let sent = add(&p, 2, 900);
+    amqp_cmd(&p, rabbit)
+        .env("CONNECTOR_ID", CONNECTOR_ID.to_uppercase())
+        .arg("sync")
+        .assert()
+        .success();
+    let (objects, work_id) = drain_checked(&p, rabbit);
+    assert!(sent.is_subset(&ids(&objects)));
+    assert_eq!(p.octi.work(&work_id).unwrap().connector_id, CONNECTOR_ID);
 }

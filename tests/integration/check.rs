@@ -89,3 +89,54 @@ fn each_misconfiguration_is_pinpointed() {
         .code(75)
         .stdout(contains("FAIL opencti"));
 }
+
+#[test]
+fn import_capabilities_one_line_each() {
+    let env = setup("6.9.17");
+    check(&env).assert().success().stdout(
+        contains("ok   import")
+            .and(contains("KNOWLEDGE_KNUPDATE"))
+            .and(contains("ok   markings"))
+            .and(contains("ok   kill-chains"))
+            .and(contains("ok   labels"))
+            .and(contains(
+                "ok   works         one per run, completed by OpenCTI's workers",
+            )),
+    );
+    // A token with CONNECTORAPI only: every push would answer true, every import would fail.
+    env.octi.set_capabilities(["CONNECTORAPI"]);
+    check(&env).assert().code(77).stdout(
+        contains("FAIL import")
+            .and(contains("lacks the KNOWLEDGE_KNUPDATE capability"))
+            .and(contains("warn markings"))
+            .and(contains("lacks SETTINGS_SETMARKINGS")),
+    );
+    let out = check(&env)
+        .arg("--json")
+        .assert()
+        .code(77)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let line = |name: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} line: {v}"))
+            .clone()
+    };
+    assert_eq!(line("import")["exit_code"], 77);
+    assert_eq!(line("labels")["warning"], true);
+    assert_eq!(line("labels")["ok"], true);
+    // Before 6.8.0 kill-chain phases need SETTINGS_SETLABELS.
+    let old = setup("6.5.7");
+    old.octi
+        .set_capabilities(["CONNECTORAPI", "KNOWLEDGE_KNUPDATE", "SETTINGS_SETLABELS"]);
+    check(&old)
+        .assert()
+        .success()
+        .stdout(contains("ok   kill-chains   SETTINGS_SETLABELS"));
+}

@@ -8,6 +8,28 @@ use serde_json::json;
 
 pub const CONNECTOR_ID: &str = "6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab";
 
+/// What a token's user holds with OpenCTI's built-in "Connector" role: enough to register,
+/// push, read works and the queue, and for the workers to import every object as that user.
+pub const CONNECTOR_ROLE: &[&str] = &[
+    "CONNECTORAPI",
+    "MODULES_MODMANAGE",
+    "KNOWLEDGE_KNUPDATE_KNDELETE",
+    "KNOWLEDGE_KNUPLOAD",
+    "KNOWLEDGE_KNASKIMPORT",
+    "SETTINGS_SETMARKINGS",
+    "SETTINGS_SETLABELS",
+    "SETTINGS_SETKILLCHAINPHASES",
+];
+
+/// A stand-in whose token's user has the "Connector" role.
+pub fn opencti_as_connector(
+    opts: crate::support::opencti::OpenctiOptions,
+) -> crate::support::opencti::OpenctiStandin {
+    let octi = crate::support::opencti::OpenctiStandin::start(opts);
+    octi.set_capabilities(CONNECTOR_ROLE.iter().copied());
+    octi
+}
+
 /// The CLI with nothing inherited: no HOME config, no stray variables.
 pub fn cli(home: &Path) -> Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("disinfox-sync");
@@ -161,9 +183,9 @@ impl Peers {
         Peers {
             home: tempfile::tempdir().unwrap(),
             dx: crate::support::disinfox::DisinfoxStandin::start_default(),
-            octi: crate::support::opencti::OpenctiStandin::start(
-                crate::support::opencti::OpenctiOptions::version(opencti_version),
-            ),
+            octi: opencti_as_connector(crate::support::opencti::OpenctiOptions::version(
+                opencti_version,
+            )),
         }
     }
 
@@ -216,4 +238,13 @@ impl Peers {
 pub fn skip(why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
+
+/// A loopback HTTP client for the tests' own requests. reqwest comes without a bundled TLS
+/// provider (Cargo.toml); the CLI installs one, and so must every client in the tests.
+pub fn http_client() -> reqwest::blocking::ClientBuilder {
+    disinfox_sync::http::install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
 }

@@ -8,7 +8,7 @@ use predicates::str::contains;
 
 use crate::common::{CONNECTOR_ID, cli, ids, shared_dir};
 use crate::support::http::{Request, Response, Server};
-use crate::support::opencti::{OpenctiOptions, OpenctiStandin};
+use crate::support::opencti::OpenctiOptions;
 
 fn fixture(dir: &std::path::Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -125,7 +125,7 @@ fn seed_bundle_imports_completely_in_dependency_order() {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let octi = OpenctiStandin::start(OpenctiOptions::version("7.260510.0"));
+    let octi = crate::common::opencti_as_connector(OpenctiOptions::version("7.260510.0"));
     let file = dir.join("public_api_incidents_seed_full.json");
     cli(home.path())
         .env("OPENCTI_URL", octi.url())
@@ -141,11 +141,15 @@ fn seed_bundle_imports_completely_in_dependency_order() {
         .assert()
         .success();
     let received = octi.received_objects();
+    let distinct: std::collections::HashSet<&str> =
+        received.iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!(
-        received.len(),
+        distinct.len(),
         1423 + 3,
         "input plus the three well-known objects"
     );
+    let in_bundle = distinct.iter().map(|s| s.to_string()).collect();
+    crate::push::assert_chunks_self_contained(&octi, &in_bundle);
     crate::common::assert_dependency_order(&received);
     assert!(octi.pushes().len() > 5);
 }

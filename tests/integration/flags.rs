@@ -22,16 +22,26 @@ fn chunk_objects_from_the_flag_the_environment_and_the_file() {
         .args(["push", "--file", &file, "--chunk-objects", "7"])
         .assert()
         .success();
+    // An incident is 5 objects, kept in one chunk, and every chunk also carries the identity
+    // they reference: a chunk of 1 + 5k objects holds k incidents.
     assert!(peers.octi.pushes().iter().all(|p| p.ids.len() <= 7));
-    assert_eq!(peers.octi.pushes().len(), 5, "31 objects in chunks of 7");
+    assert_eq!(
+        peers.octi.pushes().len(),
+        6,
+        "6 incidents, 1 per chunk of 7"
+    );
     peers.octi.clear_history();
     peers
         .cmd()
-        .env("DISINFOX_SYNC_CHUNK_OBJECTS", "10")
+        .env("DISINFOX_SYNC_CHUNK_OBJECTS", "11")
         .args(["push", "--file", &file])
         .assert()
         .success();
-    assert_eq!(peers.octi.pushes().len(), 4, "31 objects in chunks of 10");
+    assert_eq!(
+        peers.octi.pushes().len(),
+        3,
+        "6 incidents, 2 per chunk of 11"
+    );
     peers.octi.clear_history();
     let cfg = peers.home.path().join("c.yml");
     std::fs::write(&cfg, "disinfox_sync:\n  chunk_objects: 16\n").unwrap();
@@ -40,7 +50,11 @@ fn chunk_objects_from_the_flag_the_environment_and_the_file() {
         .args(["--config", cfg.to_str().unwrap(), "push", "--file", &file])
         .assert()
         .success();
-    assert_eq!(peers.octi.pushes().len(), 2, "31 objects in chunks of 16");
+    assert_eq!(
+        peers.octi.pushes().len(),
+        2,
+        "6 incidents, 3 per chunk of 16"
+    );
 }
 
 #[test]

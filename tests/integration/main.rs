@@ -4,6 +4,7 @@
 mod support;
 
 mod amqp;
+mod async_import;
 mod check;
 mod common;
 mod contract;
@@ -14,6 +15,7 @@ mod generated;
 mod hostile;
 mod metrics;
 mod push;
+mod pycti;
 mod readme;
 mod scale;
 mod sdl_contract;

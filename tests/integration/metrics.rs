@@ -73,9 +73,7 @@ impl Pushgateway {
     }
 
     fn client(&self) -> reqwest::blocking::Client {
-        let mut builder = reqwest::blocking::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10));
+        let mut builder = crate::common::http_client();
         if let Some(ca) = &self.secured {
             let pem = std::fs::read(ca).unwrap();
             builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
@@ -206,10 +204,14 @@ impl Samples {
     }
 }
 
-/// What the OpenCTI stand-in received: objects by STIX type, chunks, escaped bytes.
+/// What the OpenCTI stand-in received: distinct objects by STIX type (a chunk carries copies
+/// of the shared objects its objects reference; OpenCTI upserts them into one), chunks,
+/// escaped bytes.
 fn received(peers: &Peers) -> (BTreeMap<String, f64>, f64, f64) {
     let mut by_type = BTreeMap::new();
-    for id in peers.octi.received_ids() {
+    let distinct: std::collections::BTreeSet<String> =
+        peers.octi.received_ids().into_iter().collect();
+    for id in distinct {
         let ty = id.split("--").next().unwrap().to_owned();
         *by_type.entry(ty).or_insert(0.0) += 1.0;
     }

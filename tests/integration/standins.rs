@@ -19,11 +19,7 @@ use crate::support::opencti::{
 };
 
 fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    crate::common::http_client().build().unwrap()
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -220,17 +220,42 @@ fn ui_reset_before_a_run_starts_from_the_beginning() {
 }
 
 #[test]
-fn reset_flag_swallowing_the_final_ping_is_pinged_again() {
-    let env = setup("6.9.17");
-    env.add(1, 0, chrono::Duration::minutes(10));
-    env.octi.reset_after_pushes(CONNECTOR_ID, 1);
-    env.sync(&[]);
-    let pings = env.octi.pings();
-    assert!(
-        pings.len() >= 2 && !pings[pings.len() - 2].applied && pings.last().unwrap().applied,
-        "{pings:?}"
-    );
-    assert!(env.state()["last_fetch"].is_string());
+fn ui_reset_during_a_run_is_honoured() {
+    // 6.9.17 compares the reset stamp; 6.5.7 has none and reads the reset flag.
+    for version in ["6.9.17", "6.5.7"] {
+        let env = setup(version);
+        env.add(1, 0, chrono::Duration::minutes(10));
+        env.sync(&[]);
+        env.add(2, 10, chrono::Duration::minutes(5));
+        env.octi.clear_history();
+        env.octi.reset_after_pushes(CONNECTOR_ID, 1);
+        let out = env
+            .cmd()
+            .args(["sync", "--json"])
+            .assert()
+            .code(75)
+            .stderr(contains("reset").and(contains("next run starts from the beginning")))
+            .get_output()
+            .stdout
+            .clone();
+        let s: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(s["cursor_after"], s["cursor_before"], "{version}: {s}");
+        let pings = env.octi.pings();
+        assert_eq!(pings.len(), 1, "{version}: not pinged again: {pings:?}");
+        assert!(!pings[0].applied);
+        assert_eq!(
+            env.octi.state(CONNECTOR_ID).as_deref(),
+            Some(""),
+            "{version}"
+        );
+        env.sync(&[]);
+        assert_eq!(
+            env.last_newer_than(),
+            "1970-01-01T00:00:00.000000Z",
+            "{version}"
+        );
+        assert!(env.state()["last_fetch"].is_string());
+    }
 }
 
 #[test]
@@ -297,6 +322,8 @@ fn queue_above_threshold_defers_the_run() {
     env.add(1, 0, chrono::Duration::minutes(10));
     env.octi.set_queue_size(CONNECTOR_ID, 600_000_000);
     // Reading the queue needs MODULES; without it the check is skipped with a warning.
+    env.octi
+        .set_capabilities(["CONNECTORAPI", "KNOWLEDGE_KNUPDATE"]);
     env.cmd()
         .args(["sync", "--dry-run"])
         .assert()
@@ -304,9 +331,11 @@ fn queue_above_threshold_defers_the_run() {
         .stderr(contains("skipping the queue check"));
     // The built-in "Connector" role has it.
     env.octi
-        .set_capabilities(["CONNECTORAPI", "MODULES_MODMANAGE"]);
+        .set_capabilities(crate::common::CONNECTOR_ROLE.iter().copied());
     let s = env.sync(&[]);
     assert_eq!(s["status"], "deferred");
+    let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
+    assert_eq!(info["buffering"], true, "{info}");
     env.dx.clear_requests();
     env.sync(&[]);
     assert!(env.dx.requests().is_empty() && env.octi.received_ids().is_empty());
@@ -314,8 +343,46 @@ fn queue_above_threshold_defers_the_run() {
         env.octi.state(CONNECTOR_ID).unwrap_or_default().is_empty(),
         "a deferred run must leave the state alone"
     );
+    // 7.260510.0: a queue under the threshold does not hold a run back.
+    let env = setup("7.260510.0");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.octi.set_queue_size(CONNECTOR_ID, 600_000_000);
     let s = env.sync(&["--queue-threshold", "1000"]);
     assert_eq!(s["status"], "imported");
+}
+
+#[test]
+fn a_queue_still_holding_messages_defers_the_run_before_7_260510() {
+    for (version, deferred) in [
+        ("6.9.17", true),
+        ("7.260507.0", true),
+        ("7.260510.0", false),
+    ] {
+        let env = setup(version);
+        env.add(1, 0, chrono::Duration::minutes(10));
+        env.octi.set_queue(CONNECTOR_ID, 2, 2_000);
+        let out = env
+            .cmd()
+            .args(["sync", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if deferred {
+            assert_eq!(s["status"], "deferred", "{version}");
+            assert!(stderr.contains("2 message(s)"), "{version}: {stderr}");
+            assert!(env.octi.pushes().is_empty() && env.octi.works().is_empty());
+            assert!(env.dx.requests().is_empty(), "{version}: nothing fetched");
+            let pings = env.octi.pings();
+            assert_eq!(pings.len(), 1, "{version}");
+            assert_eq!(pings[0].connector_info.as_ref().unwrap()["buffering"], true);
+            assert_eq!(env.octi.state(CONNECTOR_ID).unwrap_or_default(), "");
+        } else {
+            assert_eq!(s["status"], "imported", "{version}");
+        }
+    }
 }
 
 #[test]
@@ -412,4 +479,210 @@ fn disinfox_down_is_temporary_and_keeps_state() {
     env.dx.set_fault(DxFault::Html500 { times: 10 });
     env.cmd().args(["sync", "--retries", "1"]).assert().code(75);
     assert_eq!(env.state()["last_fetch"], "2026-01-01T00:00:00.000000Z");
+}
+
+#[test]
+fn wait_follows_the_work_before_storing_the_cursor() {
+    for version in ["6.9.17", "7.260422.0", "7.260510.0"] {
+        let env = setup(version);
+        env.add(3, 0, chrono::Duration::minutes(10));
+        let s = env.sync(&["--wait=30s", "--chunk-size", "16K"]);
+        assert_eq!(s["status"], "imported", "{version}: {s}");
+        assert_eq!(s["imported"], 16, "{version}: {s}");
+        assert_eq!(s["import_failed"], 0, "{version}: {s}");
+        assert!(env.state()["last_fetch"].is_string(), "{version}");
+        let ops: Vec<String> = env
+            .octi
+            .requests()
+            .iter()
+            .filter_map(|r| r.operation_name.clone())
+            .collect();
+        let read = ops.iter().position(|o| o == "WorkStatus").unwrap();
+        let ping = ops.iter().rposition(|o| o.starts_with("Ping")).unwrap();
+        assert!(
+            read < ping,
+            "{version}: the cursor is stored after the work completes: {ops:?}"
+        );
+    }
+}
+
+#[test]
+fn wait_refused_where_there_are_no_works_or_no_modules() {
+    let env = setup("6.2.12");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.cmd()
+        .args(["sync", "--wait"])
+        .assert()
+        .code(69)
+        .stderr(contains("6.5.7"));
+    let env = setup("6.9.17");
+    env.add(1, 0, chrono::Duration::minutes(10));
+    env.octi
+        .set_capabilities(["CONNECTORAPI", "KNOWLEDGE_KNUPDATE"]);
+    env.cmd()
+        .args(["sync", "--wait=1m"])
+        .assert()
+        .code(77)
+        .stderr(contains("MODULES"));
+    assert!(env.octi.pushes().is_empty());
+    env.cmd().args(["sync", "--wait", "1m"]).assert().code(2);
+}
+
+#[test]
+fn dry_run_with_wait_changes_nothing() {
+    let env = setup("7.260510.0");
+    env.add(2, 0, chrono::Duration::minutes(10));
+    let s = env.sync(&["--dry-run", "--wait"]);
+    assert_eq!(s["status"], "dry-run");
+    assert!(env.octi.works().is_empty() && env.octi.pushes().is_empty());
+    assert!(env.octi.pings().is_empty());
+}
+
+/// `sync` against the scripted OpenCTI (works that stay open or report failures).
+fn scripted_sync(
+    works: Vec<serde_json::Value>,
+    queue_messages: u64,
+    extra: &[&str],
+) -> (crate::push::scripted::Scripted, std::process::Output) {
+    let octi = crate::push::scripted::Scripted::start(crate::push::scripted::Script {
+        version: "7.260510.0".into(),
+        works,
+        queue_messages,
+        ..Default::default()
+    });
+    let dx = crate::support::disinfox::DisinfoxStandin::start_default();
+    dx.add_objects(incidents(
+        3,
+        0,
+        dx.server_now() - chrono::Duration::minutes(10),
+    ));
+    let home = tempfile::tempdir().unwrap();
+    let out = cli(home.path())
+        .env("DISINFOX_URL", dx.endpoint_url())
+        .env("DISINFOX_API_KEY", dx.api_key())
+        .env("OPENCTI_URL", octi.url())
+        .env("OPENCTI_TOKEN", "token")
+        .env("CONNECTOR_ID", CONNECTOR_ID)
+        .args(["sync", "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (octi, out)
+}
+
+fn stored_states(octi: &crate::push::scripted::Scripted) -> Vec<String> {
+    octi.vars_of("Ping")
+        .iter()
+        .filter_map(|v| v["state"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn wait_past_its_duration_keeps_the_cursor() {
+    use crate::push::scripted::work;
+    let (octi, out) = scripted_sync(vec![work("progress", 3, &[])], 0, &["--wait=1s"]);
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("still progress") && stderr.contains("--wait"),
+        "{stderr}"
+    );
+    assert!(
+        stored_states(&octi).is_empty(),
+        "cursor stored: {:?}",
+        octi.calls()
+    );
+    assert!(
+        octi.vars_of("WorkStatus").len() >= 2,
+        "polled more than once"
+    );
+}
+
+#[test]
+fn objects_opencti_failed_to_import_are_listed_and_the_cursor_moves() {
+    use crate::push::scripted::work;
+    let (octi, out) = scripted_sync(
+        vec![
+            work("progress", 4, &[]),
+            work(
+                "complete",
+                16,
+                &["Missing reference: identity--x", "Forbidden"],
+            ),
+        ],
+        0,
+        &["--wait=1m"],
+    );
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("could not import 2 object(s)")
+            && stderr.contains("Missing reference: identity--x")
+            && stderr.contains("cursor moved past them"),
+        "{stderr}"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["imported"].clone(), s["import_failed"].clone()),
+        (14.into(), 2.into())
+    );
+    assert_eq!(s["exit_code"], 65);
+    let states = stored_states(&octi);
+    assert_eq!(states.len(), 1, "{:?}", octi.calls());
+    assert!(states[0].contains("last_fetch"), "{states:?}");
+}
+
+#[test]
+fn a_work_complete_before_every_chunk_was_split_is_waited_for() {
+    use crate::push::scripted::work;
+    // The first chunk's pieces all reported: OpenCTI says complete while 11 of the 16 pushed
+    // objects were not even expected yet.
+    let early = serde_json::json!({"id": "work-1", "status": "complete", "completed_number": 5, "errors": [],
+        "tracking": {"import_expected_number": 5, "import_processed_number": 5}});
+    // The second chunk is still in the queue.
+    let (octi, out) = scripted_sync(vec![early, work("complete", 16, &[])], 1, &["--wait=1m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        octi.vars_of("WorkStatus").len(),
+        2,
+        "read until every piece is in"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["imported"], 16, "{s}");
+    assert_eq!(stored_states(&octi).len(), 1);
+}
+
+#[test]
+fn a_complete_work_expecting_fewer_pieces_is_done_once_the_queue_is_empty() {
+    // Should the platform count fewer pieces than objects pushed, an empty queue still says
+    // that nothing of the run is pending: no wait until the deadline.
+    let fewer = serde_json::json!({"id": "work-1", "status": "complete", "completed_number": 15, "errors": [],
+        "tracking": {"import_expected_number": 15, "import_processed_number": 15}});
+    let (octi, out) = scripted_sync(vec![fewer], 0, &["--wait=1m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(octi.vars_of("WorkStatus").len(), 1);
+    assert_eq!(stored_states(&octi).len(), 1);
+}
+
+#[test]
+fn a_work_left_in_progress_with_every_piece_processed_is_done() {
+    use crate::push::scripted::work;
+    // 7.260428.0+: every piece reported before the run's toProcessed; the work stays in
+    // progress until the connector manager closes it.
+    let (octi, out) = scripted_sync(vec![work("progress", 16, &[])], 1, &["--wait=1m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(octi.vars_of("WorkStatus").len(), 1);
+    assert_eq!(stored_states(&octi).len(), 1);
 }

@@ -7,4 +7,6 @@ pub mod disinfox;
 pub mod generator;
 pub mod http;
 pub mod opencti;
+pub mod platform;
 pub mod rabbitmq;
+pub mod version;

@@ -11,7 +11,9 @@
 //! - errors in the Apollo 4 shape (≥ 6.2.13) or the Apollo 3 shape (below), HTTP 200 (§9);
 //! - 413 above the body limit, injectable 429 / 503 / slow / failing pushes.
 //!
-//! The worker is simulated as instantaneous: every pushed object counts as imported at once.
+//! The import behind `stixBundlePush` is instantaneous by default (every pushed object counts
+//! as imported at once); [`Import::Async`] runs the platform's queues, workers, works and
+//! connector manager instead (`super::platform`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -27,6 +29,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::http::{Request, Response, Server, ServerOptions, lock};
+use super::platform::{AsyncModel, Platform};
 
 /// The minimal SDL template, with `# since X` gates.
 pub const MINIMAL_SDL_TEMPLATE: &str = include_str!("opencti-minimal.graphql");
@@ -42,29 +45,7 @@ pub const KNOWN_VERSIONS: &[&str] = &[
     "7.260510.0",
 ];
 
-/// `(major, minor, patch)`; `-suffix` ignored (`7.260309.0-lts1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version(pub u64, pub u64, pub u64);
-
-impl Version {
-    pub fn parse(s: &str) -> Option<Version> {
-        let core = s.trim().split('-').next()?;
-        let mut it = core.split('.');
-        let major = it.next()?.parse().ok()?;
-        let minor = it.next()?.parse().ok()?;
-        let patch = it.next().map_or(Some(0), |p| p.parse().ok())?;
-        if it.next().is_some() {
-            return None;
-        }
-        Some(Version(major, minor, patch))
-    }
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
-    }
-}
+pub use super::version::Version;
 
 fn v(s: &str) -> Version {
     Version::parse(s).expect("valid version literal")
@@ -187,6 +168,18 @@ pub struct OpenctiOptions {
     pub server: ServerOptions,
     /// What `registerConnector` answers in `config { connection … push_exchange push_routing }`.
     pub broker: BrokerAnswer,
+    /// What happens to a pushed bundle.
+    pub import: Import,
+}
+
+/// What happens to a pushed bundle.
+#[derive(Debug, Clone, Default)]
+pub enum Import {
+    /// Imported at once, nothing ever dropped (fast tests).
+    #[default]
+    Instant,
+    /// Queued and imported by workers as the configured release does it.
+    Async(AsyncModel),
 }
 
 /// The broker a real platform would report (its own RabbitMQ as it reaches it).
@@ -258,6 +251,18 @@ impl Default for OpenctiOptions {
             user_email: "connector-disinfox@opencti.invalid".into(),
             server: ServerOptions::default(),
             broker: BrokerAnswer::default(),
+            import: Import::from_env(),
+        }
+    }
+}
+
+impl Import {
+    /// `STANDIN_OPENCTI_IMPORT=async` runs every stand-in on the asynchronous platform (to
+    /// check a whole suite against it); anything else, the instant import.
+    pub fn from_env() -> Import {
+        match std::env::var("STANDIN_OPENCTI_IMPORT").as_deref() {
+            Ok("async") => Import::Async(AsyncModel::default()),
+            _ => Import::Instant,
         }
     }
 }
@@ -287,30 +292,7 @@ pub struct PushRecord {
     pub raw: Option<String>,
 }
 
-/// A work and what happened to it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkRecord {
-    pub id: String,
-    pub name: String,
-    pub connector_id: String,
-    pub multipart: bool,
-    /// `wait`, `progress`, `complete` or `timeout`.
-    pub status: String,
-    /// `toProcessed` was called.
-    pub closed: bool,
-    /// `toProcessed(inError: true)` was called.
-    pub in_error: bool,
-    pub messages: Vec<String>,
-    pub errors: Vec<String>,
-    pub expected: u64,
-    pub processed: u64,
-    /// Created by a `stixBundlePush` without `work_id`.
-    pub created_by_push: bool,
-    pub timestamp: String,
-    pub received_time: Option<String>,
-    pub processed_time: Option<String>,
-    pub completed_time: Option<String>,
-}
+pub use super::platform::works::WorkRecord;
 
 /// One `pingConnector` call.
 #[derive(Debug, Clone, PartialEq)]
@@ -330,6 +312,8 @@ pub struct RecordedGraphql {
     /// Variables as sent; strings longer than 4 KiB are elided to `"<N bytes>"`.
     pub variables: Value,
     pub authorization: bool,
+    /// Every header as received (names lower-case).
+    pub headers: Vec<(String, String)>,
     /// Root fields of the executed operation (empty when it did not get that far).
     pub root_fields: Vec<String>,
     pub status: u16,
@@ -372,6 +356,8 @@ struct State {
     pushes_since_fault: usize,
     capabilities: Vec<String>,
     reset_after: HashMap<String, usize>,
+    /// A UI reset of this connector at the next `addExpectations` (a run over AMQP).
+    reset_on_expectations: Option<String>,
     last_work_ms: i64,
 }
 
@@ -387,6 +373,8 @@ struct Inner {
     docs: Mutex<HashMap<String, DocResult>>,
     state: Mutex<State>,
     on_add_expectations: Mutex<Option<Hook>>,
+    /// The asynchronous platform, when [`Import::Async`].
+    platform: Option<Platform>,
 }
 
 /// The running OpenCTI stand-in. Stops on drop.
@@ -413,7 +401,12 @@ impl OpenctiStandin {
         };
         let mut server_opts = opts.server.clone();
         server_opts.max_body = opts.body_limit;
+        let platform = match &opts.import {
+            Import::Instant => None,
+            Import::Async(model) => Some(Platform::start(ver, model.clone())),
+        };
         let inner = Arc::new(Inner {
+            platform,
             ver,
             apollo4: ver >= v("6.2.13"),
             schema,
@@ -498,6 +491,12 @@ impl OpenctiStandin {
             .insert(connector_id.into(), n);
     }
 
+    /// "Reset state" pressed when the next `addExpectations` arrives: during a run over AMQP,
+    /// which sends no `stixBundlePush` to count.
+    pub fn reset_at_expectations(&self, connector_id: &str) {
+        lock(&self.inner.state).reset_on_expectations = Some(connector_id.into());
+    }
+
     /// Ids of every known connector.
     pub fn connector_ids(&self) -> Vec<String> {
         lock(&self.inner.state).connectors.keys().cloned().collect()
@@ -535,13 +534,17 @@ impl OpenctiStandin {
             .entry(connector_id.into())
             .or_insert_with(|| new_connector(connector_id, "DISINFOX", &user));
         c.state = Some(state.into());
+        if let Some(p) = &self.inner.platform {
+            p.store_connector(connector_id);
+        }
     }
 
     /// What the UI's "Reset state" button does (`resetStateConnector`).
     pub fn ui_reset(&self, connector_id: &str) {
         let mut st = lock(&self.inner.state);
-        if let Some(c) = st.connectors.get_mut(connector_id) {
-            reset_connector(c, self.inner.ver);
+        let key = stored_key(&st, connector_id).unwrap_or_default();
+        if let Some(c) = st.connectors.get_mut(&key) {
+            self.inner.reset(c);
         }
     }
 
@@ -563,18 +566,16 @@ impl OpenctiStandin {
 
     /// The last `connectorInfo` stored by a ping.
     pub fn connector_info(&self, connector_id: &str) -> Option<Value> {
-        lock(&self.inner.state)
-            .connectors
-            .get(connector_id)
-            .and_then(|c| c.info.clone())
+        let st = lock(&self.inner.state);
+        let key = stored_key(&st, connector_id)?;
+        st.connectors.get(&key).and_then(|c| c.info.clone())
     }
 
     /// The connector as `connector(id)` would return it (every field).
     pub fn connector(&self, connector_id: &str) -> Option<Value> {
         let st = lock(&self.inner.state);
-        st.connectors
-            .get(connector_id)
-            .map(|c| connector_fields(c, self.inner.ver))
+        let key = stored_key(&st, connector_id)?;
+        st.connectors.get(&key).map(|c| self.inner.connector_out(c))
     }
 
     pub fn pings(&self) -> Vec<PingRecord> {
@@ -582,10 +583,16 @@ impl OpenctiStandin {
     }
 
     pub fn works(&self) -> Vec<WorkRecord> {
+        if let Some(p) = &self.inner.platform {
+            return p.works();
+        }
         lock(&self.inner.state).works.clone()
     }
 
     pub fn work(&self, id: &str) -> Option<WorkRecord> {
+        if let Some(p) = &self.inner.platform {
+            return p.work(id);
+        }
         lock(&self.inner.state)
             .works
             .iter()
@@ -641,10 +648,29 @@ impl OpenctiStandin {
     /// Stops the server now (also done on drop).
     pub fn stop(&mut self) {
         self.server.stop();
+        if let Some(p) = &self.inner.platform {
+            p.stop();
+        }
+    }
+
+    /// The asynchronous platform (panics on an instant stand-in).
+    pub fn platform(&self) -> &Platform {
+        self.inner
+            .platform
+            .as_ref()
+            .expect("the stand-in runs the instant import; start it with Import::Async")
     }
 
     pub fn is_stopped(&self) -> bool {
         self.server.is_stopped()
+    }
+}
+
+impl Drop for OpenctiStandin {
+    fn drop(&mut self) {
+        if let Some(p) = &self.inner.platform {
+            p.stop();
+        }
     }
 }
 
@@ -679,6 +705,44 @@ fn new_connector(id: &str, name: &str, user_id: &str) -> ConnectorRec {
         queue_messages: 0,
         queue_bytes: 0,
         info: None,
+    }
+}
+
+/// The stored key of a connector: lookups by id ignore case, because `internal_id.keyword`
+/// uses `string_normalizer` (`lowercase`, `asciifolding`; `G/database/engine.ts` at
+/// 7.260510.0), so `6A2A…` and `6a2a…` are one connector, stored with its first spelling.
+fn stored_key(st: &State, id: &str) -> Option<String> {
+    if st.connectors.contains_key(id) {
+        return Some(id.to_string());
+    }
+    st.connectors
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(id))
+        .cloned()
+}
+
+impl Inner {
+    /// The connector as the API returns it; with the asynchronous platform,
+    /// `connector_queue_details` comes from the stored connector's real queue.
+    fn connector_out(&self, c: &ConnectorRec) -> Value {
+        let mut out = connector_json(c, self.ver, &self.opts.broker);
+        if let Some(p) = &self.platform {
+            // Messages set with `set_queue` stand for other producers' messages in the queue.
+            let (n, bytes) = p.queue_details(&c.id);
+            out["connector_queue_details"]["messages_number"] = js_number(n + c.queue_messages);
+            out["connector_queue_details"]["messages_size"] = js_number(bytes + c.queue_bytes);
+        }
+        out
+    }
+
+    /// `resetStateConnector`: state and flag, and (6.1.12+) the queues purged.
+    fn reset(&self, c: &mut ConnectorRec) {
+        reset_connector(c, self.ver);
+        if let Some(p) = &self.platform
+            && self.ver >= v("6.1.12")
+        {
+            p.purge(&c.id);
+        }
     }
 }
 
@@ -986,6 +1050,7 @@ fn handle(inner: &Inner, req: &Request) -> Response {
         operation_name: None,
         variables: Value::Null,
         authorization: req.header("authorization").is_some(),
+        headers: req.headers.clone(),
         root_fields: Vec::new(),
         status: 0,
         error_codes: Vec::new(),
@@ -1395,12 +1460,20 @@ impl Inner {
                 let st = lock(&self.state);
                 Ok(id
                     .as_str()
-                    .and_then(|id| st.connectors.get(id))
-                    .map(|c| connector_json(c, self.ver, &self.opts.broker))
+                    .and_then(|id| stored_key(&st, id))
+                    .and_then(|id| st.connectors.get(&id))
+                    .map(|c| self.connector_out(c))
                     .unwrap_or(Value::Null))
             }
             "work" => {
                 let id = arg("id");
+                if let Some(p) = &self.platform {
+                    return Ok(id
+                        .as_str()
+                        .and_then(|id| p.work(id))
+                        .map(|w| work_json(&w))
+                        .unwrap_or(Value::Null));
+                }
                 let st = lock(&self.state);
                 Ok(st
                     .works
@@ -1416,10 +1489,11 @@ impl Inner {
                 let mut st = lock(&self.state);
                 let c = id
                     .as_str()
-                    .and_then(|id| st.connectors.get_mut(id))
+                    .and_then(|id| stored_key(&st, id))
+                    .and_then(|id| st.connectors.get_mut(&id))
                     .ok_or_else(|| GqlError::new("FUNCTIONAL_ERROR", NOT_FOUND_MSG))?;
-                reset_connector(c, self.ver);
-                Ok(connector_json(c, self.ver, &self.opts.broker))
+                self.reset(c);
+                Ok(self.connector_out(c))
             }
             "stixBundlePush" => self.push(arg("connectorId"), arg("bundle"), arg("work_id")),
             "workAdd" => self.work_add(
@@ -1474,6 +1548,12 @@ impl Inner {
         };
         let mut st = lock(&self.state);
         let user = self.opts.user_id.clone();
+        // Registering is idempotent by id, and the lookup ignores case: the stored spelling
+        // stays (`registerConnector`, `storeLoadById`).
+        let id = stored_key(&st, &id).unwrap_or(id);
+        if let Some(p) = &self.platform {
+            p.store_connector(&id);
+        }
         let c = st
             .connectors
             .entry(id.clone())
@@ -1489,12 +1569,13 @@ impl Inner {
         c.listen_callback_uri = s("listen_callback_uri");
         c.user_id = user;
         c.updated_at = now();
-        Ok(connector_json(c, self.ver, &self.opts.broker))
+        Ok(self.connector_out(c))
     }
 
     fn ping(&self, id: Value, state: Value, info: Value) -> Result<Value, GqlError> {
         let mut st = lock(&self.state);
         let id = id.as_str().unwrap_or_default().to_string();
+        let id = stored_key(&st, &id).unwrap_or(id);
         let Some(c) = st.connectors.get_mut(&id) else {
             return Err(GqlError::new("FUNCTIONAL_ERROR", NOT_FOUND_MSG));
         };
@@ -1510,7 +1591,7 @@ impl Inner {
             }
             c.updated_at = now();
         }
-        let out = connector_json(c, self.ver, &self.opts.broker);
+        let out = self.connector_out(c);
         st.pings.push(PingRecord {
             connector_id: id,
             state: state.as_str().map(str::to_string),
@@ -1583,55 +1664,48 @@ impl Inner {
                 .collect()
         };
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
-        let mut st = lock(&self.state);
-        // 2. The connector must be registered.
-        let Some(c) = st.connectors.get(&connector_id) else {
-            return Err(invalid(NOT_FOUND_MSG.into()));
-        };
-        let connector_name = c.name.clone();
-        // 3. A work per push when none is given.
         let sent_work = work_id
             .as_str()
             .filter(|w| !w.is_empty())
             .map(str::to_string);
-        let effective = match &sent_work {
-            Some(w) => w.clone(),
-            None => {
-                let t = now();
-                let id = unique_work_id(&mut st, &connector_id);
-                st.works.push(WorkRecord {
-                    id: id.clone(),
-                    name: format!("{connector_name} run @ {}", iso(t)),
-                    connector_id: connector_id.clone(),
-                    multipart: false,
-                    status: "progress".into(),
-                    closed: false,
-                    in_error: false,
-                    messages: Vec::new(),
-                    errors: Vec::new(),
-                    expected: 0,
-                    processed: 0,
-                    created_by_push: true,
-                    timestamp: iso(t),
-                    received_time: Some(iso(t)),
-                    processed_time: None,
-                    completed_time: None,
-                });
-                id
-            }
-        };
-        // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
-        let pieces = if self.ver >= v("6.3.0") {
-            ids.len() as u64
-        } else {
-            1
-        };
-        let ver = self.ver;
-        if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
-            w.expected += pieces;
-            w.processed += pieces;
-            refresh_work_status(w, ver);
+        if let Some(p) = &self.platform {
+            p.upload();
         }
+        let mut st = lock(&self.state);
+        // 2. The connector must be registered (the lookup ignores case).
+        let Some(stored) = stored_key(&st, &connector_id) else {
+            return Err(invalid(NOT_FOUND_MSG.into()));
+        };
+        let connector_name = st.connectors[&stored].name.clone();
+        // 3. A work per push when none is given; 4. one message to the queue.
+        let effective = match &self.platform {
+            Some(p) => {
+                let objects = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|b| b.get("objects").and_then(Value::as_array).cloned())
+                    .unwrap_or_default();
+                let w = sent_work.clone().unwrap_or_else(|| {
+                    let name = format!("{connector_name} run @ {}", iso(now()));
+                    p.create_push_work(&stored, &name, objects.len())
+                });
+                p.publish(
+                    &connector_id,
+                    &w,
+                    objects,
+                    st.capabilities.clone(),
+                    text.len(),
+                );
+                w
+            }
+            None => instant_import(
+                &mut st,
+                self.ver,
+                &connector_id,
+                &connector_name,
+                &sent_work,
+                ids.len(),
+            ),
+        };
         st.pushes.push(PushRecord {
             connector_id: connector_id.clone(),
             work_id: sent_work,
@@ -1644,8 +1718,8 @@ impl Inner {
         if let Some(n) = st.reset_after.get_mut(&connector_id) {
             if *n <= 1 {
                 st.reset_after.remove(&connector_id);
-                if let Some(c) = st.connectors.get_mut(&connector_id) {
-                    reset_connector(c, ver);
+                if let Some(c) = st.connectors.get_mut(&stored) {
+                    self.reset(c);
                 }
             } else {
                 *n -= 1;
@@ -1661,14 +1735,21 @@ impl Inner {
         multipart: Value,
     ) -> Result<Value, GqlError> {
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
+        let multipart = multipart.as_bool().unwrap_or(false);
+        let name = friendly_name.as_str().unwrap_or_default().to_string();
         let mut st = lock(&self.state);
+        if let Some(p) = &self.platform {
+            // `createWork` names the work after the stored connector's internal id.
+            let stored = stored_key(&st, &connector_id).unwrap_or(connector_id);
+            return Ok(work_json(&p.create_work(&stored, &name, multipart)));
+        }
         let t = now();
         let id = unique_work_id(&mut st, &connector_id);
         let w = WorkRecord {
             id,
-            name: friendly_name.as_str().unwrap_or_default().to_string(),
+            name,
             connector_id,
-            multipart: multipart.as_bool().unwrap_or(false),
+            multipart,
             status: "progress".into(),
             closed: false,
             in_error: false,
@@ -1706,6 +1787,31 @@ impl Inner {
                 continue;
             }
             let a = |n: &str| argument(sub, n, vars);
+            if sub.name == "addExpectations" {
+                // Before any lock: the hook may act on the stand-in or stop the broker.
+                let hook = lock(&self.on_add_expectations).take();
+                if let Some(hook) = hook {
+                    hook();
+                }
+                let mut st = lock(&self.state);
+                if let Some(cid) = st.reset_on_expectations.take()
+                    && let Some(key) = stored_key(&st, &cid)
+                    && let Some(c) = st.connectors.get_mut(&key)
+                {
+                    self.reset(c);
+                }
+            }
+            if let Some(p) = &self.platform {
+                let args = json!({
+                    "message": a("message"), "inError": a("inError"),
+                    "error": a("error"), "expectations": a("expectations"),
+                });
+                p.work_edit(&id, sub.name.as_str(), &args).map_err(|m| {
+                    GqlError::new("FUNCTIONAL_ERROR", m).at(&[key.as_str(), sub_key.as_str()])
+                })?;
+                out.insert(sub_key, json!(id));
+                continue;
+            }
             let mut st = lock(&self.state);
             let ver = self.ver;
             let Some(idx) = st.works.iter().position(|w| w.id == id) else {
@@ -1746,12 +1852,6 @@ impl Inner {
                     refresh_work_status(w, ver);
                 }
                 "addExpectations" => {
-                    let hook = lock(&self.on_add_expectations).take();
-                    if let Some(hook) = hook {
-                        drop(st);
-                        hook();
-                        st = lock(&self.state);
-                    }
                     let w = &mut st.works[idx];
                     w.expected += a("expectations").as_u64().unwrap_or(0);
                 }
@@ -1771,6 +1871,52 @@ impl Inner {
         out.retain(|k, _| selected.contains(k));
         Ok(Value::Object(out))
     }
+}
+
+/// The instantaneous import: a work per push when none is given, every object counted at once
+/// (6.3.0+ splits into one piece per object).
+fn instant_import(
+    st: &mut State,
+    ver: Version,
+    connector_id: &str,
+    connector_name: &str,
+    sent_work: &Option<String>,
+    objects: usize,
+) -> String {
+    let effective = match &sent_work {
+        Some(w) => w.clone(),
+        None => {
+            let t = now();
+            let id = unique_work_id(st, connector_id);
+            st.works.push(WorkRecord {
+                id: id.clone(),
+                name: format!("{connector_name} run @ {}", iso(t)),
+                connector_id: connector_id.to_string(),
+                multipart: false,
+                status: "progress".into(),
+                closed: false,
+                in_error: false,
+                messages: Vec::new(),
+                errors: Vec::new(),
+                expected: 0,
+                processed: 0,
+                created_by_push: true,
+                timestamp: iso(t),
+                received_time: Some(iso(t)),
+                processed_time: None,
+                completed_time: None,
+            });
+            id
+        }
+    };
+    // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
+    let pieces = if ver >= v("6.3.0") { objects as u64 } else { 1 };
+    if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
+        w.expected += pieces;
+        w.processed += pieces;
+        refresh_work_status(w, ver);
+    }
+    effective
 }
 
 fn unique_work_id(st: &mut State, connector_id: &str) -> String {
