@@ -494,13 +494,21 @@ fn wait_follows_the_work_the_run_opened(rabbit: &Rabbit) {
     assert!(p.octi.state(CONNECTOR_ID).unwrap().contains("last_fetch"));
 }
 
-/// "Reset state" pressed while the run publishes (6.7.0+ stamps it): the cursor is not
-/// stored, exit 75, and the next run starts from the beginning.
+/// "Reset state" before a run is honoured quietly; pressed while the run publishes (6.7.0+
+/// stamps it), the cursor is not stored, exit 75, and the next run starts from the beginning.
 fn reset_during_the_run_keeps_the_cursor(rabbit: &Rabbit) {
     let p = peers("6.9.17");
     route(rabbit);
     add(&p, 1, 750);
     amqp_cmd(&p, rabbit).arg("sync").assert().success();
+    rabbit.drain(&push_queue(CONNECTOR_ID));
+    // A reset made before the run: registration reads its stamp, the swallowed ping is not
+    // taken for a reset during the run, the run starts from the beginning and stores its cursor.
+    p.octi.ui_reset(CONNECTOR_ID);
+    amqp_cmd(&p, rabbit).arg("sync").assert().success();
+    let newer_than = p.dx.requests().last().unwrap().newer_than.clone();
+    assert_eq!(newer_than.as_deref(), Some("1970-01-01T00:00:00.000000Z"));
+    assert!(p.octi.state(CONNECTOR_ID).unwrap().contains("last_fetch"));
     rabbit.drain(&push_queue(CONNECTOR_ID));
     add(&p, 2, 760);
     p.octi.reset_at_expectations(CONNECTOR_ID);
