@@ -40,7 +40,8 @@ Exit status:
   65  bad data: the input or DISINFOX's bundle is not a valid STIX 2.1 bundle; with --wait,
       objects OpenCTI could not import (listed; the cursor moved past them)
   66  input file missing or unreadable
-  69  the peer lacks a required capability (OpenCTI older than 6.2.6; --wait before 6.5.7)
+  69  the peer lacks a required capability (OpenCTI older than 6.2.6 without
+      CONNECTOR_QUEUE_PROTOCOL=amqp; --wait before 6.5.7 over the API)
   74  local I/O failure (state file, output file)
   75  temporary failure: peer unreachable, timeout, HTTP 429/5xx after retries, lock held
       by another run, OpenCTI unable to queue a bundle (\"Invalid bundle\"), --wait past its

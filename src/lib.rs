@@ -1,5 +1,6 @@
 //! disinfox-sync: DISINFOX (source) → bundle stage → OpenCTI (sink), one run per invocation.
 
+pub mod amqp;
 pub mod bundle;
 pub mod cli;
 pub mod commands;

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
-use crate::config::Config;
+use crate::config::{Config, QueueProtocol};
 use crate::disinfox::Disinfox;
 use crate::error::{Outcome, Result, classify, render};
 use crate::exit_codes::ExitCode;
@@ -131,7 +131,8 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
             platform.user_name
         ),
     );
-    if let Err(e) = opencti::connector::require_import(&platform) {
+    let over_amqp = cfg.queue_protocol == QueueProtocol::Amqp;
+    if let Err(e) = opencti::connector::require_import(&platform, over_amqp) {
         report.fail("capability", &e);
         return;
     }
@@ -148,13 +149,20 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
     report.pass(
         "features",
         format!(
-            "stixBundlePush yes, work_id {}, connectorInfo {}, multi-part works {}",
+            "stixBundlePush {}, work_id {}, connectorInfo {}, multi-part works {}",
+            yes_no(f.bundle_push, version::MIN_SUPPORTED),
             yes_no(f.work_id, version::WORK_ID),
             yes_no(f.connector_info, version::CONNECTOR_INFO),
             yes_no(f.multipart_work, version::MULTIPART_WORK)
         ),
     );
-    report.pass("works", describe_works(f.work_policy));
+    let works = if over_amqp {
+        // Over AMQP the run opens its work itself and counts every message before the first.
+        "one per run over AMQP, every message expected before the first is published".into()
+    } else {
+        describe_works(f.work_policy)
+    };
+    report.pass("works", works);
     check_state(cfg, args, &gql, &platform, report);
 }
 
@@ -220,15 +228,32 @@ fn check_state(
     report: &mut Report,
 ) {
     let id = cfg.connector_id.as_deref().unwrap_or_default();
-    let registered = match opencti::connector::register(
-        gql,
-        platform,
-        id,
-        &cfg.connector_name,
-        &cfg.connector_scope,
-    ) {
-        Ok(r) => r,
-        Err(e) => return report.fail("connector", &e),
+    let registered = if cfg.queue_protocol == QueueProtocol::Amqp {
+        match crate::amqp::register(
+            gql,
+            platform,
+            id,
+            &cfg.connector_name,
+            &cfg.connector_scope,
+            &cfg.mq,
+        ) {
+            Ok((r, endpoint)) => {
+                check_broker(cfg, &endpoint, report);
+                r
+            }
+            Err(e) => return report.fail("connector", &e),
+        }
+    } else {
+        match opencti::connector::register(
+            gql,
+            platform,
+            id,
+            &cfg.connector_name,
+            &cfg.connector_scope,
+        ) {
+            Ok(r) => r,
+            Err(e) => return report.fail("connector", &e),
+        }
     };
     report.pass(
         "connector",
@@ -253,6 +278,23 @@ fn check_state(
                 format!("in OpenCTI: unreadable ({why}); the next sync starts from the beginning"),
             ),
         },
+    }
+}
+
+/// Connects, opens the vhost and finds the push exchange; publishes nothing.
+fn check_broker(cfg: &Config, endpoint: &crate::amqp::Endpoint, report: &mut Report) {
+    let result = crate::amqp::Client::connect(endpoint, &cfg.mq, cfg.http.connect_timeout)
+        .and_then(|client| {
+            let checked = client.check_exchange();
+            client.close();
+            checked
+        });
+    match result {
+        Ok(()) => report.pass(
+            "broker",
+            format!("{} reachable, push exchange present", endpoint.describe()),
+        ),
+        Err(e) => report.fail("broker", &e),
     }
 }
 

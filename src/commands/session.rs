@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use crate::amqp;
 use crate::bundle::{Limits, Prepared};
-use crate::config::Config;
+use crate::config::{Config, QueueProtocol};
 use crate::error::{Error, Result};
 use crate::opencti::connector::{self, Queue, Registered};
 use crate::opencti::push::{self, Pushed, Target};
@@ -17,35 +18,18 @@ pub struct Session<'c> {
     pub platform: Platform,
     /// The connector as OpenCTI stores it (its `id` names it in every later call).
     pub registered: Registered,
+    /// The broker, when bundles go over AMQP.
+    pub broker: Option<amqp::Endpoint>,
+    /// `--wait` was given: a push must leave a work to follow.
+    needs_work: bool,
     cfg: &'c Config,
 }
 
 impl<'c> Session<'c> {
-    /// For commands that only read or write the state.
+    /// For commands that only read or write the state (the broker is not needed).
     pub fn open(cfg: &'c Config) -> Result<Self> {
         let gql = Graphql::new(cfg)?;
-        let platform = connector::probe_for_import(&gql)?;
-        Self::register(cfg, gql, platform)
-    }
-
-    /// For commands that push: the token's user must be able to import what the workers
-    /// take from the queue, and `--wait` must be able to follow the run's work.
-    pub fn open_for_import(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
-        let (gql, platform) = Self::probe_for_import(cfg, wait)?;
-        Self::register(cfg, gql, platform)
-    }
-
-    fn probe_for_import(cfg: &Config, wait: Option<Duration>) -> Result<(Graphql, Platform)> {
-        let gql = Graphql::new(cfg)?;
-        let platform = connector::probe_for_import(&gql)?;
-        capabilities::require_worker_import(&platform)?;
-        if wait.is_some() {
-            require_wait(&platform)?;
-        }
-        Ok((gql, platform))
-    }
-
-    fn register(cfg: &'c Config, gql: Graphql, platform: Platform) -> Result<Self> {
+        let platform = connector::probe_for_import(&gql, over_amqp(cfg))?;
         let registered = connector::register(
             &gql,
             &platform,
@@ -57,12 +41,61 @@ impl<'c> Session<'c> {
             gql,
             platform,
             registered,
+            broker: None,
+            needs_work: false,
             cfg,
         })
     }
 
+    /// For commands that push: the token's user must be able to import what the workers
+    /// take from the queue, and `--wait` must be able to follow the run's work. Over AMQP the
+    /// registration also returns the broker and the route to publish on.
+    pub fn open_for_import(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
+        let (gql, platform) = Self::probe_for_import(cfg, wait)?;
+        let id = configured_id(cfg)?;
+        let (registered, broker) = if over_amqp(cfg) {
+            let (r, b) = amqp::register(
+                &gql,
+                &platform,
+                id,
+                &cfg.connector_name,
+                &cfg.connector_scope,
+                &cfg.mq,
+            )?;
+            (r, Some(b))
+        } else {
+            let r = connector::register(
+                &gql,
+                &platform,
+                id,
+                &cfg.connector_name,
+                &cfg.connector_scope,
+            )?;
+            (r, None)
+        };
+        Ok(Session {
+            gql,
+            platform,
+            registered,
+            broker,
+            needs_work: wait.is_some(),
+            cfg,
+        })
+    }
+
+    fn probe_for_import(cfg: &Config, wait: Option<Duration>) -> Result<(Graphql, Platform)> {
+        let gql = Graphql::new(cfg)?;
+        let platform = connector::probe_for_import(&gql, over_amqp(cfg))?;
+        capabilities::require_worker_import(&platform)?;
+        if wait.is_some() {
+            require_wait(&platform, over_amqp(cfg))?;
+        }
+        Ok((gql, platform))
+    }
+
     /// As `open_for_import`, with read-only probes only: the state is read, the connector is
-    /// not registered (`sync --dry-run` changes nothing).
+    /// not registered (`sync --dry-run` changes nothing). A dry run pushes nothing, so the
+    /// broker is neither asked for nor contacted.
     pub fn open_read_only(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
         let (gql, platform) = Self::probe_for_import(cfg, wait)?;
         let registered = connector::read_state(&gql, configured_id(cfg)?)?;
@@ -70,6 +103,8 @@ impl<'c> Session<'c> {
             gql,
             platform,
             registered,
+            broker: None,
+            needs_work: false,
             cfg,
         })
     }
@@ -104,7 +139,21 @@ impl<'c> Session<'c> {
             connector_name: &self.cfg.connector_name,
         };
         let mut pushed = Pushed::default();
-        let result = push::push(&target, prepared, limits, &mut pushed);
+        let result = match &self.broker {
+            Some(endpoint) => amqp::push(
+                &amqp::Target {
+                    gql: &self.gql,
+                    connector_id: self.connector_id(),
+                    connector_name: &self.cfg.connector_name,
+                    endpoint,
+                    cfg: self.cfg,
+                    needs_work: self.needs_work,
+                },
+                prepared,
+                &mut pushed,
+            ),
+            None => push::push(&target, prepared, limits, &mut pushed),
+        };
         report.chunks = pushed.chunks;
         report.bytes = pushed.bytes;
         report.set_pushed(pushed.objects);
@@ -177,10 +226,12 @@ pub fn import_errors(outcome: &work::Outcome, cursor_moved: bool) -> Result<()> 
     .into())
 }
 
-fn require_wait(platform: &Platform) -> Result<()> {
-    if !platform.features.has_works() {
+/// Over AMQP the run opens its own work on every release (as pycti does), so only reading it
+/// needs a capability; over the API a push can name a work from 6.5.7.
+fn require_wait(platform: &Platform, over_amqp: bool) -> Result<()> {
+    if !over_amqp && !platform.features.has_works() {
         return Err(Error::Unavailable(format!(
-            "--wait follows the run's work in OpenCTI, which OpenCTI {} cannot name in a push (needs {}): drop --wait or upgrade OpenCTI",
+            "--wait follows the run's work in OpenCTI, which OpenCTI {} cannot name in a push (needs {}): drop --wait, upgrade OpenCTI, or push over its broker (CONNECTOR_QUEUE_PROTOCOL=amqp), which opens a work on every release",
             platform.version_text,
             version::WORK_ID
         ))
@@ -217,6 +268,10 @@ fn defer_reason(platform: &Platform, queue: Queue, threshold_mb: Option<f64>) ->
         ));
     }
     None
+}
+
+fn over_amqp(cfg: &Config) -> bool {
+    cfg.queue_protocol == QueueProtocol::Amqp
 }
 
 fn configured_id(cfg: &Config) -> Result<&str> {

@@ -33,6 +33,25 @@ pub const KEYS: &[Key] = &[
         "CONNECTOR_QUEUE_THRESHOLD",
         Group::Opencti,
     ),
+    key(
+        "connector.queue_protocol",
+        "CONNECTOR_QUEUE_PROTOCOL",
+        Group::Opencti,
+    ),
+    key("mq.host", "MQ_HOST", Group::Opencti),
+    key("mq.port", "MQ_PORT", Group::Opencti),
+    key("mq.vhost", "MQ_VHOST", Group::Opencti),
+    key("mq.use_ssl", "MQ_USE_SSL", Group::Opencti),
+    key("mq.user", "MQ_USER", Group::Opencti),
+    key("mq.pass", "MQ_PASS", Group::Opencti),
+    key("mq.use_ssl_ca", "MQ_USE_SSL_CA", Group::Opencti),
+    key("mq.use_ssl_cert", "MQ_USE_SSL_CERT", Group::Opencti),
+    key("mq.use_ssl_key", "MQ_USE_SSL_KEY", Group::Opencti),
+    key(
+        "mq.use_ssl_reject_unauthorized",
+        "MQ_USE_SSL_REJECT_UNAUTHORIZED",
+        Group::Opencti,
+    ),
     key("disinfox.url", "DISINFOX_URL", Group::Disinfox),
     key("disinfox.api_key", "DISINFOX_API_KEY", Group::Disinfox),
     key(
@@ -124,7 +143,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "connector.confidence_level",
     "connector.update_existing_data",
     "connector.expose_metrics",
-    "connector.queue_protocol",
 ];
 
 const fn key(yaml: &'static str, env: &'static str, group: Group) -> Key {

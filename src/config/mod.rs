@@ -9,6 +9,7 @@ mod file;
 mod headers;
 mod keys;
 mod metrics;
+mod mq;
 mod reader;
 mod values;
 
@@ -21,6 +22,7 @@ use reqwest::Url;
 pub use file::{SYSTEM_CONFIG, default_config_path};
 pub use headers::CustomHeader;
 pub use metrics::{MetricsOptions, parse_pushgateway};
+pub use mq::{MqSettings, QueueProtocol};
 pub use values::{parse_bool, parse_iso8601_duration, parse_level, parse_uuid};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
@@ -70,6 +72,8 @@ pub struct Config {
     pub chunk_size: Option<u64>,
     pub chunk_objects: Option<u64>,
     pub max_bundle_size: u64,
+    pub queue_protocol: QueueProtocol,
+    pub mq: MqSettings,
     pub metrics: MetricsOptions,
     /// Problems that do not stop this command; logged once logging is up.
     pub warnings: Vec<String>,
@@ -148,6 +152,8 @@ impl Config {
             max_bundle_size: r
                 .parse("disinfox_sync.max_bundle_size", None, parse_size)
                 .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
+            queue_protocol: mq::queue_protocol(&mut r),
+            mq: mq::mq_settings(&mut r),
             metrics: metrics::options(&mut r),
             file: r.file_path.clone(),
             warnings: Vec::new(),

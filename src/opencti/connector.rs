@@ -61,9 +61,9 @@ pub fn probe(gql: &Graphql) -> Result<Platform> {
 }
 
 /// The probe plus the two requirements of every command that writes to OpenCTI.
-pub fn probe_for_import(gql: &Graphql) -> Result<Platform> {
+pub fn probe_for_import(gql: &Graphql, over_amqp: bool) -> Result<Platform> {
     let platform = probe(gql)?;
-    require_import(&platform)?;
+    require_import(&platform, over_amqp)?;
     log::info!(
         "OpenCTI {} at {} as {}",
         platform.version_text,
@@ -73,10 +73,11 @@ pub fn probe_for_import(gql: &Graphql) -> Result<Platform> {
     Ok(platform)
 }
 
-pub fn require_import(platform: &Platform) -> Result<()> {
-    if !platform.features.bundle_push {
+/// Over AMQP any release from 6.0.0 will do; HTTP ingestion starts at 6.2.6.
+pub fn require_import(platform: &Platform, over_amqp: bool) -> Result<()> {
+    if !platform.features.bundle_push && !over_amqp {
         return Err(Error::Unavailable(format!(
-            "OpenCTI {} has no HTTP bundle ingestion (stixBundlePush); it needs OpenCTI {} or later: upgrade the platform",
+            "OpenCTI {} has no HTTP bundle ingestion (stixBundlePush; OpenCTI {} or later): set CONNECTOR_QUEUE_PROTOCOL=amqp (with the MQ_* settings) to push over its RabbitMQ, or upgrade the platform",
             platform.version_text,
             version::MIN_SUPPORTED
         ))
@@ -121,6 +122,12 @@ pub fn register(
         doc,
         json!({ "input": doc::register_input(id, name, scope) }),
     )?;
+    registered(&data, id)
+}
+
+/// `registerConnector`'s answer, whichever document asked: the id as stored, the state, the
+/// reset flag and (6.7.0+) the reset stamp.
+pub fn registered(data: &Value, id: &str) -> Result<Registered> {
     let c = data
         .get("registerConnector")
         .filter(|c| !c.is_null())

@@ -35,6 +35,27 @@ pub const REGISTER_WITH_TIMESTAMP: Document = Document {
     since: version::STATE_TIMESTAMP,
 };
 
+/// Registration that also reads the broker settings, for the AMQP transport only (the answer
+/// carries the broker password).
+pub const REGISTER_WITH_QUEUE: Document = Document {
+    name: "RegisterWithQueue",
+    text: "mutation RegisterWithQueue($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_user_id config { connection { host vhost use_ssl port user pass } push push_exchange push_routing } } }",
+    since: V6_0_0,
+};
+
+/// As `REGISTER_WITH_QUEUE`, with the reset stamp (6.7.0+; see `REGISTER_WITH_TIMESTAMP`).
+pub const REGISTER_WITH_QUEUE_AND_TIMESTAMP: Document = Document {
+    name: "RegisterWithQueueAndTimestamp",
+    text: "mutation RegisterWithQueueAndTimestamp($input: RegisterConnectorInput) { registerConnector(input: $input) { id name connector_state connector_state_reset connector_state_timestamp connector_user_id config { connection { host vhost use_ssl port user pass } push push_exchange push_routing } } }",
+    since: version::STATE_TIMESTAMP,
+};
+
+pub const ADD_EXPECTATIONS: Document = Document {
+    name: "AddExpectations",
+    text: "mutation AddExpectations($id: ID!, $expectations: Int) { workEdit(id: $id) { addExpectations(expectations: $expectations) } }",
+    since: V6_0_0,
+};
+
 pub const PING: Document = Document {
     name: "Ping",
     text: "mutation Ping($id: ID!, $state: String) { pingConnector(id: $id, state: $state) { id connector_state connector_state_reset } }",
@@ -118,6 +139,9 @@ pub const ALL: &[&Document] = &[
     &WORK_ADD,
     &WORK_ADD_MULTIPART,
     &WORK_DONE,
+    &REGISTER_WITH_QUEUE,
+    &REGISTER_WITH_QUEUE_AND_TIMESTAMP,
+    &ADD_EXPECTATIONS,
     &STATE,
     &WORK_STATUS,
 ];

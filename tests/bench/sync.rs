@@ -38,7 +38,10 @@ use serde::{Deserialize, Serialize};
 use support::disinfox::{DisinfoxOptions, DisinfoxStandin};
 use support::generator::{GenOptions, generate};
 use support::http::{ServerOptions, percent_encode};
-use support::opencti::{OpenctiOptions, OpenctiStandin};
+use support::opencti::{
+    BrokerAnswer, OpenctiOptions, OpenctiStandin, PUSH_EXCHANGE, push_queue, push_routing,
+};
+use support::rabbitmq::{self, Rabbit};
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// The budgets (memory in MiB, so "32 MB" is read as 32 MiB).
@@ -72,6 +75,10 @@ struct Args {
     /// Extra arguments for every `sync` run (e.g. `--sync-arg=--chunk-size=4M`), repeatable.
     #[arg(long, allow_hyphen_values = true)]
     sync_arg: Vec<String>,
+    /// Leave out the first import over AMQP (`CONNECTOR_QUEUE_PROTOCOL=amqp`, a real
+    /// RabbitMQ started for the benchmark; sizes up to 10k incidents only).
+    #[arg(long)]
+    no_amqp: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,10 +363,18 @@ struct Env {
     token: String,
     connector_id: String,
     home: PathBuf,
+    /// More variables (the AMQP settings).
+    extra: Vec<(String, String)>,
 }
 
 impl Env {
     fn vars(&self) -> Vec<(String, String)> {
+        let mut vars = self.base_vars();
+        vars.extend(self.extra.iter().cloned());
+        vars
+    }
+
+    fn base_vars(&self) -> Vec<(String, String)> {
         vec![
             ("HOME".into(), self.home.display().to_string()),
             ("DISINFOX_URL".into(), self.disinfox_url.clone()),
@@ -381,6 +396,8 @@ struct Bench {
     notes: Vec<String>,
     broken: Vec<String>,
     seq: usize,
+    /// Started at the first AMQP row, shared by the sizes.
+    rabbit: Option<Rabbit>,
 }
 
 fn main() {
@@ -417,6 +434,7 @@ fn main() {
         notes: Vec::new(),
         broken: Vec::new(),
         seq: 0,
+        rabbit: None,
     };
     let mut sizes = bench.args.incidents.clone();
     if bench.args.no_100k {
@@ -578,6 +596,7 @@ impl Bench {
             token: oc.token(),
             connector_id: uuid::Uuid::new_v4().to_string(),
             home: self.work.path().join(format!("home-{n}")),
+            extra: Vec::new(),
         };
         std::fs::create_dir_all(&env.home).expect("home dir");
         let b = answer_bytes.unwrap_or(0);
@@ -650,6 +669,9 @@ impl Bench {
             budget,
             verdict,
         );
+
+        // 1b. The same first import over AMQP, into a real RabbitMQ.
+        self.amqp_import(n, objects, answer_bytes, &env, &sync_args);
 
         // 2. Nothing new.
         let (u, out) = self.run(
@@ -731,6 +753,97 @@ impl Bench {
 
         // 4. The bundle stage alone.
         self.stage(n, &env);
+    }
+
+    /// `sync` over AMQP against a fresh OpenCTI stand-in whose registration points at the
+    /// benchmark's broker; every message must be in the push queue afterwards.
+    fn amqp_import(
+        &mut self,
+        n: usize,
+        objects: usize,
+        answer_bytes: Option<u64>,
+        api: &Env,
+        sync_args: &[String],
+    ) {
+        if self.args.no_amqp || n > 10_000 {
+            return;
+        }
+        if self.rabbit.is_none() {
+            if !rabbitmq::installed() {
+                self.notes.push(format!(
+                    "sync over amqp not measured: {} is not installed",
+                    rabbitmq::SERVER
+                ));
+                self.args.no_amqp = true;
+                return;
+            }
+            let rabbit = Rabbit::start();
+            self.notes.push(format!(
+                "RabbitMQ (Debian's rabbitmq-server, a child process on its own ports) was ready for logins {:.1} s after its start",
+                rabbit.startup.as_secs_f64()
+            ));
+            self.rabbit = Some(rabbit);
+        }
+        let rabbit = self.rabbit.as_ref().expect("started above");
+        let mut opts = OpenctiOptions::version("6.9.17");
+        opts.bench = true;
+        opts.capabilities = vec!["CONNECTORAPI".into(), "MODULES_MODMANAGE".into()];
+        opts.broker = BrokerAnswer {
+            user: rabbitmq::USER.into(),
+            pass: rabbitmq::PASS.into(),
+            ..BrokerAnswer::default()
+        };
+        let oc = OpenctiStandin::start(opts);
+        let id = uuid::Uuid::new_v4().to_string();
+        rabbit.declare_push_route(PUSH_EXCHANGE, &push_queue(&id), &push_routing(&id));
+        let env = Env {
+            opencti_url: oc.url(),
+            token: oc.token(),
+            connector_id: id.clone(),
+            home: self.work.path().join(format!("home-amqp-{n}")),
+            extra: vec![
+                ("CONNECTOR_QUEUE_PROTOCOL".into(), "amqp".into()),
+                ("MQ_HOST".into(), "127.0.0.1".into()),
+                ("MQ_PORT".into(), rabbit.port.to_string()),
+            ],
+            disinfox_url: api.disinfox_url.clone(),
+            api_key: api.api_key.clone(),
+        };
+        std::fs::create_dir_all(&env.home).expect("home dir");
+        let (u, out) = self.run(
+            &format!("{n}: sync over amqp (first import)"),
+            &self.bin.clone(),
+            sync_args,
+            &env,
+        );
+        let summary: Option<serde_json::Value> = serde_json::from_str(out.trim()).ok();
+        let total = summary
+            .as_ref()
+            .and_then(|s| s.get("objects_total"))
+            .and_then(|v| v.as_u64());
+        let rabbit = self.rabbit.as_ref().expect("started above");
+        let queued = rabbit.message_count(&push_queue(&id));
+        rabbit.delete_queue(&push_queue(&id));
+        if u.ok() {
+            self.notes.push(format!(
+                "{n} incidents, sync over amqp: {} objects reported, {queued} messages in the push queue after the run (one per object, every publish confirmed)",
+                total.map_or("?".into(), |t| t.to_string())
+            ));
+            if total != Some(queued) {
+                self.broken.push(format!(
+                    "{n}: sync over amqp reported {total:?} objects but the queue holds {queued}"
+                ));
+            }
+        }
+        self.push_row(
+            "sync, first import, amqp",
+            n,
+            Some(objects),
+            answer_bytes,
+            &u,
+            "— (compare with the api row above)".into(),
+            "measured".into(),
+        );
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod amqp;
 mod async_import;
 mod check;
 mod common;

@@ -8,4 +8,5 @@ pub mod generator;
 pub mod http;
 pub mod opencti;
 pub mod platform;
+pub mod rabbitmq;
 pub mod version;

@@ -166,6 +166,8 @@ pub struct OpenctiOptions {
     pub user_name: String,
     pub user_email: String,
     pub server: ServerOptions,
+    /// What `registerConnector` answers in `config { connection … push_exchange push_routing }`.
+    pub broker: BrokerAnswer,
     /// What happens to a pushed bundle.
     pub import: Import,
 }
@@ -180,6 +182,61 @@ pub enum Import {
     Async(AsyncModel),
 }
 
+/// The broker a real platform would report (its own RabbitMQ as it reaches it).
+#[derive(Debug, Clone)]
+pub struct BrokerAnswer {
+    pub host: String,
+    pub port: u16,
+    pub vhost: String,
+    pub use_ssl: bool,
+    pub user: String,
+    pub pass: String,
+}
+
+impl Default for BrokerAnswer {
+    fn default() -> Self {
+        // OpenCTI's docker setup: a cluster-internal name the job usually cannot resolve.
+        BrokerAnswer {
+            host: "rabbitmq".into(),
+            port: 5672,
+            vhost: "/".into(),
+            use_ssl: false,
+            user: "opencti".into(),
+            pass: "platform-broker-password".into(),
+        }
+    }
+}
+
+/// The exchange OpenCTI declares for connector pushes, and each connector's route and queue.
+pub const PUSH_EXCHANGE: &str = "amqp.connector.exchange";
+pub fn push_routing(connector_id: &str) -> String {
+    format!("push_routing_{connector_id}")
+}
+pub fn push_queue(connector_id: &str) -> String {
+    format!("push_{connector_id}")
+}
+
+fn connector_config(c: &ConnectorRec, b: &BrokerAnswer) -> Value {
+    json!({
+        "__typename": "ConnectorConfig",
+        "connection": {
+            "__typename": "RabbitMQConnection",
+            "host": b.host, "vhost": b.vhost, "use_ssl": b.use_ssl, "port": b.port,
+            "user": b.user, "pass": b.pass,
+        },
+        "listen": format!("listen_{}", c.id),
+        "listen_routing": format!("listen_routing_{}", c.id),
+        "listen_exchange": "amqp.connector.exchange",
+        "push": push_queue(&c.id),
+        "push_routing": push_routing(&c.id),
+        "push_exchange": PUSH_EXCHANGE,
+    })
+}
+
+/// Called when a client adds expectations to a work (tests use it to act between the
+/// platform calls and the first publish, e.g. to stop the broker).
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
+
 impl Default for OpenctiOptions {
     fn default() -> Self {
         OpenctiOptions {
@@ -193,6 +250,7 @@ impl Default for OpenctiOptions {
             user_name: "connector-disinfox".into(),
             user_email: "connector-disinfox@opencti.invalid".into(),
             server: ServerOptions::default(),
+            broker: BrokerAnswer::default(),
             import: Import::from_env(),
         }
     }
@@ -298,6 +356,8 @@ struct State {
     pushes_since_fault: usize,
     capabilities: Vec<String>,
     reset_after: HashMap<String, usize>,
+    /// A UI reset of this connector at the next `addExpectations` (a run over AMQP).
+    reset_on_expectations: Option<String>,
     last_work_ms: i64,
 }
 
@@ -312,6 +372,7 @@ struct Inner {
     base_path: String,
     docs: Mutex<HashMap<String, DocResult>>,
     state: Mutex<State>,
+    on_add_expectations: Mutex<Option<Hook>>,
     /// The asynchronous platform, when [`Import::Async`].
     platform: Option<Platform>,
 }
@@ -356,6 +417,7 @@ impl OpenctiStandin {
                 capabilities: opts.capabilities.clone(),
                 ..State::default()
             }),
+            on_add_expectations: Mutex::new(None),
             opts,
         });
         let h = inner.clone();
@@ -398,6 +460,11 @@ impl OpenctiStandin {
         self.inner.sdl.clone()
     }
 
+    /// Runs `hook` (once) before answering the next `addExpectations`.
+    pub fn on_add_expectations(&self, hook: Hook) {
+        *lock(&self.inner.on_add_expectations) = Some(hook);
+    }
+
     pub fn set_capabilities<I, S>(&self, caps: I)
     where
         I: IntoIterator<Item = S>,
@@ -422,6 +489,12 @@ impl OpenctiStandin {
         lock(&self.inner.state)
             .reset_after
             .insert(connector_id.into(), n);
+    }
+
+    /// "Reset state" pressed when the next `addExpectations` arrives: during a run over AMQP,
+    /// which sends no `stixBundlePush` to count.
+    pub fn reset_at_expectations(&self, connector_id: &str) {
+        lock(&self.inner.state).reset_on_expectations = Some(connector_id.into());
     }
 
     /// Ids of every known connector.
@@ -469,7 +542,8 @@ impl OpenctiStandin {
     /// What the UI's "Reset state" button does (`resetStateConnector`).
     pub fn ui_reset(&self, connector_id: &str) {
         let mut st = lock(&self.inner.state);
-        if let Some(c) = st.connectors.get_mut(connector_id) {
+        let key = stored_key(&st, connector_id).unwrap_or_default();
+        if let Some(c) = st.connectors.get_mut(&key) {
             self.inner.reset(c);
         }
     }
@@ -492,18 +566,16 @@ impl OpenctiStandin {
 
     /// The last `connectorInfo` stored by a ping.
     pub fn connector_info(&self, connector_id: &str) -> Option<Value> {
-        lock(&self.inner.state)
-            .connectors
-            .get(connector_id)
-            .and_then(|c| c.info.clone())
+        let st = lock(&self.inner.state);
+        let key = stored_key(&st, connector_id)?;
+        st.connectors.get(&key).and_then(|c| c.info.clone())
     }
 
     /// The connector as `connector(id)` would return it (every field).
     pub fn connector(&self, connector_id: &str) -> Option<Value> {
         let st = lock(&self.inner.state);
-        st.connectors
-            .get(connector_id)
-            .map(|c| self.inner.connector_out(c))
+        let key = stored_key(&st, connector_id)?;
+        st.connectors.get(&key).map(|c| self.inner.connector_out(c))
     }
 
     pub fn pings(&self) -> Vec<PingRecord> {
@@ -653,7 +725,7 @@ impl Inner {
     /// The connector as the API returns it; with the asynchronous platform,
     /// `connector_queue_details` comes from the stored connector's real queue.
     fn connector_out(&self, c: &ConnectorRec) -> Value {
-        let mut out = connector_json(c, self.ver);
+        let mut out = connector_json(c, self.ver, &self.opts.broker);
         if let Some(p) = &self.platform {
             // Messages set with `set_queue` stand for other producers' messages in the queue.
             let (n, bytes) = p.queue_details(&c.id);
@@ -691,7 +763,13 @@ fn js_number(n: u64) -> Value {
     json!(n)
 }
 
-fn connector_json(c: &ConnectorRec, _ver: Version) -> Value {
+fn connector_json(c: &ConnectorRec, ver: Version, broker: &BrokerAnswer) -> Value {
+    let mut out = connector_fields(c, ver);
+    out["config"] = connector_config(c, broker);
+    out
+}
+
+fn connector_fields(c: &ConnectorRec, _ver: Version) -> Value {
     let scope: Vec<&str> = if c.scope.is_empty() {
         Vec::new()
     } else {
@@ -1709,6 +1787,20 @@ impl Inner {
                 continue;
             }
             let a = |n: &str| argument(sub, n, vars);
+            if sub.name == "addExpectations" {
+                // Before any lock: the hook may act on the stand-in or stop the broker.
+                let hook = lock(&self.on_add_expectations).take();
+                if let Some(hook) = hook {
+                    hook();
+                }
+                let mut st = lock(&self.state);
+                if let Some(cid) = st.reset_on_expectations.take()
+                    && let Some(key) = stored_key(&st, &cid)
+                    && let Some(c) = st.connectors.get_mut(&key)
+                {
+                    self.reset(c);
+                }
+            }
             if let Some(p) = &self.platform {
                 let args = json!({
                     "message": a("message"), "inError": a("inError"),

@@ -1,0 +1,88 @@
+//! amqprs reports failures as text; this maps them onto the exit table. The broker's own reply
+//! codes (403 ACCESS_REFUSED, 530 NOT_ALLOWED) and rustls' messages are stable enough to read.
+
+use super::endpoint::Endpoint;
+use crate::error::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Connect,
+    Channel,
+    Publish,
+}
+
+pub fn classify(stage: Stage, endpoint: &Endpoint, err: &amqprs::error::Error) -> anyhow::Error {
+    let text = crate::secret::scrub(&err.to_string());
+    let at = format!("{}:{}", endpoint.host, endpoint.port);
+    kind(stage, endpoint.use_ssl, &text, &at).into()
+}
+
+fn kind(stage: Stage, tls: bool, text: &str, at: &str) -> Error {
+    let lower = text.to_ascii_lowercase();
+    if stage != Stage::Connect {
+        return Error::Temporary(format!("the broker at {at} failed: {text}"));
+    }
+    if lower.contains("access_refused") || lower.contains("403") || lower.contains("authentic") {
+        return Error::Permission(format!(
+            "the broker at {at} refused the credentials ({text}): check MQ_USER and MQ_PASS"
+        ));
+    }
+    if lower.contains("not_allowed") || lower.contains("530") || lower.contains("vhost") {
+        return Error::Config(format!(
+            "the broker at {at} refused the virtual host ({text}): check MQ_VHOST"
+        ));
+    }
+    let tls_words = [
+        "certificate",
+        "tls",
+        "handshake",
+        "alert",
+        "corrupt message",
+    ];
+    if tls && tls_words.iter().any(|w| lower.contains(w)) {
+        return Error::Config(format!(
+            "TLS to the broker at {at} failed ({text}): check MQ_USE_SSL, MQ_USE_SSL_CA and the broker's certificate"
+        ));
+    }
+    if lower.contains("peer shutdown") || lower.contains("connection reset") {
+        // RabbitMQ drops the socket after a refused login when the client does not ask for
+        // an explicit close; nothing else closes a handshake that far in.
+        return Error::Permission(format!(
+            "the broker at {at} closed the connection during login ({text}): check MQ_USER and MQ_PASS"
+        ));
+    }
+    Error::Temporary(format!(
+        "cannot reach the broker at {at} ({text}): check MQ_HOST / MQ_PORT and that the port is open from here"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        let k = |s, tls, t| kind(s, tls, t, "h:1").code().code();
+        assert_eq!(
+            k(Stage::Connect, false, "ACCESS_REFUSED - Login was refused"),
+            77
+        );
+        assert_eq!(
+            k(Stage::Connect, false, "530 NOT_ALLOWED - vhost x not found"),
+            78
+        );
+        assert_eq!(
+            k(
+                Stage::Connect,
+                true,
+                "invalid peer certificate: UnknownIssuer"
+            ),
+            78
+        );
+        assert_eq!(
+            k(Stage::Connect, false, "Connection refused (os error 111)"),
+            75
+        );
+        assert_eq!(k(Stage::Publish, false, "ACCESS_REFUSED"), 75);
+    }
+}

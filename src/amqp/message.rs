@@ -1,0 +1,43 @@
+//! The message pycti's `_send_bundle` publishes, key for key: a bundle of one object, base64
+//! in `content`, and the work it counts towards.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+
+use crate::bundle::Object;
+
+pub struct Meta<'a> {
+    pub applicant_id: Option<&'a str>,
+    pub work_id: Option<&'a str>,
+}
+
+/// `{"bundle_type":"QUEUE_BUNDLE","applicant_id",…,"action_sequence","entities_types",
+/// "content","update","draft_id","work_id"}`. `update` is true: the run upserts, as the
+/// platform's own `stixBundlePush` does.
+pub fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut String) -> Vec<u8> {
+    single_bundle(object, scratch);
+    let mut message = json!({
+        "bundle_type": "QUEUE_BUNDLE",
+        "applicant_id": meta.applicant_id,
+        "action_sequence": sequence,
+        "entities_types": [],
+        "content": STANDARD.encode(scratch.as_bytes()),
+        "update": true,
+        "draft_id": null,
+    });
+    if let Some(w) = meta.work_id {
+        message["work_id"] = json!(w);
+    }
+    serde_json::to_vec(&message).unwrap_or_default()
+}
+
+/// pycti's splitter gives each object a bundle of its own; the object's text is kept as read.
+fn single_bundle(object: &Object, out: &mut String) {
+    out.clear();
+    out.push_str("{\"type\":\"bundle\",\"id\":\"bundle--");
+    out.push_str(&uuid::Uuid::new_v4().to_string());
+    out.push_str("\",\"spec_version\":\"2.1\",\"objects\":[");
+    out.push_str(object.raw);
+    out.push_str("]}");
+}

@@ -1,0 +1,82 @@
+//! The transport for bundles (`CONNECTOR_QUEUE_PROTOCOL`) and, for `amqp`, pycti's broker
+//! settings. Each one that is set overrides what `registerConnector` answers: the platform
+//! reports the broker as it sees it, often a cluster-internal name the job cannot resolve.
+
+use std::path::PathBuf;
+
+use super::reader::Reader;
+use super::values::parse_bool;
+use crate::secret::Secret;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueProtocol {
+    /// `stixBundlePush` over GraphQL (6.2.6+).
+    #[default]
+    Api,
+    /// Straight to the platform's RabbitMQ, as pycti connectors do by default.
+    Amqp,
+}
+
+/// `MQ_*`: only the settings given; the rest comes from the platform.
+#[derive(Clone, Debug, Default)]
+pub struct MqSettings {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub vhost: Option<String>,
+    pub use_ssl: Option<bool>,
+    pub user: Option<String>,
+    pub pass: Option<Secret>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// pycti's default is to verify the broker's certificate.
+    pub reject_unauthorized: bool,
+}
+
+pub fn queue_protocol(r: &mut Reader) -> QueueProtocol {
+    r.parse("connector.queue_protocol", None, parse_protocol)
+        .unwrap_or_default()
+}
+
+fn parse_protocol(v: &str) -> Result<QueueProtocol, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "api" => Ok(QueueProtocol::Api),
+        "amqp" => Ok(QueueProtocol::Amqp),
+        _ => Err(format!("unknown queue protocol '{v}'; use api or amqp")),
+    }
+}
+
+pub fn mq_settings(r: &mut Reader) -> MqSettings {
+    MqSettings {
+        host: r.text("mq.host").filter(|h| !h.trim().is_empty()),
+        port: r.parse("mq.port", None, |v| {
+            v.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("'{v}' is not a TCP port; use e.g. 5672"))
+        }),
+        vhost: r.text("mq.vhost"),
+        use_ssl: r.parse("mq.use_ssl", None, parse_bool),
+        user: r.text("mq.user"),
+        pass: r.secret("mq.pass"),
+        ca: r.text("mq.use_ssl_ca").map(PathBuf::from),
+        cert: r.text("mq.use_ssl_cert").map(PathBuf::from),
+        key: r.text("mq.use_ssl_key").map(PathBuf::from),
+        reject_unauthorized: r
+            .parse("mq.use_ssl_reject_unauthorized", None, parse_bool)
+            .unwrap_or(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_names() {
+        assert_eq!(parse_protocol("AMQP"), Ok(QueueProtocol::Amqp));
+        assert_eq!(parse_protocol("api"), Ok(QueueProtocol::Api));
+        assert!(parse_protocol("http").unwrap_err().contains("api or amqp"));
+    }
+}
