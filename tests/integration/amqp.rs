@@ -174,6 +174,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
     deferred_while_an_earlier_run_is_queued(&rabbit.lock().unwrap());
     differently_cased_id_publishes_on_the_stored_route(&rabbit.lock().unwrap());
     check_opens_the_vhost_and_finds_the_exchange(&rabbit.lock().unwrap());
+    readme_amqp_commands_run_as_printed(&rabbit.lock().unwrap());
     tls_to_the_broker(&rabbit.lock().unwrap());
 }
 
@@ -377,6 +378,35 @@ fn check_opens_the_vhost_and_finds_the_exchange(rabbit: &Rabbit) {
         .assert()
         .code(78)
         .stdout(contains("MQ_VHOST"));
+}
+
+/// The README's AMQP commands, as printed, with its `dotenv` settings pointed at this broker
+/// (plain AMQP here; TLS has its own scenario below).
+fn readme_amqp_commands_run_as_printed(rabbit: &Rabbit) {
+    use crate::readme::sandbox::{Sandbox, block, run_block};
+    let p = peers("6.9.17");
+    route(rabbit);
+    let all = add(&p, 2, 700);
+    let sb = Sandbox::new();
+    let mut sh = sb.shell("sh", &sb.path("home"));
+    sh.env("DISINFOX_URL", p.dx.endpoint_url())
+        .env("DISINFOX_API_KEY", p.dx.api_key())
+        .env("OPENCTI_URL", p.octi.url())
+        .env("OPENCTI_TOKEN", p.octi.token())
+        .env("CONNECTOR_ID", CONNECTOR_ID)
+        .env("CONNECTOR_QUEUE_PROTOCOL", "amqp")
+        .env("MQ_HOST", "127.0.0.1")
+        .env("MQ_PORT", rabbit.port.to_string());
+    let script = block(
+        "Pushing over AMQP (`CONNECTOR_QUEUE_PROTOCOL=amqp`)",
+        "sh",
+        0,
+    );
+    let out = run_block(sh, &script);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("push exchange present"), "{shown}");
+    let (objects, _) = drain_checked(&p, rabbit);
+    assert!(ids(&objects).is_superset(&all), "{objects:?}");
 }
 
 /// AMQPS with a private CA: trusted through MQ_USE_SSL_CA, refused (78) without it, accepted

@@ -34,7 +34,7 @@
 //! `cargo build` answered with the binaries this test run already built.
 
 mod recorded;
-mod sandbox;
+pub(crate) mod sandbox;
 
 use std::path::Path;
 
@@ -46,18 +46,19 @@ use sandbox::{Sandbox, block, blocks, cron_block, run_block};
 /// The command blocks, by heading and info string, in README order; each is run by a test
 /// below (named in the comment).
 const RUN: &[(&str, &str)] = &[
-    ("disinfox-sync", "sh"),              // readme_make_commands
-    ("Build and install", "sh"),          // readme_make_commands
-    ("Tests", "sh"),                      // readme_make_commands
-    ("Usage", "bash"),                    // readme_usage_commands
-    ("From cron", "cron"),                // readme_crontabs
-    ("From a systemd timer", "sh"),       // readme_systemd_commands
-    ("From a systemd timer", "cron"),     // readme_crontabs
-    ("Metrics", "sh"),                    // readme_metrics_commands
-    ("Kubernetes quick start", "sh"),     // readme_kubernetes_commands (secrets)
-    ("Kubernetes quick start", "sh"),     // readme_kubernetes_commands (kubectl)
-    ("Container image", "sh"),            // readme_container_commands
-    ("Container image", "cron"),          // readme_container_commands
+    ("disinfox-sync", "sh"),          // readme_make_commands
+    ("Build and install", "sh"),      // readme_make_commands
+    ("Tests", "sh"),                  // readme_make_commands
+    ("Usage", "bash"),                // readme_usage_commands
+    ("From cron", "cron"),            // readme_crontabs
+    ("From a systemd timer", "sh"),   // readme_systemd_commands
+    ("From a systemd timer", "cron"), // readme_crontabs
+    ("Pushing over AMQP (`CONNECTOR_QUEUE_PROTOCOL=amqp`)", "sh"), // amqp::…_real_rabbitmq
+    ("Metrics", "sh"),                // readme_metrics_commands
+    ("Kubernetes quick start", "sh"), // readme_kubernetes_commands (secrets)
+    ("Kubernetes quick start", "sh"), // readme_kubernetes_commands (kubectl)
+    ("Container image", "sh"),        // readme_container_commands
+    ("Container image", "cron"),      // readme_container_commands
     ("Several DISINFOX instances", "sh"), // readme_kubernetes_commands (overlay)
 ];
 
