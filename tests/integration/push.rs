@@ -349,9 +349,17 @@ fn assert_work_calls(octi: &OpenctiStandin, version: &str, earlier: &[String]) {
     assert_eq!(closes, usize::from(safe), "{version}: toProcessed calls");
     assert_eq!(work.closed, safe, "{version}: {work:?}");
     assert!(!work.in_error, "{version}: {work:?}");
-    assert_eq!(
-        work.status, "complete",
-        "{version}: the workers complete it"
+    // From 7.260428.0 a multi-part work completes when a piece reports after the run's
+    // toProcessed; when the workers were faster, it stays in progress with every piece
+    // processed until the connector manager closes it. Only the asynchronous platform can
+    // be that fast; the instant one always completes it.
+    let workers_first = safe
+        && octi.async_platform().is_some()
+        && work.status == "progress"
+        && work.processed >= work.expected;
+    assert!(
+        work.status == "complete" || workers_first,
+        "{version}: the workers complete it: {work:?}"
     );
 }
 
