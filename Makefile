@@ -11,14 +11,24 @@ CARGO ?= cargo
 BIN := target/release/disinfox-sync
 K8S_VERSIONS ?= 1.31.0 1.34.0 1.37.0
 
-.PHONY: build test lint fmt generated check-generated k8s-lint demo bench install uninstall ci clean
+.PHONY: build test test-async lint fmt generated check-generated k8s-lint demo bench install uninstall ci clean
 
 build:
 	$(CARGO) build --release --locked
 
-## The one test command (README, CI): unit tests, the integration-test binary, examples.
+## The one test command (README, CI): unit tests, the integration-test binary, examples;
+## then the tests about data reaching OpenCTI again on the asynchronous platform model.
 test:
 	$(CARGO) test --locked --all-targets
+	$(MAKE) --no-print-directory test-async
+
+## Every test about data reaching OpenCTI, on the stand-in's asynchronous model (queues,
+## concurrent workers, works, drops in a ledger) instead of the instant one: what a real
+## OpenCTI imports only after `stixBundlePush` answered. async_import:: runs on it always;
+## standins:: are the stand-ins' self-tests.
+ASYNC_MODULES ?= push:: sync:: fixtures:: scale:: flags:: check:: hostile:: metrics:: pycti:: readme::
+test-async:
+	STANDIN_OPENCTI_IMPORT=async $(CARGO) test --locked --test integration -- $(ASYNC_MODULES)
 
 lint:
 	$(CARGO) fmt --check

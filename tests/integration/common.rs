@@ -248,3 +248,63 @@ pub fn http_client() -> reqwest::blocking::ClientBuilder {
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
 }
+
+/// Longest wait for the asynchronous platform's workers to import what a test pushed.
+pub const IMPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits (bounded) until the platform's workers have taken every message pushed so far: a
+/// work's status and the imported objects are what a real OpenCTI knows only after its
+/// workers ran. Nothing to wait for on the instant stand-in, which imports during the push;
+/// on the asynchronous one (`STANDIN_OPENCTI_IMPORT=async`) a test reads them after this.
+pub fn settle(octi: &crate::support::opencti::OpenctiStandin) {
+    if let Some(p) = octi.async_platform() {
+        assert!(
+            p.wait_drained(IMPORT_DEADLINE),
+            "OpenCTI {}: the workers did not finish within {IMPORT_DEADLINE:?}: {}",
+            octi.version(),
+            p.summary()
+        );
+    }
+}
+
+/// Waits for the workers ([`settle`]), then asserts the platform dropped nothing the CLI
+/// pushed, printing each drop with its reason otherwise. On the instant stand-in nothing is
+/// ever dropped, so this checks nothing there; data tests call it so that the asynchronous
+/// pass holds them to what a real OpenCTI keeps.
+pub fn assert_nothing_dropped(octi: &crate::support::opencti::OpenctiStandin) {
+    settle(octi);
+    if let Some(p) = octi.async_platform() {
+        let dropped = p.dropped();
+        assert!(
+            dropped.is_empty(),
+            "OpenCTI {} dropped {} pushed object(s): {}\n{}",
+            octi.version(),
+            dropped.len(),
+            p.summary(),
+            dropped
+                .iter()
+                .map(|d| format!("  {} (work {:?}): {:?}", d.id, d.work_id, d.reason))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+/// Waits for the workers ([`settle`]), then asserts every object pushed is in the platform's
+/// database in the end. For tests that abort a run on purpose (a failed push, a kill): a copy
+/// that run left queued may be dropped with its work, what counts is that the next run
+/// imported it again. Checks nothing on the instant stand-in, which imports every push.
+pub fn assert_all_imported(octi: &crate::support::opencti::OpenctiStandin) {
+    settle(octi);
+    if let Some(p) = octi.async_platform() {
+        let missing = p.missing();
+        assert!(
+            missing.is_empty(),
+            "OpenCTI {} never imported {} pushed object(s) {:?}: {}",
+            octi.version(),
+            missing.len(),
+            missing,
+            p.summary()
+        );
+    }
+}

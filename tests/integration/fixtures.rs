@@ -152,6 +152,7 @@ fn seed_bundle_imports_completely_in_dependency_order() {
     crate::push::assert_chunks_self_contained(&octi, &in_bundle);
     crate::common::assert_dependency_order(&received);
     assert!(octi.pushes().len() > 5);
+    crate::common::assert_nothing_dropped(&octi);
 }
 
 #[test]

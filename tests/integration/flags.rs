@@ -5,7 +5,7 @@ use chrono::Utc;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use crate::common::{CONNECTOR_ID, Peers, bundle_of};
+use crate::common::{CONNECTOR_ID, Peers, assert_nothing_dropped, bundle_of};
 
 fn file_with(peers: &Peers, incidents: u64) -> String {
     let path = peers.home.path().join("bundle.json");
@@ -30,6 +30,9 @@ fn chunk_objects_from_the_flag_the_environment_and_the_file() {
         6,
         "6 incidents, 1 per chunk of 7"
     );
+    // Each next run comes once the platform imported the last one, as a later cron run would
+    // (before 7.260510.0 a run refuses to start while an earlier run's messages are queued).
+    assert_nothing_dropped(&peers.octi);
     peers.octi.clear_history();
     peers
         .cmd()
@@ -42,6 +45,9 @@ fn chunk_objects_from_the_flag_the_environment_and_the_file() {
         3,
         "6 incidents, 2 per chunk of 11"
     );
+    // Each next run comes once the platform imported the last one, as a later cron run would
+    // (before 7.260510.0 a run refuses to start while an earlier run's messages are queued).
+    assert_nothing_dropped(&peers.octi);
     peers.octi.clear_history();
     let cfg = peers.home.path().join("c.yml");
     std::fs::write(&cfg, "disinfox_sync:\n  chunk_objects: 16\n").unwrap();
@@ -55,6 +61,7 @@ fn chunk_objects_from_the_flag_the_environment_and_the_file() {
         2,
         "6 incidents, 3 per chunk of 16"
     );
+    assert_nothing_dropped(&peers.octi);
 }
 
 #[test]
@@ -75,6 +82,7 @@ fn opencti_url_flag_beats_the_environment() {
         ])
         .assert()
         .success();
+    assert_nothing_dropped(&peers.octi);
     peers
         .cmd()
         .args(["--connect-timeout", "soon", "push", "--file", &file])
@@ -107,6 +115,7 @@ fn settle_window_is_configurable() {
         newest.replace('Z', "000Z"),
         "cursor = newest modified"
     );
+    assert_nothing_dropped(&peers.octi);
     peers.octi.set_state(CONNECTOR_ID, "");
     let out = peers
         .cmd()
@@ -122,6 +131,7 @@ fn settle_window_is_configurable() {
         summary["cursor_after"].as_str().unwrap() < newest.as_str(),
         "an hour's window holds the cursor back"
     );
+    assert_nothing_dropped(&peers.octi);
 }
 
 #[test]
@@ -171,6 +181,7 @@ fn ssl_verify_false_is_accepted_with_a_warning() {
         .assert()
         .success()
         .stderr(contains("NOT verified"));
+    assert_nothing_dropped(&peers.octi);
     peers
         .cmd()
         .env("OPENCTI_SSL_VERIFY", "maybe")

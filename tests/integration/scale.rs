@@ -81,6 +81,8 @@ fn thousands_of_incidents_in_bounded_ordered_chunks() {
     }
     crate::push::assert_chunks_self_contained(&octi, &want);
     assert_dependency_order(&received);
+    // Reads the work once the workers are done with it, and nothing they took was dropped.
+    crate::common::assert_nothing_dropped(&octi);
     let works = octi.works();
     assert!(
         works.len() == 1 && works[0].multipart && works[0].closed && !works[0].in_error,

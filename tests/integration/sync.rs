@@ -7,7 +7,9 @@ use std::time::Duration;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use crate::common::{CONNECTOR_ID, Peers, cli, incidents};
+use crate::common::{
+    CONNECTOR_ID, Peers, assert_all_imported, assert_nothing_dropped, cli, incidents, settle,
+};
 use crate::support::disinfox::Fault as DxFault;
 use crate::support::opencti::{Fault, PushFailure};
 
@@ -42,6 +44,9 @@ impl SyncPeers for Peers {
             .get_output()
             .stdout
             .clone();
+        // What the run imported is read once the workers ran, and the next run comes after
+        // them, as a later cron run would.
+        settle(&self.octi);
         serde_json::from_slice(&out).unwrap()
     }
 
@@ -103,6 +108,7 @@ fn first_imports_all_second_nothing_third_only_new() {
     assert_eq!(got, new.into_iter().collect::<HashSet<_>>());
     let info = env.octi.connector_info(CONNECTOR_ID).unwrap();
     assert_eq!(info["run_and_terminate"], true);
+    assert_nothing_dropped(&env.octi);
 }
 
 #[test]
@@ -135,6 +141,7 @@ fn failure_midway_keeps_the_state_and_the_next_run_completes() {
     env.sync(&["--chunk-size", "16K"]);
     let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
     assert!(all.iter().all(|i| got.contains(i)), "objects lost");
+    assert_all_imported(&env.octi);
 }
 
 #[test]
@@ -161,6 +168,7 @@ fn killed_during_push_reimports_from_the_old_cursor() {
     env.sync(&[]);
     let got: HashSet<String> = env.octi.received_ids().into_iter().collect();
     assert!(later.iter().all(|i| got.contains(i)));
+    assert_all_imported(&env.octi);
 }
 
 fn skew(minutes: i64) {
@@ -181,6 +189,7 @@ fn skew(minutes: i64) {
     // The stored cursor never passes DISINFOX's clock.
     let cursor = crate::common::ms(env.dx.server_now());
     assert!(env.state()["last_fetch"].as_str().unwrap() < cursor.as_str());
+    assert_nothing_dropped(&env.octi);
 }
 
 #[test]
@@ -200,6 +209,7 @@ fn future_dated_object_does_not_move_the_cursor_past_the_server_clock() {
     env.sync(&[]);
     let cursor = env.state()["last_fetch"].as_str().unwrap().to_owned();
     assert!(cursor < crate::common::ms(env.dx.server_now()), "{cursor}");
+    assert_nothing_dropped(&env.octi);
 }
 
 #[test]
@@ -217,6 +227,7 @@ fn ui_reset_before_a_run_starts_from_the_beginning() {
         "state after the re-ping: {}",
         env.state()
     );
+    assert_nothing_dropped(&env.octi);
 }
 
 #[test]
@@ -255,6 +266,8 @@ fn ui_reset_during_a_run_is_honoured() {
             "{version}"
         );
         assert!(env.state()["last_fetch"].is_string());
+        // The reset purged what that run had queued; the run after it imported it again.
+        assert_all_imported(&env.octi);
     }
 }
 
@@ -271,6 +284,7 @@ fn python_connector_state_is_carried_over() {
         .set_state(CONNECTOR_ID, r#"{"last_fetch": "2025-01-05T10:00:00.5ZZ"}"#);
     env.sync(&[]);
     assert_eq!(env.last_newer_than(), "2025-01-05T10:00:00.500000Z");
+    assert_nothing_dropped(&env.octi);
 }
 
 #[test]
@@ -289,6 +303,7 @@ fn invalid_state_json_is_a_configuration_error_reset_state_fixes() {
     env.cmd().arg("reset-state").assert().success();
     env.cmd().arg("sync").assert().success();
     assert_eq!(env.last_newer_than(), "1970-01-01T00:00:00.000000Z");
+    assert_nothing_dropped(&env.octi);
 }
 
 #[test]
@@ -503,6 +518,7 @@ fn wait_follows_the_work_before_storing_the_cursor() {
             read < ping,
             "{version}: the cursor is stored after the work completes: {ops:?}"
         );
+        assert_nothing_dropped(&env.octi);
     }
 }
 

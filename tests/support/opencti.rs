@@ -664,6 +664,12 @@ impl OpenctiStandin {
     pub fn is_stopped(&self) -> bool {
         self.server.is_stopped()
     }
+
+    /// The asynchronous platform, or `None` on an instant stand-in: for helpers that wait for
+    /// the workers on one model and have nothing to wait for on the other.
+    pub fn async_platform(&self) -> Option<&Platform> {
+        self.inner.platform.as_ref()
+    }
 }
 
 impl Drop for OpenctiStandin {

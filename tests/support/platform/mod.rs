@@ -11,7 +11,7 @@ pub mod rules;
 mod worker;
 pub mod works;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -82,6 +82,9 @@ pub(crate) struct Core {
     pause_at_push: Option<usize>,
     /// See [`Platform::late_to_processed`].
     late_to_processed: bool,
+    /// Objects whose one-object piece a worker holds now (taken, not yet acked), with how
+    /// many workers hold one: their import is under way (see `worker::import`).
+    pub held: HashMap<String, usize>,
 }
 
 impl Core {
@@ -147,6 +150,11 @@ impl Shared {
                 if let Some(b) = core.budget.as_mut() {
                     *b -= 1;
                 }
+                if let [one] = m.objects.as_slice()
+                    && let Some(id) = one.get("id").and_then(Value::as_str)
+                {
+                    *core.held.entry(id.to_owned()).or_default() += 1;
+                }
                 return Some(m);
             }
             core = self
@@ -179,6 +187,7 @@ impl Platform {
                 pushes: 0,
                 pause_at_push: None,
                 late_to_processed: false,
+                held: HashMap::new(),
             }),
             model,
             cv: Condvar::new(),

@@ -17,6 +17,15 @@ pub(super) fn run(sh: &Shared) {
         handle(sh, &msg);
         let mut core = sh.core();
         core.queues.done(&msg.queue);
+        if let [one] = msg.objects.as_slice()
+            && let Some(id) = one.get("id").and_then(Value::as_str)
+            && let Some(n) = core.held.get_mut(id)
+        {
+            *n -= 1;
+            if *n == 0 {
+                core.held.remove(id);
+            }
+        }
         sh.cv.notify_all();
     }
 }
@@ -209,6 +218,10 @@ fn required_refs(obj: &Value) -> Vec<String> {
     }
 }
 
+/// Longest wall-clock wait, per object, for references other workers are importing (a bound
+/// should two held pieces ever reference each other).
+const HELD_WAIT: Duration = Duration::from_secs(2);
+
 /// `import_item_with_retries` for one object.
 fn import(sh: &Shared, msg: &Message, obj: &Value) {
     let id = obj
@@ -218,6 +231,7 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
         .to_string();
     let work = msg.work_id.as_deref();
     let mut attempt: u32 = 0;
+    let mut waited = Duration::ZERO;
     loop {
         let mut core = sh.core();
         // 6.9.19+/7.x: the import carries `opencti-work-id`; a dead work → WORK_NOT_ALIVE,
@@ -256,6 +270,29 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
             .any(|(_, r)| !core.db.contains(r) && r != &id)
             && attempt < 3;
         if !missing.is_empty() || soft_missing {
+            // A reference whose own piece another worker is importing right now: on the real
+            // platform that import (tens of ms) ends long before the next try (1–3 s later),
+            // so the try after it finds it. Wait for it rather than count a try, or a thread
+            // the scheduler holds back for a few ms (the delays here are scaled down) would
+            // drop what OpenCTI imports.
+            if waited < HELD_WAIT
+                && refs(obj)
+                    .iter()
+                    .any(|(_, r)| r != &id && !core.db.contains(r) && core.held.contains_key(r))
+            {
+                let started = std::time::Instant::now();
+                drop(
+                    sh.cv
+                        .wait_timeout(core, Duration::from_millis(5))
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0,
+                );
+                waited += started.elapsed();
+                if sh.stopped() {
+                    return;
+                }
+                continue;
+            }
             if attempt < PROCESSING_COUNT {
                 attempt += 1;
                 core.ledger.retried(&id);
