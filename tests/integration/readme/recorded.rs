@@ -8,6 +8,13 @@ use super::sandbox::{Sandbox, block, command_lines, cron_block, run_block};
 use super::{env_file, peers, run_cron, text, write_private};
 use crate::common::bin_path;
 
+/// What `make test` runs: the whole suite, then the data tests on the asynchronous OpenCTI
+/// model (`make test-async`).
+const MAKE_TEST: [&str; 2] = [
+    "cargo test --locked --all-targets",
+    "cargo test --locked --test integration -- push:: sync:: fixtures:: scale:: flags:: check:: hostile:: metrics:: pycti:: readme::",
+];
+
 /// The `examples/standins` binary `make test` (`--all-targets`) built beside this one.
 fn standins_bin() -> Option<std::path::PathBuf> {
     // `cargo test --all-targets` compiles the example under a hashed name and may leave an
@@ -55,7 +62,7 @@ esac"#,
     run_block(cmd, &block("Build and install", "sh", 0));
     expected.extend(["cargo build --release --locked", "sudo make install"]);
     run_block(sb.shell("sh", &repo), &block("Tests", "sh", 0));
-    expected.push("cargo test --locked --all-targets");
+    expected.extend(MAKE_TEST);
     let calls: Vec<String> = sb.calls().iter().map(|c| c.join(" ")).collect();
     assert_eq!(calls, expected);
     check_packaged_tree(&pkg);
@@ -79,10 +86,11 @@ fn run_demo_and_make_test(sb: &Sandbox) -> Vec<&'static str> {
     let shown = text(&out.stdout);
     assert_eq!(shown.matches("exit status: 0").count(), 3, "{shown}");
     assert!(shown.contains("demo finished"), "{shown}");
-    vec![
+    let mut calls = vec![
         "cargo build --locked --quiet --bin disinfox-sync --example standins --message-format=json-render-diagnostics",
-        "cargo test --locked --all-targets",
-    ]
+    ];
+    calls.extend(MAKE_TEST);
+    calls
 }
 
 /// The packager's tree, installed for real by `make install PREFIX=/usr DESTDIR="$pkgdir"`.
