@@ -254,7 +254,7 @@ pub struct MetricsArgs {
 
     /// Push this run's metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by
     /// connector id); a failed push only warns
-    #[arg(long, value_name = "URL", value_parser = crate::config::parse_pushgateway)]
+    #[arg(long, value_name = "URL", value_parser = crate::config::metrics::parse_pushgateway)]
     pub pushgateway: Option<reqwest::Url>,
 }
 

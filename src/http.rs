@@ -200,8 +200,7 @@ pub fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 /// certificate; timeouts, refused connections and broken bodies are temporary.
 pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attempt<T> {
     let chain = error_chain(&err);
-    let lower = chain.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+    if is_tls(&err) {
         return Attempt::Fail(
             Error::Config(format!(
                 "TLS verification failed for {peer} at {url}: {chain}; for a private CA pass --ca-cert PATH (added to the system roots; SSL_CERT_FILE, if set, replaces them)"
@@ -229,6 +228,26 @@ pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attem
         format!("{peer} connection failed: {chain}")
     };
     Attempt::Retry { why, after: None }
+}
+
+/// A TLS failure is a `rustls::Error` somewhere in the chain. The I/O layers carry it inside an
+/// `io::Error`, whose `source()` skips the error it wraps, so that one is looked into too.
+fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && is_tls(inner)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

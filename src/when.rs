@@ -53,7 +53,8 @@ pub fn newer_than(cursor: Option<DateTime<Utc>>) -> String {
         .to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// RFC 3339 in UTC with milliseconds, the shape used for cursors in state and summaries.
+/// RFC 3339 in UTC with microseconds (6 digits, as DISINFOX writes `modified`), the shape used
+/// for cursors in state and summaries.
 pub fn display(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

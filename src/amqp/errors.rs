@@ -5,13 +5,17 @@ use super::endpoint::Endpoint;
 use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
+pub(super) enum Stage {
     Connect,
     Channel,
     Publish,
 }
 
-pub fn classify(stage: Stage, endpoint: &Endpoint, err: &amqprs::error::Error) -> anyhow::Error {
+pub(super) fn classify(
+    stage: Stage,
+    endpoint: &Endpoint,
+    err: &amqprs::error::Error,
+) -> anyhow::Error {
     let text = crate::secret::scrub(&err.to_string());
     let at = format!("{}:{}", endpoint.host, endpoint.port);
     kind(stage, endpoint.use_ssl, &text, &at).into()

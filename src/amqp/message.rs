@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::bundle::Object;
 
-pub struct Meta<'a> {
+pub(super) struct Meta<'a> {
     pub applicant_id: Option<&'a str>,
     pub work_id: Option<&'a str>,
 }
@@ -15,7 +15,7 @@ pub struct Meta<'a> {
 /// `{"bundle_type":"QUEUE_BUNDLE","applicant_id",…,"action_sequence","entities_types",
 /// "content","update","draft_id","work_id"}`. `update` is true: the run upserts, as the
 /// platform's own `stixBundlePush` does.
-pub fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut String) -> Vec<u8> {
+pub(super) fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut String) -> Vec<u8> {
     single_bundle(object, scratch);
     let mut message = json!({
         "bundle_type": "QUEUE_BUNDLE",

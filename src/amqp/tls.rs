@@ -15,7 +15,7 @@ use rustls_platform_verifier::BuilderVerifierExt;
 use crate::config::MqSettings;
 use crate::error::{Error, Result};
 
-pub fn client_config(mq: &MqSettings) -> Result<ClientConfig> {
+pub(super) fn client_config(mq: &MqSettings) -> Result<ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

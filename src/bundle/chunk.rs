@@ -1,12 +1,8 @@
 //! Chunk planning and rendering. A chunk travels as a GraphQL `String` variable, i.e. a JSON
 //! string inside the request body, so its cost is its length *after* JSON-string escaping.
 
-use super::{BundleError, Limits, Prepared};
-
-const HEAD: &str = r#"{"type":"bundle","id":"bundle--"#;
-const UUID_LEN: usize = 36;
-const MID: &str = r#"","objects":["#;
-const TAIL: &str = "]}";
+use super::Prepared;
+use super::escape::{HEAD, MID, TAIL, UUID_LEN, write_escaped};
 
 /// Objects of [`Prepared::objects`] that form one bundle: closed under references (see
 /// [`super::closure`]), so an object shared by several chunks is in each of them.
@@ -36,120 +32,7 @@ pub fn pushed_objects(plans: &[ChunkPlan]) -> usize {
     plans.iter().map(ChunkPlan::len).sum()
 }
 
-/// Escape sequence for each byte as serde_json writes it: 0 = verbatim, `u` = `\u00XX`,
-/// anything else = backslash + that byte.
-static ESCAPE: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = b'u';
-        b += 1;
-    }
-    t[0x08] = b'b';
-    t[0x09] = b't';
-    t[0x0a] = b'n';
-    t[0x0c] = b'f';
-    t[0x0d] = b'r';
-    t[b'"' as usize] = b'"';
-    t[b'\\' as usize] = b'\\';
-    t
-};
-
-/// Bytes that escaping adds to `s` (surrounding quotes not included).
-pub(crate) fn escaped_extra(s: &[u8]) -> usize {
-    // Fixed-size blocks with u8 lane counters (flushed before they can overflow): LLVM turns
-    // this into SIMD compares and adds.
-    const BLOCK: usize = 64;
-    let mut extra = 0usize;
-    let mut control = 0u8;
-    let mut blocks = s.chunks_exact(BLOCK);
-    let mut lanes = [0u8; BLOCK];
-    for (n, block) in (&mut blocks).enumerate() {
-        for (lane, &b) in lanes.iter_mut().zip(block) {
-            *lane += u8::from(b == b'"') + u8::from(b == b'\\');
-            control |= u8::from(b < 0x20);
-        }
-        if n % 127 == 126 {
-            extra += lanes.iter().map(|&l| usize::from(l)).sum::<usize>();
-            lanes = [0; BLOCK];
-        }
-    }
-    extra += lanes.iter().map(|&l| usize::from(l)).sum::<usize>();
-    for &b in blocks.remainder() {
-        extra += usize::from(b == b'"') + usize::from(b == b'\\');
-        control |= u8::from(b < 0x20);
-    }
-    if control != 0 {
-        extra += s
-            .iter()
-            .filter(|&&b| b < 0x20)
-            .map(|&b| if ESCAPE[b as usize] == b'u' { 5 } else { 1 })
-            .sum::<usize>();
-    }
-    extra
-}
-
-fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        let e = ESCAPE[b as usize];
-        if e == 0 {
-            continue;
-        }
-        out.extend_from_slice(&s[start..i]);
-        if e == b'u' {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.push(b'\\');
-            out.push(e);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&s[start..]);
-}
-
-pub(super) fn envelope_raw() -> usize {
-    HEAD.len() + UUID_LEN + MID.len() + TAIL.len()
-}
-
-pub(super) fn envelope_escaped() -> usize {
-    2 + envelope_raw()
-        + escaped_extra(HEAD.as_bytes())
-        + escaped_extra(MID.as_bytes())
-        + escaped_extra(TAIL.as_bytes())
-}
-
 impl Prepared<'_> {
-    /// Plan self-contained chunks, each within both limits. No chunks for no objects.
-    pub fn chunks(&self, limits: &Limits) -> Result<Vec<ChunkPlan>, BundleError> {
-        super::closure::plan(&self.objects, &self.refs.targets, limits)
-    }
-
-    /// The chunk as one bundle with a fresh id; objects byte for byte as in the input.
-    pub fn render(&self, plan: &ChunkPlan) -> String {
-        let mut out = String::with_capacity(plan.raw_bytes);
-        self.render_into(plan, &mut out);
-        out
-    }
-
-    /// Append the chunk's bundle text to `out`.
-    pub fn render_into(&self, plan: &ChunkPlan, out: &mut String) {
-        out.reserve(plan.raw_bytes);
-        out.push_str(HEAD);
-        out.push_str(new_uuid().as_str());
-        out.push_str(MID);
-        for (n, &i) in plan.objects.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            out.push_str(self.objects[i as usize].raw);
-        }
-        out.push_str(TAIL);
-    }
-
     /// Append the chunk's bundle text as a JSON string literal (quotes included) to `out`, for
     /// building a GraphQL request body without an intermediate copy. Appends exactly
     /// `plan.escaped_bytes` bytes.
@@ -178,10 +61,36 @@ fn new_uuid() -> String {
 
 #[cfg(test)]
 pub(super) mod tests {
+    use super::super::escape::{envelope_escaped, escaped_extra};
     use super::super::testutil::{bundle, id, obj};
-    use super::super::{Object, Prepared, WELL_KNOWN, parse, prepare};
+    use super::super::{BundleError, Limits, Object, Prepared, WELL_KNOWN, parse, prepare};
     use super::*;
     use std::collections::{HashMap, HashSet};
+
+    // Bundle text of a chunk, unescaped: what the escaped rendering must decode to.
+    impl Prepared<'_> {
+        /// The chunk as one bundle with a fresh id; objects byte for byte as in the input.
+        pub(super) fn render(&self, plan: &ChunkPlan) -> String {
+            let mut out = String::with_capacity(plan.raw_bytes);
+            self.render_into(plan, &mut out);
+            out
+        }
+
+        /// Append the chunk's bundle text to `out`.
+        pub(super) fn render_into(&self, plan: &ChunkPlan, out: &mut String) {
+            out.reserve(plan.raw_bytes);
+            out.push_str(HEAD);
+            out.push_str(new_uuid().as_str());
+            out.push_str(MID);
+            for (n, &i) in plan.objects.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(self.objects[i as usize].raw);
+            }
+            out.push_str(TAIL);
+        }
+    }
 
     fn escaped_len(s: &str) -> usize {
         2 + s.len() + escaped_extra(s.as_bytes())

@@ -12,9 +12,10 @@
 //! its ends. One object whose closure does not fit an empty chunk is an error naming it.
 //! Each chunk lists its objects in ascending index, which is dependency order.
 
-use super::chunk::{ChunkPlan, envelope_escaped, envelope_raw};
+use super::chunk::ChunkPlan;
+use super::escape::{envelope_escaped, envelope_raw};
 use super::group::{Groups, groups, targets_of};
-use super::{BundleError, Limits, Object};
+use super::{BundleError, Limits, Object, Prepared};
 
 struct Packer<'p, 'a> {
     objects: &'p [Object<'a>],
@@ -39,6 +40,13 @@ struct Packer<'p, 'a> {
 struct Cost {
     objects: usize,
     escaped: usize,
+}
+
+impl Prepared<'_> {
+    /// Plan self-contained chunks, each within both limits. No chunks for no objects.
+    pub fn chunks(&self, limits: &Limits) -> Result<Vec<ChunkPlan>, BundleError> {
+        plan(&self.objects, &self.refs.targets, limits)
+    }
 }
 
 pub(super) fn plan(

@@ -16,26 +16,32 @@
 
 mod chunk;
 mod closure;
-mod complete;
+mod envelope;
+mod escape;
 mod group;
+mod hash;
+mod index;
+mod object;
 mod order;
 mod parse;
 pub mod stream;
+mod well_known;
 
 #[cfg(test)]
 #[path = "../../tests/support/generator.rs"]
+#[allow(unreachable_pub)]
 mod generator;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 
 pub use chunk::{ChunkPlan, pushed_objects};
-pub use complete::{
-    DISARM_IDENTITY, DISARM_IDENTITY_ID, DISARM_MARKING, DISARM_MARKING_ID, DISINFOX_IDENTITY,
-    DISINFOX_IDENTITY_ID, WELL_KNOWN, cmp_timestamps,
-};
+pub use index::cmp_timestamps;
 pub use parse::parse;
+pub use well_known::{
+    DISARM_IDENTITY, DISARM_IDENTITY_ID, DISARM_MARKING, DISARM_MARKING_ID, DISINFOX_IDENTITY,
+    DISINFOX_IDENTITY_ID, WELL_KNOWN,
+};
 
 pub const DEFAULT_CHUNK_BYTES: usize = 10 * 1024 * 1024;
 /// Every chunk carries copies of the shared objects it references (about 550 for DISINFOX:
@@ -135,6 +141,17 @@ pub enum BundleError {
 }
 
 impl BundleError {
+    /// A chunk limit the bundle cannot be cut to (an object or its closure too large, limits
+    /// out of range): the configuration must change (78), the data is fine.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            BundleError::ObjectTooLarge { .. }
+                | BundleError::ClosureTooLarge { .. }
+                | BundleError::Limits { .. }
+        )
+    }
+
     /// The input is not a bundle at all (empty, not UTF-8, not JSON, cut off, not a bundle),
     /// as opposed to a bundle with a bad object in it. From a peer the first is a protocol
     /// error (76), the second bad data (65); decided here for every reader of an answer.
@@ -179,7 +196,7 @@ pub struct Object<'a> {
     pub id: &'a str,
     pub kind: &'a str,
     pub modified: Option<&'a str>,
-    /// Its references; read them with [`Parsed::refs`] / [`Prepared::refs`].
+    /// Where its references are in the reference arena.
     pub refs: RefSpan,
     /// `raw.len()` after JSON-string escaping, measured while `raw` was hot in cache.
     escaped_len: u32,
@@ -237,24 +254,6 @@ struct Refs<'a> {
     unresolved: Vec<&'a str>,
 }
 
-impl<'a> Refs<'a> {
-    fn ids<'s>(
-        &'s self,
-        objects: &'s [Object<'a>],
-        span: RefSpan,
-    ) -> impl Iterator<Item = &'a str> + 's {
-        self.targets
-            .get(span.range())
-            .unwrap_or(&[])
-            .iter()
-            .map(move |&e| match Target::decode(e) {
-                Target::Object(i) => objects.get(i).map_or("", |o| o.id),
-                Target::Unresolved(k) => self.unresolved.get(k).copied().unwrap_or(""),
-                Target::WellKnown(w) => complete::WELL_KNOWN_IDS[w],
-            })
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Parsed<'a> {
     pub bundle_id: Option<&'a str>,
@@ -271,11 +270,6 @@ pub struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
-    /// The ids `object` references, in document order (repeats kept).
-    pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
-        self.refs.ids(&self.objects, object.refs)
-    }
-
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -316,7 +310,7 @@ pub fn prepare(parsed: Parsed<'_>) -> Prepared<'_> {
         well_known_at,
         well_known_referenced,
     } = parsed;
-    let (added, dangling) = complete::complete(
+    let (added, dangling) = well_known::complete(
         &mut objects,
         &mut refs,
         well_known_at,
@@ -334,11 +328,6 @@ pub fn prepare(parsed: Parsed<'_>) -> Prepared<'_> {
 }
 
 impl<'a> Prepared<'a> {
-    /// The ids `object` references, in document order (repeats kept).
-    pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
-        self.refs.ids(&self.objects, object.refs)
-    }
-
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -367,178 +356,6 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Hasher for ids. SipHash showed up in the profile on million-object bundles; ids are short
-/// and fairly random, so a multiply-fold hash with a per-process random seed is enough.
-#[derive(Clone, Copy)]
-pub(crate) struct IdBuildHasher(u64);
-
-impl Default for IdBuildHasher {
-    fn default() -> Self {
-        IdBuildHasher(std::hash::RandomState::new().hash_one(0x5eed_u64) | 1)
-    }
-}
-
-impl BuildHasher for IdBuildHasher {
-    type Hasher = IdHasher;
-    fn build_hasher(&self) -> IdHasher {
-        IdHasher(self.0)
-    }
-}
-
-pub(crate) struct IdHasher(u64);
-
-const FOLD: u64 = 0x9e37_79b9_7f4a_7c15;
-
-impl IdHasher {
-    #[inline]
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(FOLD);
-    }
-}
-
-impl Hasher for IdHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.mix(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h
-    }
-}
-
-/// id -> object index. Open addressing over 8-byte slots `tag << 32 | index + 1` (0 = empty),
-/// the slot position taken from the 32-bit tag: a std `HashMap<&str, u32>` costs two cache
-/// misses per insert (control byte, 24-byte bucket) in a table 3x the size, and inserting or
-/// growing here never reads key text; keys are compared (through `objects`) only on equal tags.
-pub(crate) struct IdIndex {
-    slots: Vec<u64>,
-    len: usize,
-    hasher: IdBuildHasher,
-}
-
-pub(crate) enum Slot {
-    Inserted,
-    Existing(u32),
-}
-
-impl IdIndex {
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        IdIndex {
-            // Zeroed: calloc'd pages, so capacity never touched costs no RSS.
-            slots: vec![0; (n.max(8) * 10 / 7 + 1).next_power_of_two()],
-            len: 0,
-            hasher: IdBuildHasher::default(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn tag(&self, id: &str) -> u32 {
-        (self.hasher.hash_one(id) >> 32) as u32
-    }
-
-    #[inline]
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// Hint that the slot for `tag` will be needed soon.
-    #[inline]
-    pub(crate) fn prefetch(&self, tag: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let p = self.slots.as_ptr().wrapping_add(tag as usize & self.mask());
-            // SAFETY: a prefetch is only a hint: it never faults, whatever the address, and
-            // changes no program state; SSE is part of the x86_64 baseline.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = tag;
-    }
-
-    pub(crate) fn get(&self, id: &str, tag: u32, objects: &[Object<'_>]) -> Option<u32> {
-        let mask = self.mask();
-        let mut pos = tag as usize & mask;
-        loop {
-            let slot = self.slots[pos];
-            if slot == 0 {
-                return None;
-            }
-            let index = (slot as u32).wrapping_sub(1);
-            if (slot >> 32) as u32 == tag && objects.get(index as usize).is_some_and(|o| o.id == id)
-            {
-                return Some(index);
-            }
-            pos = (pos + 1) & mask;
-        }
-    }
-
-    /// Map `id` to `index` unless it is already there.
-    pub(crate) fn insert(
-        &mut self,
-        id: &str,
-        tag: u32,
-        index: u32,
-        objects: &[Object<'_>],
-    ) -> Slot {
-        // At most 70% full: linear probing stays within a cache line or two.
-        if (self.len + 1) * 10 > self.slots.len() * 7 {
-            self.grow();
-        }
-        let mask = self.mask();
-        let mut pos = tag as usize & mask;
-        loop {
-            let slot = self.slots[pos];
-            if slot == 0 {
-                self.slots[pos] = u64::from(tag) << 32 | u64::from(index + 1);
-                self.len += 1;
-                return Slot::Inserted;
-            }
-            let existing = (slot as u32).wrapping_sub(1);
-            if (slot >> 32) as u32 == tag
-                && objects.get(existing as usize).is_some_and(|o| o.id == id)
-            {
-                return Slot::Existing(existing);
-            }
-            pos = (pos + 1) & mask;
-        }
-    }
-
-    fn grow(&mut self) {
-        let doubled = vec![0; self.slots.len() * 2];
-        let old = std::mem::replace(&mut self.slots, doubled);
-        let mask = self.mask();
-        for slot in old.into_iter().filter(|&s| s != 0) {
-            let mut pos = (slot >> 32) as usize & mask;
-            while self.slots[pos] != 0 {
-                pos = (pos + 1) & mask;
-            }
-            self.slots[pos] = slot;
-        }
-    }
-}
-
 /// 1-based line and column (in bytes) of `offset` in `text`.
 pub(crate) fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -552,8 +369,41 @@ pub(crate) fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
 
 #[cfg(test)]
 pub(crate) mod testutil {
+    use super::{Object, Parsed, Prepared, RefSpan, Refs, Target, well_known};
+
+    // Reading references back as ids: only tests need it; the stage works on indices.
+    impl<'a> Refs<'a> {
+        pub(crate) fn ids<'s>(
+            &'s self,
+            objects: &'s [Object<'a>],
+            span: RefSpan,
+        ) -> impl Iterator<Item = &'a str> + 's {
+            self.targets.get(span.range()).unwrap_or(&[]).iter().map(
+                move |&e| match Target::decode(e) {
+                    Target::Object(i) => objects.get(i).map_or("", |o| o.id),
+                    Target::Unresolved(k) => self.unresolved.get(k).copied().unwrap_or(""),
+                    Target::WellKnown(w) => well_known::WELL_KNOWN_IDS[w],
+                },
+            )
+        }
+    }
+
+    impl<'a> Parsed<'a> {
+        /// The ids `object` references, in document order (repeats kept).
+        pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
+            self.refs.ids(&self.objects, object.refs)
+        }
+    }
+
+    impl<'a> Prepared<'a> {
+        /// The ids `object` references, in document order (repeats kept).
+        pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
+            self.refs.ids(&self.objects, object.refs)
+        }
+    }
+
     /// A valid, compact object of `kind` with the given uuid tail and extra JSON members.
-    pub fn obj(kind: &str, n: u32, extra: &str) -> String {
+    pub(crate) fn obj(kind: &str, n: u32, extra: &str) -> String {
         let sep = if extra.is_empty() { "" } else { "," };
         format!(
             r#"{{"id":"{}","spec_version":"2.1","type":"{kind}"{sep}{extra}}}"#,
@@ -561,11 +411,11 @@ pub(crate) mod testutil {
         )
     }
 
-    pub fn id(kind: &str, n: u32) -> String {
+    pub(crate) fn id(kind: &str, n: u32) -> String {
         format!("{kind}--00000000-0000-4000-8000-{n:012x}")
     }
 
-    pub fn bundle(objects: &[String]) -> String {
+    pub(crate) fn bundle(objects: &[String]) -> String {
         format!(
             r#"{{"id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{}],"type":"bundle"}}"#,
             objects.join(",")
@@ -645,51 +495,6 @@ mod tests {
         assert!(prepared.is_empty());
         assert_eq!(prepared.max_modified(), None);
         assert!(prepared.chunks(&Limits::default()).unwrap().is_empty());
-    }
-
-    #[test]
-    fn id_hasher_spreads_similar_ids() {
-        let b = IdBuildHasher::default();
-        let hashes: std::collections::HashSet<u64> = (0..10_000)
-            .map(|n| b.hash_one(id("relationship", n).as_str()) >> 50)
-            .collect();
-        // 14 top bits, 10k keys: a decent hash fills most of the 16k buckets' worth.
-        assert!(hashes.len() > 6_000, "{}", hashes.len());
-    }
-
-    #[test]
-    fn id_index_inserts_finds_and_grows() {
-        let texts: Vec<String> = (0..5_000).map(|n| id("note", n)).collect();
-        let objects: Vec<Object<'_>> = texts
-            .iter()
-            .map(|t| Object {
-                raw: t,
-                id: t,
-                kind: "note",
-                modified: None,
-                refs: RefSpan::default(),
-                escaped_len: 0,
-            })
-            .collect();
-        let mut index = IdIndex::with_capacity(1);
-        for (i, o) in objects.iter().enumerate() {
-            let tag = index.tag(o.id);
-            assert!(matches!(
-                index.insert(o.id, tag, i as u32, &objects),
-                Slot::Inserted
-            ));
-        }
-        assert!(index.slots.len() >= 5_000 * 10 / 7);
-        for (i, o) in objects.iter().enumerate() {
-            let tag = index.tag(o.id);
-            assert_eq!(index.get(o.id, tag, &objects), Some(i as u32));
-            assert!(matches!(
-                index.insert(o.id, tag, 99_999, &objects),
-                Slot::Existing(k) if k == i as u32
-            ));
-        }
-        let absent = id("note", 99_999);
-        assert_eq!(index.get(&absent, index.tag(&absent), &objects), None);
     }
 
     #[test]

@@ -1,38 +1,17 @@
-//! Validation and field extraction without a DOM.
+//! Validation and field extraction without a DOM, the whole input in memory (`push`, `sync`).
 //!
-//! Pass 1 walks the bundle with serde_json and takes each element of `objects` as a borrowed
-//! `RawValue` (a skip, no allocation). Pass 2 reads that slice again, still hot in cache, taking
-//! only `id`, `type`, `modified` and the references; every other value is skipped as a
-//! `RawValue` and only re-read when it is a container whose text mentions `_ref`.
+//! Pass 1 walks the bundle with serde_json through the envelope rules (`envelope.rs`) and takes
+//! each element of `objects` as a borrowed `RawValue` (a skip, no allocation). Pass 2
+//! (`object.rs`) reads that slice again, still hot in cache; the index (`index.rs`) dedupes and
+//! resolves references while it is.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, SeqAccess};
 use serde_json::value::RawValue;
 
-use super::chunk::escaped_extra;
-use super::complete::Builder;
-use super::{BundleError, Object, ObjectPosition, Parsed, RefSpan, line_col};
-
-macro_rules! ignore_scalars {
-    () => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-            Ok(())
-        }
-    };
-}
+use super::envelope::{self, Sink, Stop, TopSeed, not_bundle, plain_string};
+use super::index::Builder;
+use super::object::{check_ends, object_and_ends};
+use super::{BundleError, ObjectPosition, Parsed, line_col};
 
 /// Validate `input` as a STIX 2.1 bundle and extract what the stage needs from each object.
 pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
@@ -48,22 +27,12 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
             column,
         }
     })?;
-    match text
+    if text
         .bytes()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
     {
-        None => return Err(BundleError::Empty),
-        Some(b'{') => {}
-        Some(first) => {
-            return Err(match serde_json::from_str::<IgnoredAny>(text) {
-                Err(e) => json_error(&e),
-                Ok(_) => BundleError::NotBundle {
-                    reason: format!("the top level is {}, not an object", kind_of(first)),
-                },
-            });
-        }
+        return Err(BundleError::Empty);
     }
-
     let mut st = State {
         text,
         builder: Builder::new(text.len()),
@@ -72,158 +41,61 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
         current: None,
     };
     let mut de = serde_json::Deserializer::from_str(text);
-    let result = TopSeed { st: &mut st }
+    let result = TopSeed { sink: &mut st }
         .deserialize(&mut de)
         .and_then(|top| de.end().map(|()| top));
-    let top = match result {
-        Ok(top) => top,
-        Err(e) => {
-            return Err(match (st.failure.take(), st.current) {
-                (Some(failure), _) => failure,
-                // The input ends inside an object: a cut-off document, not a bad object.
-                (None, Some(_)) if e.is_eof() => json_error(&e),
-                (None, Some(index)) => {
-                    let offset = offset_of_line_col(text, e.line(), e.column());
-                    BundleError::Object {
-                        position: position(text, index, offset),
-                        reason: format!("not valid JSON: {}", bare_message(&e)),
-                    }
-                }
-                (None, None) => json_error(&e),
-            });
-        }
-    };
-    let kind_ok = match top.kind {
-        None => {
-            return Err(not_bundle(
-                r#"there is no "type": "bundle" at the top level"#,
-            ));
-        }
-        Some(raw) => {
-            raw == r#""bundle""# || serde_json::from_str::<String>(raw).is_ok_and(|s| s == "bundle")
-        }
-    };
-    if !kind_ok {
-        let raw = top.kind.unwrap_or_default();
-        let shown = match plain_string(raw) {
-            Some(s) => show(s),
-            None => show_json(raw),
-        };
-        return Err(not_bundle(format!(
-            r#""type" is {shown}, expected "bundle""#
-        )));
-    }
-    if !top.has_objects {
-        return Err(not_bundle(r#"there is no "objects" array"#));
-    }
-    st.builder.finish(top.id).map_err(not_bundle)
-}
-
-/// Extract one object from its JSON text; its references are appended to `refs`, and its
-/// `refs` span is left empty for the caller to fill. Used for the input's objects and for the
-/// embedded well-known objects.
-pub(super) fn object<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<Object<'a>, String> {
-    object_and_ends(raw, refs).map(|(o, _)| o)
-}
-
-/// [`object`], and which of its end references ([`SOURCE`], …) are present.
-fn object_and_ends<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<(Object<'a>, u8), String> {
-    let first = raw.as_bytes().first().copied().unwrap_or(b' ');
-    if first != b'{' {
-        return Err(format!("not a JSON object but {}", kind_of(first)));
-    }
-    let start = refs.len();
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let fields = ObjectSeed { refs }.deserialize(&mut de).map_err(|e| {
-        refs.truncate(start);
-        bare_message(&e)
+    let top = result.map_err(|e| {
+        envelope::failure(
+            &e,
+            Stop {
+                own: st.failure.take(),
+                current: st.current,
+                offset_of: &|line, column| offset_of_line_col(text, line, column),
+                position: &|index, offset| position(text, index, offset),
+            },
+        )
     })?;
-    let escaped_len = u32::try_from(raw.len() + escaped_extra(raw.as_bytes()))
-        .map_err(|_| "the object is larger than 4 GiB".to_string())?;
-    let id = fields.id.ok_or(r#"there is no "id""#)?;
-    let kind = fields.kind.ok_or(r#"there is no "type""#)?;
-    if kind.is_empty() {
-        return Err(r#""type" is empty"#.into());
-    }
-    check_id(id, kind)?;
-    Ok((
-        Object {
-            raw,
-            id,
-            kind,
-            modified: fields.modified,
-            refs: RefSpan::default(),
-            escaped_len,
-        },
-        fields.ends,
-    ))
+    top.check()?;
+    let id = top.id.and_then(|raw| plain_string(raw.get()));
+    st.builder.finish(id).map_err(not_bundle)
 }
 
-/// A relationship needs both ends and a sighting what it sighted: OpenCTI's worker raises on
-/// one without, and discards the whole chunk that carried it.
-fn check_ends(id: &str, kind: &str, ends: u8) -> Result<(), String> {
-    let required: &[(u8, &str)] = match kind {
-        "relationship" => &[(SOURCE, "source_ref"), (TARGET, "target_ref")],
-        "sighting" => &[(SIGHTING_OF, "sighting_of_ref")],
-        _ => return Ok(()),
-    };
-    match required.iter().find(|(bit, _)| ends & bit == 0) {
-        None => Ok(()),
-        Some((_, key)) => Err(format!(
-            "{kind} {id} has no \"{key}\"; OpenCTI would discard the whole \
-             chunk that carries it: fix or remove this object"
-        )),
-    }
-}
+impl<'a> Sink<'a> for State<'a> {
+    type Raw = &'a RawValue;
 
-fn check_id(id: &str, kind: &str) -> Result<(), String> {
-    let b = id.as_bytes();
-    let well_formed =
-        b.len() > 38 && &b[b.len() - 38..b.len() - 36] == b"--" && is_uuid(&b[b.len() - 36..]);
-    if !well_formed {
-        return Err(format!("id {} is not of the form <type>--<uuid>", show(id)));
-    }
-    if &id[..id.len() - 38] != kind {
-        return Err(format!(
-            "id {} does not start with its type {}",
-            show(id),
-            show(kind)
-        ));
-    }
-    Ok(())
-}
-
-fn is_uuid(u: &[u8]) -> bool {
-    // Per byte: 1 = hex digit, 2 = '-'. Branch-free over the fixed 36 bytes (this runs once per
-    // object; a byte loop with early exits was 5% of the stage).
-    const CLASS: [u8; 256] = {
-        let mut t = [0u8; 256];
-        let mut b = 0;
-        while b < 256 {
-            t[b] = match b as u8 {
-                b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => 1,
-                b'-' => 2,
-                _ => 0,
+    fn objects<A: SeqAccess<'a>>(
+        &mut self,
+        mut seq: A,
+        _: Option<&RawValue>,
+    ) -> Result<(), A::Error> {
+        loop {
+            let index = self.builder.seen();
+            self.current = Some(index);
+            let Some(raw) = seq.next_element::<&'a RawValue>()? else {
+                break;
             };
-            b += 1;
+            let raw = raw.get();
+            self.scratch.clear();
+            // Only here, not in `object`: `fetch` passes such objects on (DISINFOX's data is
+            // not ours to reject), while what is pushed must not carry them.
+            let checked = object_and_ends(raw, &mut self.scratch)
+                .and_then(|(o, ends)| check_ends(o.id, o.kind, ends).map(|()| o));
+            if let Err(reason) = checked.and_then(|o| self.builder.add(o, &self.scratch)) {
+                let offset = raw.as_ptr() as usize - self.text.as_ptr() as usize;
+                self.failure = Some(BundleError::Object {
+                    position: position(self.text, index, Some(offset)),
+                    reason,
+                });
+                return Err(de::Error::custom("bundle stage failure"));
+            }
         }
-        t
-    };
-    const LAYOUT: [u8; 36] = {
-        let mut t = [1u8; 36];
-        t[8] = 2;
-        t[13] = 2;
-        t[18] = 2;
-        t[23] = 2;
-        t
-    };
-    let Ok(u) = <&[u8; 36]>::try_from(u) else {
-        return false;
-    };
-    u.iter()
-        .zip(LAYOUT)
-        .fold(0u8, |bad, (&c, want)| bad | (CLASS[c as usize] ^ want))
-        == 0
+        self.current = None;
+        Ok(())
+    }
+
+    fn fail(&mut self, error: BundleError) {
+        self.failure = Some(error);
+    }
 }
 
 struct State<'a> {
@@ -235,518 +107,6 @@ struct State<'a> {
     failure: Option<BundleError>,
     /// Index of the element of `objects` being read, for positions of JSON syntax errors.
     current: Option<usize>,
-}
-
-struct TopLevel<'a> {
-    kind: Option<&'a str>,
-    id: Option<&'a str>,
-    has_objects: bool,
-}
-
-struct TopSeed<'s, 'a> {
-    st: &'s mut State<'a>,
-}
-
-impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
-    type Value = TopLevel<'de>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
-    type Value = TopLevel<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a STIX bundle (a JSON object)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut top = TopLevel {
-            kind: None,
-            id: None,
-            has_objects: false,
-        };
-        while let Some(key) = map.next_key::<TopKey>()? {
-            match key {
-                TopKey::Type => {
-                    let raw: &RawValue = map.next_value()?;
-                    if top.kind.replace(raw.get()).is_some() {
-                        return Err(self.fail(not_bundle(r#""type" appears twice"#)));
-                    }
-                }
-                TopKey::Id => {
-                    // Optional and never reused (chunks get fresh ids): keep it when plain.
-                    let raw: &RawValue = map.next_value()?;
-                    top.id = plain_string(raw.get());
-                }
-                TopKey::Objects => {
-                    if top.has_objects {
-                        return Err(self.fail(not_bundle(r#""objects" appears twice"#)));
-                    }
-                    map.next_value_seed(ObjectsSeed { st: &mut *self.st })?;
-                    top.has_objects = true;
-                }
-                TopKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(top)
-    }
-}
-
-impl TopSeed<'_, '_> {
-    fn fail<E: de::Error>(self, e: BundleError) -> E {
-        self.st.failure = Some(e);
-        E::custom("bundle stage failure")
-    }
-}
-
-struct ObjectsSeed<'s, 'a> {
-    st: &'s mut State<'a>,
-}
-
-impl ObjectsSeed<'_, '_> {
-    fn not_array<E: de::Error>(self, what: &str) -> Result<(), E> {
-        self.st.failure = Some(not_bundle(format!(r#""objects" is {what}, not an array"#)));
-        Err(E::custom("bundle stage failure"))
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for ObjectsSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        // `any`, not `seq`: serde_json reports a non-array to `seq` without asking us.
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ObjectsSeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of STIX objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let st = self.st;
-        loop {
-            let index = st.builder.seen();
-            st.current = Some(index);
-            let Some(raw) = seq.next_element::<&'de RawValue>()? else {
-                break;
-            };
-            let raw = raw.get();
-            st.scratch.clear();
-            // Only here, not in `object`: `fetch` passes such objects on (DISINFOX's data is
-            // not ours to reject), while what is pushed must not carry them.
-            let checked = object_and_ends(raw, &mut st.scratch)
-                .and_then(|(o, ends)| check_ends(o.id, o.kind, ends).map(|()| o));
-            match checked.and_then(|o| st.builder.add(o, &st.scratch)) {
-                Ok(()) => {}
-                Err(reason) => {
-                    let offset = raw.as_ptr() as usize - st.text.as_ptr() as usize;
-                    st.failure = Some(BundleError::Object {
-                        position: position(st.text, index, Some(offset)),
-                        reason,
-                    });
-                    return Err(de::Error::custom("bundle stage failure"));
-                }
-            }
-        }
-        st.current = None;
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        self.not_array("an object")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<(), E> {
-        self.not_array("a string")
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.not_array("a string")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.not_array("a boolean")
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.not_array("a number")
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.not_array("a number")
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.not_array("a number")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.not_array("null")
-    }
-}
-
-enum TopKey {
-    Type,
-    Id,
-    Objects,
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for TopKey {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = TopKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: de::Error>(self, k: &str) -> Result<TopKey, E> {
-                Ok(match k {
-                    "type" => TopKey::Type,
-                    "id" => TopKey::Id,
-                    "objects" => TopKey::Objects,
-                    _ => TopKey::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(V)
-    }
-}
-
-/// Bits of [`Fields::ends`]: the top-level end references present as strings.
-const SOURCE: u8 = 1;
-const TARGET: u8 = 2;
-const SIGHTING_OF: u8 = 4;
-
-/// How a key of an object is treated.
-enum Key {
-    Id,
-    Type,
-    Modified,
-    /// A top-level `source_ref`, `target_ref` or `sighting_of_ref`: its bit.
-    End(u8),
-    Ref,
-    Refs,
-    Other,
-}
-
-fn classify(k: &str, top: bool) -> Key {
-    match k {
-        "id" if top => Key::Id,
-        "type" if top => Key::Type,
-        "modified" if top => Key::Modified,
-        "source_ref" if top => Key::End(SOURCE),
-        "target_ref" if top => Key::End(TARGET),
-        "sighting_of_ref" if top => Key::End(SIGHTING_OF),
-        _ if k.ends_with("_ref") => Key::Ref,
-        _ if k.ends_with("_refs") => Key::Refs,
-        _ => Key::Other,
-    }
-}
-
-struct KeySeed {
-    top: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Key;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
-        d.deserialize_identifier(self)
-    }
-}
-
-impl Visitor<'_> for KeySeed {
-    type Value = Key;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
-        Ok(classify(k, self.top))
-    }
-}
-
-#[derive(Default)]
-struct Fields<'a> {
-    id: Option<&'a str>,
-    kind: Option<&'a str>,
-    modified: Option<&'a str>,
-    ends: u8,
-}
-
-struct ObjectSeed<'s, 'a> {
-    refs: &'s mut Vec<&'a str>,
-}
-
-impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, 'de> {
-    type Value = Fields<'de>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
-    type Value = Fields<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a STIX object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Fields::default();
-        while let Some(key) = map.next_key_seed(KeySeed { top: true })? {
-            let (slot, name) = match key {
-                Key::Id => (&mut fields.id, "id"),
-                Key::Type => (&mut fields.kind, "type"),
-                Key::Modified => (&mut fields.modified, "modified"),
-                Key::End(bit) => {
-                    let before = self.refs.len();
-                    map.next_value_seed(RefSeed { refs: self.refs })?;
-                    if self.refs.len() > before {
-                        fields.ends |= bit;
-                    }
-                    continue;
-                }
-                Key::Ref => {
-                    map.next_value_seed(RefSeed { refs: self.refs })?;
-                    continue;
-                }
-                Key::Refs => {
-                    map.next_value_seed(RefsSeed { refs: self.refs })?;
-                    continue;
-                }
-                Key::Other => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    let raw = raw.get();
-                    if matches!(raw.as_bytes()[0], b'{' | b'[') && raw.contains("_ref") {
-                        let mut de = serde_json::Deserializer::from_str(raw);
-                        NestedSeed { refs: self.refs }
-                            .deserialize(&mut de)
-                            .map_err(|e| de::Error::custom(bare_message(&e)))?;
-                    }
-                    continue;
-                }
-            };
-            let value = map.next_value_seed(StrSeed(name))?;
-            if slot.replace(value).is_some() {
-                return Err(de::Error::custom(format_args!("\"{name}\" appears twice")));
-            }
-        }
-        Ok(fields)
-    }
-}
-
-/// A string that must be a slice of the input. Ids, types and timestamps have no reason to
-/// contain escapes, and borrowing is what keeps the stage allocation-free.
-struct StrSeed(&'static str);
-
-impl<'de> DeserializeSeed<'de> for StrSeed {
-    type Value = &'de str;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<&'de str, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrSeed {
-    type Value = &'de str;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\" to be a string", self.0)
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<&'de str, E> {
-        Ok(v)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<&'de str, E> {
-        Err(E::custom(format_args!(
-            "\"{}\" contains JSON escape sequences, which are not accepted there",
-            self.0
-        )))
-    }
-}
-
-/// Value of a `*_ref` key: a string is a reference; anything else is searched for nested ones.
-struct RefSeed<'s, 'a> {
-    refs: &'s mut Vec<&'a str>,
-}
-
-impl<'de> DeserializeSeed<'de> for RefSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RefSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a reference")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        self.refs.push(v);
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(E::custom(
-            "a reference contains JSON escape sequences, which are not accepted there",
-        ))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        NestedSeed { refs: self.refs }.visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        NestedSeed { refs: self.refs }.visit_map(map)
-    }
-    ignore_scalars!();
-}
-
-/// Value of a `*_refs` key: an array's items are treated like `*_ref` values.
-struct RefsSeed<'s, 'a> {
-    refs: &'s mut Vec<&'a str>,
-}
-
-impl<'de> DeserializeSeed<'de> for RefsSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RefsSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("references")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(RefSeed {
-                refs: &mut *self.refs,
-            })?
-            .is_some()
-        {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        NestedSeed { refs: self.refs }.visit_map(map)
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        RefSeed { refs: self.refs }.visit_borrowed_str(v)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        RefSeed { refs: self.refs }.visit_str(v)
-    }
-    ignore_scalars!();
-}
-
-/// Any value below the top level: only keys ending in `_ref`/`_refs` matter. Depth is bounded
-/// by serde_json's recursion limit (128).
-struct NestedSeed<'s, 'a> {
-    refs: &'s mut Vec<&'a str>,
-}
-
-impl<'de> DeserializeSeed<'de> for NestedSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for NestedSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(NestedSeed {
-                refs: &mut *self.refs,
-            })?
-            .is_some()
-        {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed { top: false })? {
-            let refs = &mut *self.refs;
-            match key {
-                Key::Ref | Key::End(_) => map.next_value_seed(RefSeed { refs })?,
-                Key::Refs => map.next_value_seed(RefsSeed { refs })?,
-                _ => map.next_value_seed(NestedSeed { refs })?,
-            }
-        }
-        Ok(())
-    }
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    ignore_scalars!();
-}
-
-/// The content of a JSON string literal without escapes, else `None`.
-fn plain_string(raw: &str) -> Option<&str> {
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.contains('\\')).then_some(inner)
-}
-
-fn not_bundle(reason: impl Into<String>) -> BundleError {
-    BundleError::NotBundle {
-        reason: reason.into(),
-    }
-}
-
-fn kind_of(first: u8) -> &'static str {
-    match first {
-        b'{' => "an object",
-        b'[' => "an array",
-        b'"' => "a string",
-        b't' | b'f' => "a boolean",
-        b'n' => "null",
-        _ => "a number",
-    }
-}
-
-/// A value for a one-line message: JSON-ish quoting (escapes newlines), at most ~80 chars.
-fn show(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.len() <= MAX {
-        return format!("{s:?}");
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{:?}…", &s[..end])
-}
-
-/// A JSON value for a one-line message: as written, line breaks as spaces, at most ~80 chars.
-fn show_json(raw: &str) -> String {
-    let one_line: String = raw
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(81)
-        .collect();
-    match one_line.char_indices().nth(80) {
-        Some((end, _)) => format!("{}…", &one_line[..end]),
-        None => one_line,
-    }
-}
-
-/// serde_json's message without its " at line L column C" suffix.
-fn bare_message(e: &serde_json::Error) -> String {
-    let full = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    match full.strip_suffix(&suffix) {
-        Some(bare) => bare.to_string(),
-        None => full,
-    }
-}
-
-fn json_error(e: &serde_json::Error) -> BundleError {
-    BundleError::NotJson {
-        reason: bare_message(e),
-        line: e.line(),
-        column: e.column(),
-    }
 }
 
 fn offset_of_line_col(text: &str, line: usize, column: usize) -> Option<usize> {
@@ -777,6 +137,7 @@ fn position(text: &str, index: usize, offset: Option<usize>) -> ObjectPosition {
 
 #[cfg(test)]
 mod tests {
+    use super::super::object::object;
     use super::super::testutil::{bundle, id, obj};
     use super::*;
 

@@ -71,7 +71,7 @@ impl Report {
 }
 
 /// Runs every check it can; `cfg` is the configuration or why it did not load.
-pub fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process::ExitCode> {
+pub(super) fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process::ExitCode> {
     let mut report = Report::default();
     match &cfg {
         Ok(cfg) => {

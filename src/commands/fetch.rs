@@ -9,7 +9,7 @@ use crate::disinfox::{Copied, Disinfox};
 use crate::error::{Error, Result};
 use crate::summary;
 
-pub fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
+pub(super) fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
     let started = Instant::now();
     let since = crate::when::parse(&args.since, chrono::Utc::now())
         .map_err(|e| Error::Usage(format!("invalid --since: {e}")))?;

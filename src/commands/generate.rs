@@ -148,14 +148,14 @@ fn man_page(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
 
 fn exit_status_section() -> String {
     let mut s = String::from(".SH \"EXIT STATUS\"\n");
-    for line in crate::exit_codes::TABLE.lines().skip(1) {
-        let t = line.trim();
-        match t.split_once(' ') {
-            Some((code, text)) if code.chars().all(|c| c.is_ascii_digit()) => {
-                s.push_str(&format!(".TP\n.B {code}\n{}\n", escape(text.trim())));
-            }
-            _ => s.push_str(&format!("{}\n", escape(t))),
-        }
+    for row in crate::exit_codes::ROWS {
+        let meaning = crate::exit_codes::plain(row.meaning);
+        s.push_str(&format!(
+            ".TP\n.B {}\n{}\n.br\nWhat to do: {}\n",
+            row.code.code(),
+            escape(&meaning),
+            escape(row.advice)
+        ));
     }
     s
 }

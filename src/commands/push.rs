@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::summary::{Report, Status, reported};
 
-pub fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
+pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     let started = Instant::now();
     let mut report = Report::new("push");
     reported(&mut report, args.json, started, |report| {

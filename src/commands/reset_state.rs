@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::state::{self, FileStore, State, Store};
 
-pub fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
+pub(super) fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
     let to = match &args.to {
         Some(text) => crate::when::parse(text, chrono::Utc::now())
             .map_err(|e| Error::Usage(format!("invalid --to: {e}")))?,

@@ -13,7 +13,7 @@ use crate::opencti::{Graphql, Platform, capabilities, version, work};
 use crate::state::Store;
 use crate::summary::Report;
 
-pub struct Session<'c> {
+pub(super) struct Session<'c> {
     pub gql: Graphql,
     pub platform: Platform,
     /// The connector as OpenCTI stores it (its `id` names it in every later call).
@@ -27,7 +27,7 @@ pub struct Session<'c> {
 
 impl<'c> Session<'c> {
     /// For commands that only read or write the state (the broker is not needed).
-    pub fn open(cfg: &'c Config) -> Result<Self> {
+    pub(super) fn open(cfg: &'c Config) -> Result<Self> {
         let gql = Graphql::new(cfg)?;
         let platform = connector::probe_for_import(&gql, over_amqp(cfg))?;
         let registered = connector::register(
@@ -50,7 +50,7 @@ impl<'c> Session<'c> {
     /// For commands that push: the token's user must be able to import what the workers
     /// take from the queue, and `--wait` must be able to follow the run's work. Over AMQP the
     /// registration also returns the broker and the route to publish on.
-    pub fn open_for_import(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
+    pub(super) fn open_for_import(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
         let (gql, platform) = Self::probe_for_import(cfg, wait)?;
         let id = configured_id(cfg)?;
         let (registered, broker) = if over_amqp(cfg) {
@@ -96,7 +96,7 @@ impl<'c> Session<'c> {
     /// As `open_for_import`, with read-only probes only: the state is read, the connector is
     /// not registered (`sync --dry-run` changes nothing). A dry run pushes nothing, so the
     /// broker is neither asked for nor contacted.
-    pub fn open_read_only(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
+    pub(super) fn open_read_only(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
         let (gql, platform) = Self::probe_for_import(cfg, wait)?;
         let registered = connector::read_state(&gql, configured_id(cfg)?)?;
         Ok(Session {
@@ -109,12 +109,12 @@ impl<'c> Session<'c> {
         })
     }
 
-    pub fn connector_id(&self) -> &str {
+    pub(super) fn connector_id(&self) -> &str {
         &self.registered.id
     }
 
     /// The connector's state in OpenCTI, as registration returned it.
-    pub fn store(&self) -> Store<'_> {
+    pub(super) fn store(&self) -> Store<'_> {
         Store::Opencti {
             gql: &self.gql,
             platform: &self.platform,
@@ -123,14 +123,22 @@ impl<'c> Session<'c> {
     }
 
     /// The queue, and why this run must not start now (if it must not).
-    pub fn queue_verdict(&self, threshold_mb: Option<f64>) -> (Option<Queue>, Option<String>) {
+    pub(super) fn queue_verdict(
+        &self,
+        threshold_mb: Option<f64>,
+    ) -> (Option<Queue>, Option<String>) {
         let queue = connector::queue(&self.gql, &self.platform, self.connector_id());
         let why = queue.and_then(|q| defer_reason(&self.platform, q, threshold_mb));
         (queue, why)
     }
 
     /// Pushes every chunk; the report shows what went out even when a chunk failed.
-    pub fn push(&self, prepared: &Prepared, limits: &Limits, report: &mut Report) -> Result<()> {
+    pub(super) fn push(
+        &self,
+        prepared: &Prepared,
+        limits: &Limits,
+        report: &mut Report,
+    ) -> Result<()> {
         capabilities::warn_missing(&self.platform, prepared);
         let target = Target {
             gql: &self.gql,
@@ -162,7 +170,7 @@ impl<'c> Session<'c> {
     }
 
     /// Follows the run's work until OpenCTI completes it (`--wait`), into the report.
-    pub fn wait(&self, budget: Duration, report: &mut Report) -> Result<work::Outcome> {
+    pub(super) fn wait(&self, budget: Duration, report: &mut Report) -> Result<work::Outcome> {
         let Some(id) = report.work_id.clone() else {
             return Ok(work::Outcome::default());
         };
@@ -203,7 +211,7 @@ impl<'c> Session<'c> {
 
 /// Objects the platform reported as failed: not silent (exit 65, listed), yet not blocking —
 /// the caller has already stored the cursor, since pushing them again would fail again.
-pub fn import_errors(outcome: &work::Outcome, cursor_moved: bool) -> Result<()> {
+pub(super) fn import_errors(outcome: &work::Outcome, cursor_moved: bool) -> Result<()> {
     if outcome.errors.is_empty() {
         return Ok(());
     }

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::summary::Report;
 
-pub fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
+pub(super) fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
     let max_bytes = args
         .chunk_size
         .or(cfg.chunk_size)
@@ -34,7 +34,7 @@ pub fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
 }
 
 /// Dedupes, completes and orders; says what was added and what stays dangling.
-pub fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<'a> {
+pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<'a> {
     let prepared = bundle::prepare(parsed);
     if prepared.duplicates > 0 {
         log::info!(
@@ -76,7 +76,11 @@ pub fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<
 }
 
 /// What a dry run shows instead of pushing.
-pub fn describe_plan(prepared: &Prepared, limits: &Limits, report: &mut Report) -> Result<()> {
+pub(super) fn describe_plan(
+    prepared: &Prepared,
+    limits: &Limits,
+    report: &mut Report,
+) -> Result<()> {
     let plans = prepared.chunks(limits)?;
     for (i, plan) in plans.iter().enumerate() {
         log::info!(

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::session::Session;
 use super::stage;
+use crate::bundle::{Limits, Prepared};
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
@@ -18,7 +19,7 @@ use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported};
 use crate::when::display;
 
-pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
+pub(super) fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
     let mut report = Report::new("sync");
@@ -56,7 +57,6 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     let (queue, defer) = session.queue_verdict(Some(threshold));
     let queue_mb = queue.map_or(0.0, |q| q.mb);
     if let Some(why) = defer {
-        log::warn!("{why}: skipping this run, the next one will retry");
         let info = connector_info(
             cfg,
             &session.platform,
@@ -65,17 +65,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
             threshold,
             true,
         );
-        if !args.dry_run
-            && let Err(e) = store.ping_unchanged(info)
-        {
-            // Only the UI's "buffering" display is lost; the deferral itself stands.
-            log::warn!(
-                "could not tell OpenCTI the run is deferred: {}",
-                crate::error::render(&e)
-            );
-        }
-        report.status = Some(Status::Deferred);
-        return Ok(());
+        return deferred(&why, &store, info, args.dry_run, report);
     }
 
     let answer = source.incidents(before.last_fetch)?;
@@ -112,8 +102,47 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         report.status = Some(Status::DryRun);
         return Ok(());
     }
+    import(
+        &session,
+        &store,
+        (&prepared, &limits),
+        wait,
+        (&after, info),
+        report,
+    )
+}
+
+/// The run steps aside for a full queue: nothing fetched, the cursor stays.
+fn deferred(
+    why: &str,
+    store: &Store,
+    info: Option<serde_json::Value>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<()> {
+    log::warn!("{why}: skipping this run, the next one will retry");
+    if !dry_run && let Err(e) = store.ping_unchanged(info) {
+        // Only the UI's "buffering" display is lost; the deferral itself stands.
+        log::warn!(
+            "could not tell OpenCTI the run is deferred: {}",
+            crate::error::render(&e)
+        );
+    }
+    report.status = Some(Status::Deferred);
+    Ok(())
+}
+
+/// Push, wait if asked, then move the cursor: last, and only when everything was accepted.
+fn import(
+    session: &Session,
+    store: &Store,
+    (prepared, limits): (&Prepared<'_>, &Limits),
+    wait: Option<std::time::Duration>,
+    (after, info): (&State, Option<serde_json::Value>),
+    report: &mut Report,
+) -> Result<()> {
     let imported = session
-        .push(&prepared, &limits, report)
+        .push(prepared, limits, report)
         .and_then(|()| match wait {
             Some(budget) => session.wait(budget, report),
             None => Ok(Default::default()),
@@ -125,7 +154,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
             return Err(e);
         }
     };
-    if let Err(e) = store.save(&after, info) {
+    if let Err(e) = store.save(after, info) {
         report.cursor_after = report.cursor_before.clone();
         return Err(e);
     }

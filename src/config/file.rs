@@ -16,7 +16,7 @@ pub const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
 const SYSCONFDIR_VAR: &str = "DISINFOX_SYNC_SYSCONFDIR";
 
 /// Explicit path: must exist. Otherwise the user's file, then the system's; both optional.
-pub fn load_file(
+pub(super) fn load_file(
     explicit: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
@@ -137,7 +137,7 @@ pub fn default_config_path() -> Option<PathBuf> {
 }
 
 /// Flattens `a: {b: v}` into `"a.b" → v`, keeping scalars only; warns on keys we do not know.
-pub fn flatten_known(
+pub(super) fn flatten_known(
     value: serde_json::Value,
     warnings: &mut Vec<String>,
 ) -> BTreeMap<String, String> {

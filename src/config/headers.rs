@@ -27,7 +27,7 @@ impl CustomHeader {
 /// Parses pycti's format. Unlike pycti, which skips a malformed pair with a warning, a
 /// malformed pair is an error: a proxy credential silently not sent fails later and less
 /// clearly. Messages name the pair by position, never by content.
-pub fn parse_custom_headers(text: &str) -> Result<Vec<CustomHeader>, String> {
+pub(super) fn parse_custom_headers(text: &str) -> Result<Vec<CustomHeader>, String> {
     let mut out = Vec::new();
     let pairs = text.trim().split(';').filter(|p| !p.trim().is_empty());
     for (i, pair) in pairs.enumerate() {

@@ -2,20 +2,20 @@
 //! plus `disinfox_sync.*` for what only this CLI has.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
+pub(super) enum Group {
     General,
     Disinfox,
     Opencti,
 }
 
 /// A config.yml key, its environment variable, and the group that needs it.
-pub struct Key {
+pub(super) struct Key {
     pub yaml: &'static str,
     pub env: &'static str,
     pub group: Group,
 }
 
-pub const KEYS: &[Key] = &[
+pub(super) const KEYS: &[Key] = &[
     key("opencti.url", "OPENCTI_URL", Group::Opencti),
     key("opencti.token", "OPENCTI_TOKEN", Group::Opencti),
     key("opencti.ssl_verify", "OPENCTI_SSL_VERIFY", Group::Opencti),
@@ -137,7 +137,7 @@ pub const KEYS: &[Key] = &[
 ];
 
 /// Keys the Python connector's config.yml may carry that mean nothing to a one-shot CLI.
-pub const IGNORED_KEYS: &[&str] = &[
+pub(super) const IGNORED_KEYS: &[&str] = &[
     "connector.type",
     "connector.run_and_terminate",
     "connector.confidence_level",
@@ -150,12 +150,12 @@ const fn key(yaml: &'static str, env: &'static str, group: Group) -> Key {
 }
 
 /// The key for a config.yml path; only called with the literal paths of `KEYS`.
-pub fn k(yaml: &str) -> &'static Key {
+pub(super) fn k(yaml: &str) -> &'static Key {
     KEYS.iter().find(|k| k.yaml == yaml).expect("known key")
 }
 
 /// The command-line flag that overrides a key, for error messages.
-pub fn flag_name(key: &Key) -> String {
+pub(super) fn flag_name(key: &Key) -> String {
     let leaf = key.yaml.rsplit('.').next().unwrap_or(key.yaml);
     match key.yaml {
         "disinfox.url" => "disinfox-url".into(),

@@ -17,7 +17,7 @@ pub struct MetricsOptions {
     pub password: Option<Secret>,
 }
 
-pub fn options(r: &mut Reader) -> MetricsOptions {
+pub(crate) fn options(r: &mut Reader) -> MetricsOptions {
     let options = MetricsOptions {
         file: r.text("disinfox_sync.metrics_file").map(PathBuf::from),
         pushgateway: r.parse("disinfox_sync.pushgateway_url", None, parse_pushgateway),

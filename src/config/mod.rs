@@ -8,7 +8,7 @@
 mod file;
 mod headers;
 mod keys;
-mod metrics;
+pub(crate) mod metrics;
 mod mq;
 mod reader;
 mod values;

@@ -33,7 +33,7 @@ pub struct MqSettings {
     pub reject_unauthorized: bool,
 }
 
-pub fn queue_protocol(r: &mut Reader) -> QueueProtocol {
+pub(super) fn queue_protocol(r: &mut Reader) -> QueueProtocol {
     r.parse("connector.queue_protocol", None, parse_protocol)
         .unwrap_or_default()
 }
@@ -46,7 +46,7 @@ fn parse_protocol(v: &str) -> Result<QueueProtocol, String> {
     }
 }
 
-pub fn mq_settings(r: &mut Reader) -> MqSettings {
+pub(super) fn mq_settings(r: &mut Reader) -> MqSettings {
     MqSettings {
         host: r.text("mq.host").filter(|h| !h.trim().is_empty()),
         port: r.parse("mq.port", None, |v| {

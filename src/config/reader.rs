@@ -14,7 +14,7 @@ struct Found {
     origin: String,
 }
 
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub file: BTreeMap<String, String>,
     pub file_path: Option<PathBuf>,
@@ -47,12 +47,12 @@ impl Reader<'_> {
     }
 
     /// The raw text of a setting, if any source has it.
-    pub fn text(&self, yaml: &str) -> Option<String> {
+    pub(crate) fn text(&self, yaml: &str) -> Option<String> {
         self.find(None, k(yaml)).map(|f| f.value)
     }
 
     /// Parses a present value; reports it and returns `None` when it does not parse.
-    pub fn parse<T>(
+    pub(crate) fn parse<T>(
         &mut self,
         yaml: &str,
         flag: Option<&str>,
@@ -72,7 +72,7 @@ impl Reader<'_> {
 
     /// A secret from `NAME`, `NAME_FILE` (one trailing newline trimmed, as Kubernetes mounts
     /// them) or the config file; setting both variables is ambiguous.
-    pub fn secret(&mut self, yaml: &str) -> Option<Secret> {
+    pub(crate) fn secret(&mut self, yaml: &str) -> Option<Secret> {
         let key = k(yaml);
         let file_var = format!("{}_FILE", key.env);
         let direct = (self.env)(key.env).filter(|v| !v.is_empty());
@@ -100,7 +100,7 @@ impl Reader<'_> {
     }
 
     /// A missing setting the command needs.
-    pub fn require(&mut self, present: bool, env: &str, what: &str) {
+    pub(crate) fn require(&mut self, present: bool, env: &str, what: &str) {
         if !present && !self.errors.iter().any(|e| e.contains(env)) {
             self.errors.push(format!("missing {env}: set it to {what}"));
         }

@@ -10,7 +10,7 @@ use crate::secret::Secret;
 /// An http(s) URL. Credentials in it (`https://user:pw@host`) are registered as secrets at
 /// once, so no log line, error or summary shows them; a URL that does not parse is echoed
 /// without its user part.
-pub fn parse_url(v: &str) -> Result<Url, String> {
+pub(super) fn parse_url(v: &str) -> Result<Url, String> {
     let shown = without_userinfo(v);
     let url = Url::parse(v)
         .map_err(|e| format!("'{shown}' is not a URL ({e}); use e.g. https://host:port/path"))?;
@@ -120,7 +120,7 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
-pub fn parse_name(v: &str) -> Result<String, String> {
+pub(super) fn parse_name(v: &str) -> Result<String, String> {
     let t = v.trim();
     if t.chars().count() < 2 {
         return Err("OpenCTI needs a name of at least 2 characters".into());
@@ -128,7 +128,7 @@ pub fn parse_name(v: &str) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
-pub fn parse_positive_f64(v: &str) -> Result<f64, String> {
+pub(super) fn parse_positive_f64(v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
         Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
         _ => Err(format!("'{v}' is not a positive number of megabytes")),
@@ -157,7 +157,7 @@ pub fn parse_uuid(v: &str) -> Result<(), String> {
     }
 }
 
-pub fn split_list(v: &str) -> Vec<String> {
+pub(super) fn split_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())

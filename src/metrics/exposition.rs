@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-pub type Labels = BTreeMap<String, String>;
+pub(super) type Labels = BTreeMap<String, String>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -21,7 +21,7 @@ pub struct Family {
 }
 
 /// One sample as read back: metric name, labels, value.
-pub type Sample = (String, Labels, f64);
+pub(super) type Sample = (String, Labels, f64);
 
 /// Renders every family that has samples; `common` labels go on every sample.
 pub fn render(families: &[Family], common: &Labels) -> String {

@@ -196,6 +196,21 @@ fn counter(
 
 /// Every metric of a run, counters carried on from `previous`.
 pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
+    let mut all = gauges(run, previous);
+    all.extend(counters(run, previous));
+    all
+}
+
+fn status_of(run: &Run, s: Status) -> f64 {
+    if run.report.status == Some(s) {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The last run's gauges: when, how long, how it ended, where the cursor is.
+fn gauges(run: &Run, previous: &Previous) -> Vec<Family> {
     let r = run.report;
     let last_success = if run.succeeded() {
         Some(run.ended)
@@ -209,16 +224,7 @@ pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
     // DISINFOX's clock when this run asked it; the local clock otherwise (a deferred run).
     let reference = r.disinfox_clock.unwrap_or(run.now);
     let lag = cursor.map(|c| (reference - c).num_milliseconds() as f64 / 1000.0);
-    let imported = r.status == Some(Status::Imported);
-    let objects: Vec<(Labels, f64)> = if imported {
-        r.objects
-            .iter()
-            .map(|(t, n)| (one("type", t), *n as f64))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let status_of = |s: Status| if r.status == Some(s) { 1.0 } else { 0.0 };
+    let status_of = |s: Status| status_of(run, s);
     vec![
         gauge(
             "disinfox_sync_run_start_timestamp_seconds",
@@ -264,6 +270,23 @@ pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
             "How far the cursor is behind DISINFOX's clock after the last run.",
             lag,
         ),
+    ]
+}
+
+/// The counters, carried on from `previous`.
+fn counters(run: &Run, previous: &Previous) -> Vec<Family> {
+    let r = run.report;
+    let imported = r.status == Some(Status::Imported);
+    let objects: Vec<(Labels, f64)> = if imported {
+        r.objects
+            .iter()
+            .map(|(t, n)| (one("type", t), *n as f64))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let status_of = |s: Status| status_of(run, s);
+    vec![
         counter(
             "disinfox_sync_runs_total",
             "Runs, by how they ended.",

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// A push is bookkeeping: it must not hold a scheduled run for the whole request timeout.
 const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &Run) -> Result<()> {
+pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &Run) -> Result<()> {
     let mut http = http.clone();
     http.timeout = http.timeout.min(MAX_TIMEOUT);
     let client = crate::http::client(&http, true)?;

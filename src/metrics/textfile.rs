@@ -8,7 +8,7 @@ use super::exposition::Labels;
 use super::{Previous, Run, families};
 use crate::error::{Error, Result};
 
-pub fn write(path: &Path, run: &Run) -> Result<()> {
+pub(super) fn write(path: &Path, run: &Run) -> Result<()> {
     let previous = Previous::of(super::parse(&read_previous(path)?), run.connector_id);
     // Every sample names its connector: node_exporter merges all files of its directory.
     let common = Labels::from([("connector_id".to_owned(), run.connector_id.to_owned())]);

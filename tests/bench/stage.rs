@@ -8,6 +8,9 @@
 //! Peak RSS is VmHWM, reset (via /proc/self/clear_refs) after the bundle is generated and the
 //! generator's memory is returned, so it covers the input held once plus the stage.
 
+// A test or example crate has no public API: `pub` in its modules is how they share code.
+#![allow(unreachable_pub)]
+
 #[path = "../support/generator.rs"]
 mod generator;
 

@@ -21,6 +21,9 @@
 //! are reported, not fatal: the exit status is non-zero only when a run broke (a child exited
 //! non-zero, was killed, or timed out; every child is killed after `--timeout` seconds).
 
+// A test or example crate has no public API: `pub` in its modules is how they share code.
+#![allow(unreachable_pub)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

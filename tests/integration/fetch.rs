@@ -225,7 +225,7 @@ fn unusable_answers() {
     env.fetch()
         .assert()
         .code(76)
-        .stderr(contains("not JSON").and(contains("text/html")));
+        .stderr(contains("not valid JSON").and(contains("text/html")));
     env.dx.set_fault(Fault::NotABundle);
     env.fetch()
         .assert()

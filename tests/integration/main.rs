@@ -1,9 +1,13 @@
 //! The one integration-test binary (one link instead of many on small machines).
 
+// A test or example crate has no public API: `pub` in its modules is how they share code.
+#![allow(unreachable_pub)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
 mod amqp;
+mod architecture;
 mod async_import;
 mod check;
 mod common;
@@ -25,3 +29,4 @@ mod sync;
 mod systemd;
 mod tls;
 mod tools;
+mod verdicts;

@@ -942,3 +942,26 @@ fn a_queue_that_cannot_be_read_warns_and_the_push_goes_on() {
         .stderr(contains("cannot read the connector's queue size").and(contains("going on")));
     assert_eq!(octi.vars_of("Push").len(), 1);
 }
+
+/// A chunk limit an object cannot fit in is a setting to change (78, as HTTP 413 is), not bad
+/// data: the same bundle goes through with a larger --chunk-size.
+#[test]
+fn an_object_over_the_chunk_size_is_a_configuration_error() {
+    let env = setup(OpenctiOptions::version("6.9.17"));
+    let name = "x".repeat(300_000);
+    let file = env.write(
+        "big.json",
+        &format!(
+            r#"{{"type":"bundle","objects":[{{"id":"identity--00000000-0000-4000-8000-000000000001","type":"identity","name":"{name}"}}]}}"#
+        ),
+    );
+    env.cmd()
+        .args(["push", "--dry-run", "--chunk-size", "100K", "--file", &file])
+        .assert()
+        .code(78)
+        .stderr(contains("raise --chunk-size"));
+    env.cmd()
+        .args(["push", "--dry-run", "--chunk-size", "1M", "--file", &file])
+        .assert()
+        .success();
+}

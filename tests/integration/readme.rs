@@ -40,7 +40,7 @@ use std::path::Path;
 
 use chrono::Duration;
 
-use crate::common::{CONNECTOR_ID, Peers, incidents};
+use crate::common::{CONNECTOR_ID, Peers, bin_path, incidents};
 use sandbox::{Sandbox, block, blocks, cron_block, run_block};
 
 /// The command blocks, by heading and info string, in README order; each is run by a test
@@ -365,5 +365,36 @@ fn cronjob_max_bundle_size_fits_its_memory_limit() {
     assert!(
         peak <= 0.9 * mib,
         "peak {peak:.0} MiB against a {mib} MiB limit"
+    );
+}
+
+/// README's exit table is the one `src/exit_codes.rs` defines, as `--help` shows it.
+#[test]
+fn readme_exit_table_is_the_one_definition() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Exit status\n")
+        .nth(1)
+        .expect("README has an Exit status section");
+    let table: String = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        table,
+        disinfox_sync::exit_codes::markdown(),
+        "README's exit table drifted from src/exit_codes.rs"
+    );
+    let help = std::process::Command::new(bin_path())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains(&disinfox_sync::exit_codes::help_text()),
+        "{help}"
     );
 }

@@ -179,7 +179,7 @@ fn untrusted_certificate_is_78_and_ca_cert_fixes_it() {
         .args(["--ca-cert", ca.to_str().unwrap()])
         .assert()
         .code(76)
-        .stderr(contains("not JSON"));
+        .stderr(contains("not valid JSON"));
     fetch()
         .args(["--ca-cert", "/nonexistent.pem"])
         .assert()

@@ -18,6 +18,9 @@
 //! `--bench` makes the OpenCTI stand-in skip deep validation of pushed bundles (it still parses
 //! each one) and keep no copy of them.
 
+// A test or example crate has no public API: `pub` in its modules is how they share code.
+#![allow(unreachable_pub)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

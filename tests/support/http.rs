@@ -370,13 +370,10 @@ fn accept_loop(
         if shared.stopping() {
             break;
         }
-        let stream = match conn {
-            Ok(s) => s,
-            Err(_) => {
-                // e.g. too many open files: back off briefly, bounded by the stop flag.
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
+        let Ok(stream) = conn else {
+            // e.g. too many open files: back off briefly, bounded by the stop flag.
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
         };
         shared.touch();
         {
@@ -421,9 +418,8 @@ fn serve_connection(
     let _ = stream.set_read_timeout(Some(opts.read_timeout));
     let _ = stream.set_write_timeout(Some(opts.write_timeout));
     let _ = stream.set_nodelay(true);
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
     };
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let request = match read_request(&mut reader, &mut writer, opts) {

@@ -3,6 +3,7 @@
 //! stops on drop and by itself when idle.
 #![allow(dead_code)]
 
+pub mod bad_bundles;
 pub mod disinfox;
 pub mod generator;
 pub mod http;

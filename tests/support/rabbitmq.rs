@@ -164,6 +164,8 @@ impl Rabbit {
     /// The broker dies as in a crash: its whole process group, at once.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) with a negative pid signals that process group; the broker was
+            // started as its own group's leader, so nothing else is hit.
             unsafe {
                 libc::kill(-(child.id() as i32), libc::SIGKILL);
             }
@@ -238,7 +240,7 @@ impl Rabbit {
             let _ = ch.queue_delete(QueueDeleteArguments::new(queue)).await;
             let _ = ch.close().await;
             let _ = conn.close().await;
-        })
+        });
     }
 
     /// Every message in `queue`, taken off it (acked), with its delivery mode and encoding.

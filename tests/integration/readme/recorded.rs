@@ -272,7 +272,7 @@ fn check_kubectl_calls(sb: &Sandbox) {
         let argv: Vec<&str> = call.iter().map(String::as_str).collect();
         match argv.as_slice() {
             ["kubectl", "kustomize", dir] | ["kubectl", "apply", "-k", dir] => {
-                assert!(repo.join(dir).join("kustomization.yaml").is_file(), "{dir}")
+                assert!(repo.join(dir).join("kustomization.yaml").is_file(), "{dir}");
             }
             ["kubectl", "-n", ns, "create", "job", from, name] => {
                 let cron = from
@@ -289,7 +289,7 @@ fn check_kubectl_calls(sb: &Sandbox) {
                 assert_eq!(
                     Some(format!("job/{}", job.as_deref().unwrap_or("?"))).as_deref(),
                     Some(*target)
-                )
+                );
             }
             other => panic!("a command the test does not check: {other:?}"),
         }

@@ -32,7 +32,7 @@ pub fn blocks() -> Vec<Block> {
                     section: section.clone(),
                     lang: line.trim_start_matches('`').trim().to_owned(),
                     text: String::new(),
-                })
+                });
             }
             None if line.starts_with('#') => section = line.trim_start_matches('#').trim().into(),
             None => {}
@@ -185,7 +185,7 @@ pub fn cron_block(text: &str, with_user: bool) -> CronBlock {
         let first = line.split_whitespace().next().unwrap();
         match first.split_once('=') {
             Some((name, value)) if !name.is_empty() && !first.contains('*') => {
-                env.push((name.to_owned(), value.to_owned()))
+                env.push((name.to_owned(), value.to_owned()));
             }
             _ => lines.push(line),
         }

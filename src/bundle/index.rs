@@ -1,31 +1,14 @@
-//! The id index built while parsing (dedupe, reference resolution), completion with the
-//! well-known objects DISINFOX references but never serves, and the dangling-reference report.
+//! The id index built while parsing: dedupe by id (the latest `modified` wins, at the first
+//! position), reference resolution while the referencing object is hot in cache, and the
+//! greatest `modified` of the input.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 
-use super::{
-    IdBuildHasher, IdIndex, MAX_OBJECTS, MAX_UNRESOLVED, Object, Parsed, RefSpan, Refs, Slot,
-    Target, parse,
-};
-
-// Embedded so the binary needs nothing at run time; content as in
-// shared/fixtures/disinfox/well-known-objects.json (checked by a test when that file exists).
-pub const DISINFOX_IDENTITY_ID: &str = "identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b";
-pub const DISINFOX_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b","created":"2025-03-20T09:02:57.781412Z","modified":"2025-03-20T09:02:57.781412Z","name":"DISINFOX","identity_class":"organization","sectors":["technology"],"contact_information":"https://github.com/CyberDataLab/disinfox"}"#;
-pub const DISARM_IDENTITY_ID: &str = "identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82";
-pub const DISARM_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073632Z","modified":"2024-11-22T16:43:58.073632Z","name":"DISARM Foundation","description":"DISARM is a framework designed for describing and understanding disinformation incidents.","identity_class":"organization"}"#;
-pub const DISARM_MARKING_ID: &str = "marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31";
-pub const DISARM_MARKING: &str = r#"{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31","created_by_ref":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073969Z","definition_type":"statement","name":"DISARM Foundation","definition":{"statement":"CC-BY-SA-4.0 DISARM Foundation"}}"#;
-
-/// Dependencies first: the marking's `created_by_ref` is the DISARM identity.
-pub const WELL_KNOWN: [&str; 3] = [DISINFOX_IDENTITY, DISARM_IDENTITY, DISARM_MARKING];
-pub(super) const WELL_KNOWN_IDS: [&str; 3] =
-    [DISINFOX_IDENTITY_ID, DISARM_IDENTITY_ID, DISARM_MARKING_ID];
-
-fn well_known(id: &str) -> Option<usize> {
-    WELL_KNOWN_IDS.iter().position(|&w| w == id)
-}
+use super::hash::IdBuildHasher;
+use super::well_known::{WELL_KNOWN, well_known};
+use super::{MAX_OBJECTS, MAX_UNRESOLVED, Object, Parsed, RefSpan, Refs, Target};
 
 /// Order two STIX timestamps as instants; a missing or unparsable one is older than any valid
 /// one. The common case (same length, `YYYY-MM-DDTHH:MM:SS[.f]Z` both) is a byte compare.
@@ -319,99 +302,171 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Append the missing well-known objects (and those they need), point the references at them,
-/// and report the other references to nothing in the bundle.
-pub(super) fn complete<'a>(
-    objects: &mut Vec<Object<'a>>,
-    refs: &mut Refs<'a>,
-    present_at: [Option<u32>; WELL_KNOWN.len()],
-    referenced: [bool; WELL_KNOWN.len()],
-) -> (Vec<&'static str>, BTreeMap<String, Vec<String>>) {
-    let mut needed: [bool; WELL_KNOWN.len()] =
-        std::array::from_fn(|w| referenced[w] && present_at[w].is_none());
-    let mut parsed = Vec::with_capacity(WELL_KNOWN.len());
-    for raw in WELL_KNOWN {
-        let mut own_refs = Vec::new();
-        let o = parse::object(raw, &mut own_refs).expect("embedded well-known objects are valid");
-        parsed.push((o, own_refs));
-    }
-    // Well-known objects needed by added ones (the marking needs the DISARM identity).
-    // Dependencies come earlier in WELL_KNOWN, so one reverse sweep closes the set.
-    for w in (0..WELL_KNOWN.len()).rev() {
-        if needed[w] {
-            for r in &parsed[w].1 {
-                if let Some(v) = well_known(r)
-                    && present_at[v].is_none()
-                {
-                    needed[v] = true;
-                }
-            }
+/// id -> object index. Open addressing over 8-byte slots `tag << 32 | index + 1` (0 = empty),
+/// the slot position taken from the 32-bit tag: a std `HashMap<&str, u32>` costs two cache
+/// misses per insert (control byte, 24-byte bucket) in a table 3x the size, and inserting or
+/// growing here never reads key text; keys are compared (through `objects`) only on equal tags.
+pub(crate) struct IdIndex {
+    slots: Vec<u64>,
+    len: usize,
+    hasher: IdBuildHasher,
+}
+
+pub(crate) enum Slot {
+    Inserted,
+    Existing(u32),
+}
+
+impl IdIndex {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        IdIndex {
+            // Zeroed: calloc'd pages, so capacity never touched costs no RSS.
+            slots: vec![0; (n.max(8) * 10 / 7 + 1).next_power_of_two()],
+            len: 0,
+            hasher: IdBuildHasher::default(),
         }
     }
 
-    let mut added = Vec::new();
-    let mut slot = present_at;
-    for (w, (o, own_refs)) in parsed.into_iter().enumerate() {
-        if !needed[w] {
-            continue;
-        }
-        let start = refs.targets.len() as u32;
-        for r in own_refs {
-            let target = match well_known(r) {
-                Some(v) => slot[v].map_or(Target::WellKnown(v), |i| Target::Object(i as usize)),
-                None => {
-                    refs.unresolved.push(r);
-                    Target::Unresolved(refs.unresolved.len() - 1)
-                }
-            };
-            refs.targets.push(target.encode());
-        }
-        let span = RefSpan {
-            start,
-            len: refs.targets.len() as u32 - start,
-        };
-        slot[w] = Some(objects.len() as u32);
-        objects.push(Object { refs: span, ..o });
-        added.push(WELL_KNOWN_IDS[w]);
+    #[inline]
+    pub(crate) fn tag(&self, id: &str) -> u32 {
+        (self.hasher.hash_one(id) >> 32) as u32
     }
-    if !added.is_empty() {
-        for e in &mut refs.targets {
-            if let Target::WellKnown(w) = Target::decode(*e)
-                && let Some(i) = slot[w]
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// Hint that the slot for `tag` will be needed soon.
+    #[inline]
+    pub(crate) fn prefetch(&self, tag: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let p = self.slots.as_ptr().wrapping_add(tag as usize & self.mask());
+            // SAFETY: a prefetch is only a hint: it never faults, whatever the address, and
+            // changes no program state; SSE is part of the x86_64 baseline.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = tag;
+    }
+
+    pub(crate) fn get(&self, id: &str, tag: u32, objects: &[Object<'_>]) -> Option<u32> {
+        let mask = self.mask();
+        let mut pos = tag as usize & mask;
+        loop {
+            let slot = self.slots[pos];
+            if slot == 0 {
+                return None;
+            }
+            let index = (slot as u32).wrapping_sub(1);
+            if (slot >> 32) as u32 == tag && objects.get(index as usize).is_some_and(|o| o.id == id)
             {
-                *e = i;
+                return Some(index);
             }
+            pos = (pos + 1) & mask;
         }
     }
 
-    // Walk the objects' spans, not the whole arena: replaced duplicates left entries behind.
-    let mut dangling: HashSet<&'a str, IdBuildHasher> = HashSet::default();
-    for o in objects.iter() {
-        for &e in &refs.targets[o.refs.range()] {
-            if let Target::Unresolved(k) = Target::decode(e) {
-                dangling.insert(refs.unresolved[k]);
+    /// Map `id` to `index` unless it is already there.
+    pub(crate) fn insert(
+        &mut self,
+        id: &str,
+        tag: u32,
+        index: u32,
+        objects: &[Object<'_>],
+    ) -> Slot {
+        // At most 70% full: linear probing stays within a cache line or two.
+        if (self.len + 1) * 10 > self.slots.len() * 7 {
+            self.grow();
+        }
+        let mask = self.mask();
+        let mut pos = tag as usize & mask;
+        loop {
+            let slot = self.slots[pos];
+            if slot == 0 {
+                self.slots[pos] = u64::from(tag) << 32 | u64::from(index + 1);
+                self.len += 1;
+                return Slot::Inserted;
             }
+            let existing = (slot as u32).wrapping_sub(1);
+            if (slot >> 32) as u32 == tag
+                && objects.get(existing as usize).is_some_and(|o| o.id == id)
+            {
+                return Slot::Existing(existing);
+            }
+            pos = (pos + 1) & mask;
         }
     }
-    let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in dangling {
-        let kind = r.split_once("--").map_or("(malformed)", |(t, _)| t);
-        by_type
-            .entry(kind.to_string())
-            .or_default()
-            .push(r.to_string());
+
+    fn grow(&mut self) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.mask();
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut pos = (slot >> 32) as usize & mask;
+            while self.slots[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            self.slots[pos] = slot;
+        }
     }
-    for ids in by_type.values_mut() {
-        ids.sort_unstable();
-    }
-    (added, by_type)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{bundle, id, obj};
+    use super::super::well_known::*;
     use super::super::{parse, prepare};
     use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn id_hasher_spreads_similar_ids() {
+        let b = IdBuildHasher::default();
+        let hashes: std::collections::HashSet<u64> = (0..10_000)
+            .map(|n| b.hash_one(id("relationship", n).as_str()) >> 50)
+            .collect();
+        // 14 top bits, 10k keys: a decent hash fills most of the 16k buckets' worth.
+        assert!(hashes.len() > 6_000, "{}", hashes.len());
+    }
+
+    #[test]
+    fn id_index_inserts_finds_and_grows() {
+        let texts: Vec<String> = (0..5_000).map(|n| id("note", n)).collect();
+        let objects: Vec<Object<'_>> = texts
+            .iter()
+            .map(|t| Object {
+                raw: t,
+                id: t,
+                kind: "note",
+                modified: None,
+                refs: RefSpan::default(),
+                escaped_len: 0,
+            })
+            .collect();
+        let mut index = IdIndex::with_capacity(1);
+        for (i, o) in objects.iter().enumerate() {
+            let tag = index.tag(o.id);
+            assert!(matches!(
+                index.insert(o.id, tag, i as u32, &objects),
+                Slot::Inserted
+            ));
+        }
+        assert!(index.slots.len() >= 5_000 * 10 / 7);
+        for (i, o) in objects.iter().enumerate() {
+            let tag = index.tag(o.id);
+            assert_eq!(index.get(o.id, tag, &objects), Some(i as u32));
+            assert!(matches!(
+                index.insert(o.id, tag, 99_999, &objects),
+                Slot::Existing(k) if k == i as u32
+            ));
+        }
+        let absent = id("note", 99_999);
+        assert_eq!(index.get(&absent, index.tag(&absent), &objects), None);
+    }
 
     fn ids<'a>(p: &'a super::super::Prepared<'a>) -> Vec<&'a str> {
         p.objects.iter().map(|o| o.id).collect()

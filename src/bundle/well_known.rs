@@ -1,0 +1,120 @@
+//! The well-known objects DISINFOX references but never serves (its own identity, DISARM's
+//! identity and marking): completing a bundle with those it lacks, and the report of the other
+//! references to nothing in the bundle.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::hash::IdBuildHasher;
+use super::object;
+use super::{Object, RefSpan, Refs, Target};
+
+// Embedded so the binary needs nothing at run time; content as in
+// shared/fixtures/disinfox/well-known-objects.json (checked by a test when that file exists).
+pub const DISINFOX_IDENTITY_ID: &str = "identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b";
+pub const DISINFOX_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b","created":"2025-03-20T09:02:57.781412Z","modified":"2025-03-20T09:02:57.781412Z","name":"DISINFOX","identity_class":"organization","sectors":["technology"],"contact_information":"https://github.com/CyberDataLab/disinfox"}"#;
+pub const DISARM_IDENTITY_ID: &str = "identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82";
+pub const DISARM_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073632Z","modified":"2024-11-22T16:43:58.073632Z","name":"DISARM Foundation","description":"DISARM is a framework designed for describing and understanding disinformation incidents.","identity_class":"organization"}"#;
+pub const DISARM_MARKING_ID: &str = "marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31";
+pub const DISARM_MARKING: &str = r#"{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31","created_by_ref":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073969Z","definition_type":"statement","name":"DISARM Foundation","definition":{"statement":"CC-BY-SA-4.0 DISARM Foundation"}}"#;
+
+/// Dependencies first: the marking's `created_by_ref` is the DISARM identity.
+pub const WELL_KNOWN: [&str; 3] = [DISINFOX_IDENTITY, DISARM_IDENTITY, DISARM_MARKING];
+pub(super) const WELL_KNOWN_IDS: [&str; 3] =
+    [DISINFOX_IDENTITY_ID, DISARM_IDENTITY_ID, DISARM_MARKING_ID];
+
+pub(super) fn well_known(id: &str) -> Option<usize> {
+    WELL_KNOWN_IDS.iter().position(|&w| w == id)
+}
+
+/// Append the missing well-known objects (and those they need), point the references at them,
+/// and report the other references to nothing in the bundle.
+pub(super) fn complete<'a>(
+    objects: &mut Vec<Object<'a>>,
+    refs: &mut Refs<'a>,
+    present_at: [Option<u32>; WELL_KNOWN.len()],
+    referenced: [bool; WELL_KNOWN.len()],
+) -> (Vec<&'static str>, BTreeMap<String, Vec<String>>) {
+    let mut needed: [bool; WELL_KNOWN.len()] =
+        std::array::from_fn(|w| referenced[w] && present_at[w].is_none());
+    let mut parsed = Vec::with_capacity(WELL_KNOWN.len());
+    for raw in WELL_KNOWN {
+        let mut own_refs = Vec::new();
+        let o = object::object(raw, &mut own_refs).expect("embedded well-known objects are valid");
+        parsed.push((o, own_refs));
+    }
+    // Well-known objects needed by added ones (the marking needs the DISARM identity).
+    // Dependencies come earlier in WELL_KNOWN, so one reverse sweep closes the set.
+    for w in (0..WELL_KNOWN.len()).rev() {
+        if needed[w] {
+            for r in &parsed[w].1 {
+                if let Some(v) = well_known(r)
+                    && present_at[v].is_none()
+                {
+                    needed[v] = true;
+                }
+            }
+        }
+    }
+
+    let mut added = Vec::new();
+    let mut slot = present_at;
+    for (w, (o, own_refs)) in parsed.into_iter().enumerate() {
+        if !needed[w] {
+            continue;
+        }
+        let start = refs.targets.len() as u32;
+        for r in own_refs {
+            let target = match well_known(r) {
+                Some(v) => slot[v].map_or(Target::WellKnown(v), |i| Target::Object(i as usize)),
+                None => {
+                    refs.unresolved.push(r);
+                    Target::Unresolved(refs.unresolved.len() - 1)
+                }
+            };
+            refs.targets.push(target.encode());
+        }
+        let span = RefSpan {
+            start,
+            len: refs.targets.len() as u32 - start,
+        };
+        slot[w] = Some(objects.len() as u32);
+        objects.push(Object { refs: span, ..o });
+        added.push(WELL_KNOWN_IDS[w]);
+    }
+    if !added.is_empty() {
+        for e in &mut refs.targets {
+            if let Target::WellKnown(w) = Target::decode(*e)
+                && let Some(i) = slot[w]
+            {
+                *e = i;
+            }
+        }
+    }
+
+    (added, dangling(objects, refs))
+}
+
+/// The references to nothing in the bundle, by type, sorted, unique.
+fn dangling<'a>(objects: &[Object<'a>], refs: &Refs<'a>) -> BTreeMap<String, Vec<String>> {
+    // Walk the objects' spans, not the whole arena: replaced duplicates left entries behind.
+    let mut dangling: HashSet<&'a str, IdBuildHasher> = HashSet::default();
+    for o in objects {
+        for &e in &refs.targets[o.refs.range()] {
+            if let Target::Unresolved(k) = Target::decode(e) {
+                dangling.insert(refs.unresolved[k]);
+            }
+        }
+    }
+    let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in dangling {
+        let kind = r.split_once("--").map_or("(malformed)", |(t, _)| t);
+        by_type
+            .entry(kind.to_string())
+            .or_default()
+            .push(r.to_string());
+    }
+    for ids in by_type.values_mut() {
+        ids.sort_unstable();
+    }
+    by_type
+}
