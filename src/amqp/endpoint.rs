@@ -1,7 +1,7 @@
 //! Where to publish: `registerConnector`'s `config { connection … push_exchange push_routing }`,
 //! each field overridden by the `MQ_*` setting the operator gave.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::MqSettings;
 use crate::error::{Error, Result};
@@ -51,11 +51,7 @@ pub fn register(
     } else {
         &doc::REGISTER_WITH_QUEUE
     };
-    let data = gql.run(
-        doc,
-        json!({ "input": doc::register_input(id, name, scope) }),
-    )?;
-    let registered = connector::registered(&data, id)?;
+    let (registered, data) = connector::register_with(gql, doc, id, name, scope)?;
     let endpoint = resolve(&data["registerConnector"], mq)?;
     Ok((registered, endpoint))
 }
@@ -114,6 +110,7 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn answer() -> Value {
         json!({

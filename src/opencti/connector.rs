@@ -118,16 +118,28 @@ pub fn register(
     } else {
         &doc::REGISTER
     };
+    Ok(register_with(gql, doc, id, name, scope)?.0)
+}
+
+/// Registers with `doc` (one of the registration documents) and reads the connector back; the
+/// whole answer comes too, for callers whose document selects more (the broker settings).
+pub(crate) fn register_with(
+    gql: &Graphql,
+    doc: &doc::Document,
+    id: &str,
+    name: &str,
+    scope: &[String],
+) -> Result<(Registered, Value)> {
     let data = gql.run(
         doc,
         json!({ "input": doc::register_input(id, name, scope) }),
     )?;
-    registered(&data, id)
+    Ok((registered(&data, id)?, data))
 }
 
 /// `registerConnector`'s answer, whichever document asked: the id as stored, the state, the
 /// reset flag and (6.7.0+) the reset stamp.
-pub fn registered(data: &Value, id: &str) -> Result<Registered> {
+fn registered(data: &Value, id: &str) -> Result<Registered> {
     let c = data
         .get("registerConnector")
         .filter(|c| !c.is_null())
