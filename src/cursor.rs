@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 /// The cursor after a successful import. Never moves backwards, and never past now.
-pub fn next(
+pub(crate) fn next(
     old: Option<DateTime<Utc>>,
     max_modified: Option<&str>,
     server_date: Option<DateTime<Utc>>,
@@ -23,7 +23,7 @@ pub fn next(
 /// stays behind both clocks (DISINFOX's `Date` less the settle window, and ours); without a
 /// `Date` the settle window trails our clock. A future-dated object must not move the cursor
 /// to 9999 and make every later incident look "up to date".
-pub fn next_at(
+pub(crate) fn next_at(
     old: Option<DateTime<Utc>>,
     max_modified: Option<&str>,
     server_date: Option<DateTime<Utc>>,

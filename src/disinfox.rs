@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::http::{self, Attempt, BodyError, RetryPolicy};
 use crate::secret::Secret;
 
-pub struct Disinfox {
+pub(crate) struct Disinfox {
     client: Client,
     http: crate::config::HttpOptions,
     endpoint: Url,
@@ -29,7 +29,7 @@ pub struct Disinfox {
 }
 
 /// One answer of `GET /incidents`.
-pub struct Answer {
+pub(crate) struct Answer {
     /// The bundle as received, or `None` for DISINFOX's `{}` ("nothing newer").
     pub body: Option<Vec<u8>>,
     /// DISINFOX's clock when it answered (`Date`), if it sent one.
@@ -40,7 +40,7 @@ pub struct Answer {
 
 impl Answer {
     /// The answer's objects, validated; `None` for DISINFOX's `{}`.
-    pub fn objects(&self) -> Result<Option<Parsed<'_>>> {
+    pub(crate) fn objects(&self) -> Result<Option<Parsed<'_>>> {
         let Some(body) = self.body.as_deref() else {
             return Ok(None);
         };
@@ -71,7 +71,7 @@ fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
 impl Disinfox {
     /// Needs `disinfox_url` and `disinfox_key`, which `Config::load` guarantees for commands
     /// that declared they need DISINFOX.
-    pub fn new(cfg: &Config, max_size: u64) -> Result<Self> {
+    pub(crate) fn new(cfg: &Config, max_size: u64) -> Result<Self> {
         let url = cfg
             .disinfox_url
             .as_ref()
@@ -91,13 +91,13 @@ impl Disinfox {
         })
     }
 
-    pub fn endpoint(&self) -> &Url {
+    pub(crate) fn endpoint(&self) -> &Url {
         &self.endpoint
     }
 
     /// Everything modified strictly after `since` (millisecond precision on the server),
     /// read whole for the bundle stage. A body that breaks off is fetched again.
-    pub fn incidents(&self, since: Option<DateTime<Utc>>) -> Result<Answer> {
+    pub(crate) fn incidents(&self, since: Option<DateTime<Utc>>) -> Result<Answer> {
         let url = self.url(since);
         self.retry.run("DISINFOX", || match self.send(&url) {
             Attempt::Done((resp, deadline)) => self.read(resp, deadline),
@@ -107,7 +107,7 @@ impl Disinfox {
     }
 
     /// The same answer, unread, to copy through without holding it (`fetch`).
-    pub fn open(&self, since: Option<DateTime<Utc>>) -> Result<Stream> {
+    pub(crate) fn open(&self, since: Option<DateTime<Utc>>) -> Result<Stream> {
         let url = self.url(since);
         let (resp, deadline) = self.retry.run("DISINFOX", || self.send(&url))?;
         Ok(Stream {
@@ -190,7 +190,7 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
 }
 
 /// An answer of `GET /incidents` not read yet.
-pub struct Stream {
+pub(crate) struct Stream {
     body: http::TimedBody,
     content_type: String,
     max: u64,
@@ -200,7 +200,7 @@ impl Stream {
     /// Validates the answer object by object while copying it to `out`, in constant memory.
     /// Returns what was copied, or `None` for DISINFOX's `{}` (nothing written). A body that
     /// breaks off cannot be fetched again once output has started: exit 75.
-    pub fn copy_to(self, out: &mut dyn Write) -> Result<Option<Copied>> {
+    pub(crate) fn copy_to(self, out: &mut dyn Write) -> Result<Option<Copied>> {
         let mut input = Head::new(self.body);
         match stream::copy(&mut input, out, self.max) {
             Ok(Streamed { counts, bytes_out }) => Ok(Some(Copied {
@@ -228,7 +228,7 @@ impl Stream {
 }
 
 /// What `Stream::copy_to` wrote.
-pub struct Copied {
+pub(crate) struct Copied {
     pub counts: BTreeMap<String, usize>,
     pub bytes: u64,
 }
@@ -271,7 +271,7 @@ impl<R: Read> Read for Head<R> {
 
 /// Accepts both the base URL (`https://host/disinfox`) and the full endpoint the Python
 /// connector's users already have (`http://public-api:5000/incidents`).
-pub fn endpoint(url: &Url) -> Url {
+pub(crate) fn endpoint(url: &Url) -> Url {
     http::endpoint_under(url, "incidents")
 }
 

@@ -8,12 +8,12 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// Largest config.yml, secret file and state file read.
-pub const MAX_CONFIG: u64 = 1 << 20;
-pub const MAX_SECRET: u64 = 64 << 10;
-pub const MAX_STATE: u64 = 1 << 20;
+pub(crate) const MAX_CONFIG: u64 = 1 << 20;
+pub(crate) const MAX_SECRET: u64 = 64 << 10;
+pub(crate) const MAX_STATE: u64 = 1 << 20;
 
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     NotFound(io::Error),
     /// What the path is instead of a file we can read.
     NotAFile(&'static str),
@@ -35,7 +35,7 @@ impl fmt::Display for ReadError {
 
 /// Which kinds of file a reader accepts besides regular files.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Accept {
+pub(crate) enum Accept {
     RegularOnly,
     /// Also pipes (`push --file /dev/stdin`, `<(…)`): read with the same bound.
     RegularOrPipe,
@@ -43,7 +43,7 @@ pub enum Accept {
 
 /// Reads all of `path` (symbolic links followed), refusing more than `limit` bytes and the
 /// kinds of file `accept` excludes, before opening it (opening a FIFO can block for ever).
-pub fn read_file(path: &Path, limit: u64, accept: Accept) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_file(path: &Path, limit: u64, accept: Accept) -> Result<Vec<u8>, ReadError> {
     use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ReadError::NotFound(e),
@@ -70,7 +70,7 @@ pub fn read_file(path: &Path, limit: u64, accept: Accept) -> Result<Vec<u8>, Rea
 }
 
 /// Reads `r` to the end, refusing more than `limit` bytes (at most `limit` + 1 are held).
-pub fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
     let mut buf = Vec::new();
     r.take(limit.saturating_add(1))
         .read_to_end(&mut buf)

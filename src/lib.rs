@@ -1,21 +1,21 @@
 //! disinfox-sync: DISINFOX (source) → bundle stage → OpenCTI (sink), one run per invocation.
 
-pub mod amqp;
+pub(crate) mod amqp;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod cursor;
-pub mod disinfox;
+pub(crate) mod config;
+pub(crate) mod cursor;
+pub(crate) mod disinfox;
 pub mod error;
 pub mod exit_codes;
 pub mod http;
-pub mod input;
+pub(crate) mod input;
 pub mod logging;
 pub mod metrics;
 pub mod opencti;
 pub mod output;
-pub mod secret;
-pub mod state;
-pub mod summary;
-pub mod when;
+pub(crate) mod secret;
+pub(crate) mod state;
+pub(crate) mod summary;
+pub(crate) mod when;

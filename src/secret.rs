@@ -52,7 +52,7 @@ fn register(value: &str) {
 }
 
 /// Replaces every registered secret in `text`.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     let list = registry().lock().unwrap_or_else(|e| e.into_inner());
     let mut out = text.to_owned();
     for secret in list.iter() {

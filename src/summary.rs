@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-pub type Counts = BTreeMap<String, usize>;
+pub(crate) type Counts = BTreeMap<String, usize>;
 
 /// "18 objects (2 intrusion-set, 8 relationship, …)" or "no objects".
-pub fn describe_counts(counts: &Counts) -> String {
+pub(crate) fn describe_counts(counts: &Counts) -> String {
     let total: usize = counts.values().sum();
     if total == 0 {
         return "no objects".into();
@@ -150,7 +150,7 @@ impl Report {
 
 /// Runs `body`, and on failure still emits the report (status failed) before passing the
 /// error on for the exit status.
-pub fn reported(
+pub(crate) fn reported(
     report: &mut Report,
     json: bool,
     started: std::time::Instant,

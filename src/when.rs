@@ -4,18 +4,18 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 /// The forms `--since` / `--to` accept, for error messages.
-pub const FORMS: &str = "use RFC 3339 (2026-11-27T21:51:42Z or with an offset, +02:00), \
+pub(crate) const FORMS: &str = "use RFC 3339 (2026-11-27T21:51:42Z or with an offset, +02:00), \
 a date (2026-11-27), a duration ago (36h, 7days) or all";
 
 /// Whether DISINFOX (Python's `datetime`) can hold `t`: years 1 to 9999, no leap second.
 /// chrono accepts year 0 and `23:59:60`; sent as a cursor, either gets HTTP 500 forever.
-pub fn representable(t: DateTime<Utc>) -> bool {
+pub(crate) fn representable(t: DateTime<Utc>) -> bool {
     use chrono::{Datelike, Timelike};
     (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000
 }
 
 /// Parses WHEN; `None` means "from the beginning" (`all`).
-pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+pub(crate) fn parse(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     let t = text.trim();
     match parse_any(t, now)? {
         Some(at) if !representable(at) => Err(format!(
@@ -47,7 +47,7 @@ fn parse_any(t: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Strin
 
 /// The only `newer_than` shape every DISINFOX accepts: UTC, 6 fractional digits, upper-case Z,
 /// no offset (an offset gets HTTP 500 — how the Python connector broke).
-pub fn newer_than(cursor: Option<DateTime<Utc>>) -> String {
+pub(crate) fn newer_than(cursor: Option<DateTime<Utc>>) -> String {
     cursor
         .unwrap_or(DateTime::UNIX_EPOCH)
         .to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -55,7 +55,7 @@ pub fn newer_than(cursor: Option<DateTime<Utc>>) -> String {
 
 /// RFC 3339 in UTC with microseconds (6 digits, as DISINFOX writes `modified`), the shape used
 /// for cursors in state and summaries.
-pub fn display(t: DateTime<Utc>) -> String {
+pub(crate) fn display(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 

@@ -39,7 +39,7 @@ enum Event {
     Closed(String),
 }
 
-pub struct Client {
+pub(crate) struct Client {
     rt: Runtime,
     /// Always `Some` until dropped: amqprs' handles must be dropped inside the runtime.
     live: Option<Live>,
@@ -57,11 +57,15 @@ struct Live {
 
 /// Publishing a batch failed in a way a retry can fix (NACK, unroutable).
 #[derive(Debug)]
-pub struct Rejected(pub String);
+pub(crate) struct Rejected(pub String);
 
 impl Client {
     /// Connects, opens the vhost and a confirm-mode channel. `timeout` bounds each step.
-    pub fn connect(endpoint: &Endpoint, mq: &MqSettings, timeout: Duration) -> Result<Client> {
+    pub(crate) fn connect(
+        endpoint: &Endpoint,
+        mq: &MqSettings,
+        timeout: Duration,
+    ) -> Result<Client> {
         // One worker thread drives the socket in the background, so heartbeats go on while
         // the main thread talks to OpenCTI or builds the next batch.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -122,7 +126,7 @@ impl Client {
 
     /// The push exchange exists (a passive declare, on a channel of its own: a failed declare
     /// closes the channel it ran on).
-    pub fn check_exchange(&self) -> Result<()> {
+    pub(crate) fn check_exchange(&self) -> Result<()> {
         let endpoint = &self.endpoint;
         self.rt.block_on(async {
             let ch = within(
@@ -156,7 +160,7 @@ impl Client {
     /// Publishes every body (persistent, `mandatory`, to the push exchange and routing key) and
     /// waits until the broker confirmed each. `Ok(Err(Rejected))`: a NACK or an unroutable
     /// message, worth a retry; `Err`: the connection failed.
-    pub fn publish_confirmed(
+    pub(crate) fn publish_confirmed(
         &mut self,
         bodies: &[Vec<u8>],
     ) -> Result<std::result::Result<(), Rejected>> {
@@ -240,7 +244,7 @@ impl Client {
         self.live.as_ref().expect("open until dropped")
     }
 
-    pub fn close(mut self) {
+    pub(crate) fn close(mut self) {
         let limit = self.timeout;
         if let Some(Live { conn, channel }) = self.live.take() {
             self.rt.block_on(async {

@@ -12,7 +12,7 @@ use crate::secret::Secret;
 
 /// The broker and the push route, resolved.
 #[derive(Clone, Debug)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub host: String,
     pub port: u16,
     pub vhost: String,
@@ -26,7 +26,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let scheme = if self.use_ssl { "amqps" } else { "amqp" };
         format!(
             "{scheme}://{}:{}/{} exchange '{}' routing key '{}'",
@@ -38,7 +38,7 @@ impl Endpoint {
 /// Registration that also reads the broker settings (every release from 6.0.0 has them), with
 /// the reset stamp where the release has it (6.7.0+), as `connector::register`. The route
 /// comes from OpenCTI's answer, so it names the connector as OpenCTI stores it.
-pub fn register(
+pub(crate) fn register(
     gql: &Graphql,
     platform: &Platform,
     id: &str,

@@ -10,6 +10,6 @@ mod message;
 mod push;
 mod tls;
 
-pub use client::Client;
-pub use endpoint::{Endpoint, register};
-pub use push::{Target, push};
+pub(crate) use client::Client;
+pub(crate) use endpoint::{Endpoint, register};
+pub(crate) use push::{Target, push};

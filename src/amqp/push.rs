@@ -20,7 +20,7 @@ use crate::opencti::push::Pushed;
 /// Messages published between two waits for confirms; bounds what a retry sends again.
 const BATCH: usize = 500;
 
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     pub gql: &'a Graphql,
     pub connector_id: &'a str,
     pub connector_name: &'a str,
@@ -30,7 +30,7 @@ pub struct Target<'a> {
     pub needs_work: bool,
 }
 
-pub fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) -> Result<()> {
+pub(crate) fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) -> Result<()> {
     if prepared.is_empty() {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use crate::input::{Accept, ReadError};
 
 /// The system-wide file, read when the user has none: what system cron jobs (running as
 /// root or a service user without a home) expect.
-pub const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
+pub(crate) const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
 
 /// Replaces `/etc` in [`SYSTEM_CONFIG`], for packagers whose configuration lives elsewhere
 /// (`/usr/local/etc`) and for tests, which must not write to the real `/etc`.
@@ -131,7 +131,7 @@ fn plain_yaml_message(raw: &str) -> String {
     format!("{place}{what}")
 }
 
-pub fn default_config_path() -> Option<PathBuf> {
+pub(crate) fn default_config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "disinfox-sync")
         .map(|d| d.config_dir().join("config.yml"))
 }

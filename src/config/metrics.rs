@@ -33,7 +33,7 @@ pub(crate) fn options(r: &mut Reader) -> MetricsOptions {
 }
 
 /// Credentials in the URL would show in logs and in `ps`: they have their own settings.
-pub fn parse_pushgateway(v: &str) -> Result<Url, String> {
+pub(crate) fn parse_pushgateway(v: &str) -> Result<Url, String> {
     let url = parse_url(v)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("remove the user and password from the URL; set DISINFOX_SYNC_PUSHGATEWAY_USER and DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE instead".into());

@@ -19,11 +19,10 @@ use std::time::Duration;
 use log::LevelFilter;
 use reqwest::Url;
 
-pub use file::{SYSTEM_CONFIG, default_config_path};
-pub use headers::CustomHeader;
-pub use metrics::{MetricsOptions, parse_pushgateway};
-pub use mq::{MqSettings, QueueProtocol};
-pub use values::{parse_bool, parse_iso8601_duration, parse_level, parse_uuid};
+pub(crate) use headers::CustomHeader;
+pub(crate) use metrics::MetricsOptions;
+pub(crate) use mq::{MqSettings, QueueProtocol};
+pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level, parse_uuid};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
 use crate::error::Error;
@@ -31,13 +30,13 @@ use crate::secret::Secret;
 use reader::Reader;
 use values::*;
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_RETRIES: u32 = 3;
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
-pub const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
-pub const DEFAULT_QUEUE_THRESHOLD_MB: f64 = 500.0;
-pub const DEFAULT_MAX_BUNDLE_SIZE: u64 = 1 << 30;
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_RETRIES: u32 = 3;
+pub(crate) const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_QUEUE_THRESHOLD_MB: f64 = 500.0;
+pub(crate) const DEFAULT_MAX_BUNDLE_SIZE: u64 = 1 << 30;
 
 /// What a command needs; settings outside these groups are not required, and a malformed
 /// value there is only a warning (a `fetch` must not fail on a placeholder `CONNECTOR_ID`).

@@ -112,7 +112,7 @@ fn without_userinfo(v: &str) -> String {
     }
 }
 
-pub fn parse_bool(v: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),
         "false" | "no" | "0" | "off" => Ok(false),
@@ -135,7 +135,7 @@ pub(super) fn parse_positive_f64(v: &str) -> Result<f64, String> {
     }
 }
 
-pub fn parse_level(v: &str) -> Result<LevelFilter, String> {
+pub(crate) fn parse_level(v: &str) -> Result<LevelFilter, String> {
     match v.trim().to_ascii_lowercase().as_str() {
         // pycti's levels are Python's: `critical` is above error, and there is nothing above.
         "error" | "critical" => Ok(LevelFilter::Error),
@@ -150,7 +150,7 @@ pub fn parse_level(v: &str) -> Result<LevelFilter, String> {
 }
 
 /// The hyphenated form only (what `uuidgen` prints and OpenCTI stores).
-pub fn parse_uuid(v: &str) -> Result<(), String> {
+pub(crate) fn parse_uuid(v: &str) -> Result<(), String> {
     match uuid::Uuid::try_parse(v) {
         Ok(_) if v.len() == 36 => Ok(()),
         _ => Err(format!("'{v}' is not a UUID; generate one with `uuidgen`")),
@@ -166,7 +166,7 @@ pub(super) fn split_list(v: &str) -> Vec<String> {
 
 /// ISO-8601 durations as the Python connector's `CONNECTOR_DURATION_PERIOD` (`PT5M`, `P1D`,
 /// `P1DT12H`, `PT0.5S`). Years and months are calendar-dependent, so they are refused.
-pub fn parse_iso8601_duration(v: &str) -> Result<Duration, String> {
+pub(crate) fn parse_iso8601_duration(v: &str) -> Result<Duration, String> {
     let bad = || format!("'{v}' is not an ISO-8601 duration; use e.g. PT5M, PT1H or P1D");
     let rest = v.trim().strip_prefix(['P', 'p']).ok_or_else(bad)?;
     if rest.is_empty() {

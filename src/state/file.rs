@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::parse::{State, parse_state};
 use crate::error::{Error, Result};
 
-pub struct FileStore {
+pub(crate) struct FileStore {
     path: PathBuf,
     // Held for the whole run; released on drop.
     _lock: File,
@@ -16,7 +16,7 @@ pub struct FileStore {
 
 impl FileStore {
     /// Takes the lock (exit 75 when another run holds it).
-    pub fn open(path: &Path) -> Result<FileStore> {
+    pub(crate) fn open(path: &Path) -> Result<FileStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::LocalIo(format!(
@@ -59,12 +59,12 @@ impl FileStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// A missing file is "from the beginning"; a corrupt one stops the run (78).
-    pub fn load(&self) -> Result<State> {
+    pub(crate) fn load(&self) -> Result<State> {
         use crate::input::{Accept, MAX_STATE, ReadError, read_file};
         let text = match read_file(&self.path, MAX_STATE, Accept::RegularOnly) {
             // Binary junk is a corrupt state like any other (78), not an I/O failure.
@@ -88,7 +88,7 @@ impl FileStore {
         })
     }
 
-    pub fn save(&self, state: &State) -> Result<()> {
+    pub(crate) fn save(&self, state: &State) -> Result<()> {
         let json = state.to_json();
         crate::output::write_atomically(&self.path, crate::output::Mode::Private, |w| {
             w.write_all(json.as_bytes())?;
@@ -129,7 +129,7 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 /// The default location: the user state directory (e.g. ~/.local/state/disinfox-sync).
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "disinfox-sync")?;
     let dir = dirs.state_dir().unwrap_or(dirs.data_local_dir());
     Some(dir.join("state.json"))

@@ -5,14 +5,14 @@ mod file;
 mod parse;
 mod store;
 
-pub use file::{FileStore, default_path};
-pub use parse::{State, parse_cursor, parse_state};
-pub use store::Store;
+pub(crate) use file::{FileStore, default_path};
+pub(crate) use parse::{State, parse_cursor, parse_state};
+pub(crate) use store::Store;
 
 use std::path::PathBuf;
 
 /// `--state-file` without a value (or an empty one) means the default location.
-pub fn resolve_file(
+pub(crate) fn resolve_file(
     flag: Option<&PathBuf>,
     configured: Option<&PathBuf>,
 ) -> crate::error::Result<Option<PathBuf>> {

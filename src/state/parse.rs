@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct State {
+pub(crate) struct State {
     /// Everything modified up to and including this instant has been imported.
     pub last_fetch: Option<DateTime<Utc>>,
     /// Unix seconds of the last run, informational (the OpenCTI UI shows it).
@@ -13,7 +13,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut v = json!({});
         if let Some(t) = self.last_fetch {
             v["last_fetch"] = json!(crate::when::display(t));
@@ -24,7 +24,7 @@ impl State {
         v.to_string()
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.last_fetch {
             Some(t) => format!("cursor {}", crate::when::display(t)),
             None => "no cursor (from the beginning)".into(),
@@ -34,7 +34,7 @@ impl State {
 
 /// Reads a stored state. Empty forms mean "from the beginning"; a document we cannot read is
 /// also "from the beginning" (re-sending is harmless, skipping is not), with a warning.
-pub fn parse_state(text: Option<&str>) -> Result<State, String> {
+pub(crate) fn parse_state(text: Option<&str>) -> Result<State, String> {
     let text = text.map(str::trim).unwrap_or("");
     if text.is_empty() || text == "null" {
         return Ok(State::default());
@@ -65,7 +65,7 @@ pub fn parse_state(text: Option<&str>) -> Result<State, String> {
 }
 
 /// Strip every trailing `Z`; with an offset left it is RFC 3339, otherwise a naive UTC time.
-pub fn parse_cursor(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_cursor(text: &str) -> Option<DateTime<Utc>> {
     parse_any(text).filter(|t| crate::when::representable(*t))
 }
 

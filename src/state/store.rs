@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::opencti::connector::{self, Registered};
 use crate::opencti::{Graphql, Platform};
 
-pub enum Store<'a> {
+pub(crate) enum Store<'a> {
     /// The connector's state in OpenCTI, as registration returned it.
     Opencti {
         gql: &'a Graphql,
@@ -19,7 +19,7 @@ pub enum Store<'a> {
 }
 
 impl Store<'_> {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Store::Opencti { registered, .. } => format!("OpenCTI connector {}", registered.id),
             Store::File(f) => format!("file {}", f.path().display()),
@@ -29,7 +29,7 @@ impl Store<'_> {
     /// A corrupt state, in OpenCTI or in a file, is the operator's to fix (78, with the
     /// command that does it): a silent full re-import would hide it, and both places must
     /// end alike.
-    pub fn load(&self) -> Result<State> {
+    pub(crate) fn load(&self) -> Result<State> {
         let mut state = self.load_stored()?;
         // A cursor in the future (an older version's poisoned state, a hand edit) would make
         // every incident look "up to date" until then: it starts from now instead.
@@ -61,7 +61,7 @@ impl Store<'_> {
     /// Tells OpenCTI (where the state lives there) about a skipped run through `info`
     /// (6.2.12+; without it there is nothing to tell), leaving the stored state exactly as
     /// registration returned it.
-    pub fn ping_unchanged(&self, info: Option<Value>) -> Result<()> {
+    pub(crate) fn ping_unchanged(&self, info: Option<Value>) -> Result<()> {
         if info.is_none() {
             return Ok(());
         }
@@ -81,7 +81,7 @@ impl Store<'_> {
     /// clears its reset flag). A reset pending since before the run is pinged again; a reset
     /// made during the run is honoured: its purge dropped queued bundles of this run, so the
     /// run's cursor must not be stored (the next run starts from the beginning).
-    pub fn save(&self, state: &State, info: Option<Value>) -> Result<()> {
+    pub(crate) fn save(&self, state: &State, info: Option<Value>) -> Result<()> {
         match self {
             Store::File(f) => f.save(state),
             Store::Opencti {
