@@ -1309,15 +1309,17 @@ fn opencti_faults_limits_and_bench() {
     o.set_fault(Fault::None);
     ok(&o, PUSH, json!({"connectorId": CID, "bundle": small}));
     assert_eq!(o.pushes().len(), 2);
-    // slow pushes only (a delay far above any scheduling hiccup of a loaded machine)
-    o.set_fault(Fault::SlowPush {
-        delay: Duration::from_secs(2),
-    });
+    // slow pushes only. The probe's upper bound is the push delay itself: 5 s leaves a
+    // loaded 2-core CI machine ample room for one loopback request, while the push's lower
+    // bound still proves the delay applies to pushes.
+    let delay = Duration::from_secs(5);
+    o.set_fault(Fault::SlowPush { delay });
     let t = Instant::now();
     ok(&o, PROBE, json!({}));
-    assert!(t.elapsed() < Duration::from_secs(2));
+    let probe = t.elapsed();
+    assert!(probe < delay, "a probe waited {probe:?}, as if delayed");
     ok(&o, PUSH, json!({"connectorId": CID, "bundle": small}));
-    assert!(t.elapsed() >= Duration::from_secs(2));
+    assert!(t.elapsed() >= delay);
     o.set_fault(Fault::None);
     // reset triggered by pushes
     ok(
