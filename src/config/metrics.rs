@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
+use super::keys;
 use super::reader::Reader;
 use super::values::parse_url;
 use crate::secret::Secret;
@@ -19,10 +20,10 @@ pub struct MetricsOptions {
 
 pub(crate) fn options(r: &mut Reader) -> MetricsOptions {
     let options = MetricsOptions {
-        file: r.text("disinfox_sync.metrics_file").map(PathBuf::from),
-        pushgateway: r.parse("disinfox_sync.pushgateway_url", None, parse_pushgateway),
-        user: r.text("disinfox_sync.pushgateway_user"),
-        password: r.secret("disinfox_sync.pushgateway_password"),
+        file: r.text(keys::DISINFOX_SYNC_METRICS_FILE).map(PathBuf::from),
+        pushgateway: r.parse(keys::DISINFOX_SYNC_PUSHGATEWAY_URL, None, parse_pushgateway),
+        user: r.text(keys::DISINFOX_SYNC_PUSHGATEWAY_USER),
+        password: r.secret(keys::DISINFOX_SYNC_PUSHGATEWAY_PASSWORD),
     };
     if options.user.is_some() != options.password.is_some() {
         r.errors.push(

@@ -27,6 +27,7 @@ pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level, parse_u
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
 use crate::error::Error;
 use crate::secret::Secret;
+use keys::*;
 use reader::Reader;
 use values::*;
 
@@ -106,50 +107,40 @@ impl Config {
             warnings,
         };
         let cfg = Config {
-            disinfox_url: r.parse("disinfox.url", args.disinfox_url.as_deref(), parse_url),
-            disinfox_key: r.secret("disinfox.api_key"),
-            opencti_url: r.parse("opencti.url", args.opencti_url.as_deref(), parse_url),
-            opencti_token: r.secret("opencti.token"),
+            disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), parse_url),
+            disinfox_key: r.secret(DISINFOX_API_KEY),
+            opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), parse_url),
+            opencti_token: r.secret(OPENCTI_TOKEN),
             opencti_ssl_verify: r
-                .parse("opencti.ssl_verify", None, parse_bool)
+                .parse(OPENCTI_SSL_VERIFY, None, parse_bool)
                 .unwrap_or(true),
             opencti_custom_headers: r
-                .parse(
-                    "opencti.custom_headers",
-                    None,
-                    headers::parse_custom_headers,
-                )
+                .parse(OPENCTI_CUSTOM_HEADERS, None, headers::parse_custom_headers)
                 .unwrap_or_default(),
-            json_logging: r.parse("opencti.json_logging", None, parse_bool),
+            json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
             // Kept exactly as configured: OpenCTI names the connector's queue from this string,
             // and its workers read the queue of the id as stored (case matters there).
-            connector_id: r.parse("connector.id", None, |v| {
-                parse_uuid(v).map(|()| v.to_owned())
-            }),
+            connector_id: r.parse(CONNECTOR_ID, None, |v| parse_uuid(v).map(|()| v.to_owned())),
             connector_name: r
-                .parse("connector.name", None, parse_name)
+                .parse(CONNECTOR_NAME, None, parse_name)
                 .unwrap_or_else(|| "DISINFOX".into()),
             connector_scope: r
-                .parse("connector.scope", None, |v| Ok(split_list(v)))
+                .parse(CONNECTOR_SCOPE, None, |v| Ok(split_list(v)))
                 .unwrap_or_else(|| vec!["stix2".into()]),
-            duration_period: r.parse("connector.duration_period", None, parse_iso8601_duration),
+            duration_period: r.parse(CONNECTOR_DURATION_PERIOD, None, parse_iso8601_duration),
             queue_threshold_mb: r
-                .parse("connector.queue_threshold", None, parse_positive_f64)
+                .parse(CONNECTOR_QUEUE_THRESHOLD, None, parse_positive_f64)
                 .unwrap_or(DEFAULT_QUEUE_THRESHOLD_MB),
-            log_level: r.parse(
-                "connector.log_level",
-                args.log_level.as_deref(),
-                parse_level,
-            ),
+            log_level: r.parse(CONNECTOR_LOG_LEVEL, args.log_level.as_deref(), parse_level),
             http: http_options(&mut r, args),
-            state_file: r.text("disinfox_sync.state_file").map(PathBuf::from),
+            state_file: r.text(DISINFOX_SYNC_STATE_FILE).map(PathBuf::from),
             settle: r
-                .parse("disinfox_sync.settle", None, parse_duration)
+                .parse(DISINFOX_SYNC_SETTLE, None, parse_duration)
                 .unwrap_or(DEFAULT_SETTLE),
-            chunk_size: r.parse("disinfox_sync.chunk_size", None, parse_size),
-            chunk_objects: r.parse("disinfox_sync.chunk_objects", None, parse_size),
+            chunk_size: r.parse(DISINFOX_SYNC_CHUNK_SIZE, None, parse_size),
+            chunk_objects: r.parse(DISINFOX_SYNC_CHUNK_OBJECTS, None, parse_size),
             max_bundle_size: r
-                .parse("disinfox_sync.max_bundle_size", None, parse_size)
+                .parse(DISINFOX_SYNC_MAX_BUNDLE_SIZE, None, parse_size)
                 .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
             queue_protocol: mq::queue_protocol(&mut r),
             mq: mq::mq_settings(&mut r),
@@ -170,27 +161,27 @@ impl Config {
 
 /// Flags win outright; otherwise the environment or the file, then the defaults.
 fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
-    let mut timeout = |yaml: &str, flag: Option<Duration>, default: Duration| {
-        flag.or_else(|| r.parse(yaml, None, crate::cli::parse_timeout))
+    let mut timeout = |key: &Key, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(key, None, crate::cli::parse_timeout))
             .unwrap_or(default)
     };
     let connect_timeout = timeout(
-        "disinfox_sync.connect_timeout",
+        DISINFOX_SYNC_CONNECT_TIMEOUT,
         args.connect_timeout,
         DEFAULT_CONNECT_TIMEOUT,
     );
-    let timeout = timeout("disinfox_sync.timeout", args.timeout, DEFAULT_TIMEOUT);
-    let mut duration = |yaml: &str, flag: Option<Duration>, default: Duration| {
-        flag.or_else(|| r.parse(yaml, None, parse_duration))
+    let timeout = timeout(DISINFOX_SYNC_TIMEOUT, args.timeout, DEFAULT_TIMEOUT);
+    let mut duration = |key: &Key, flag: Option<Duration>, default: Duration| {
+        flag.or_else(|| r.parse(key, None, parse_duration))
             .unwrap_or(default)
     };
     let retry_delay = duration(
-        "disinfox_sync.retry_delay",
+        DISINFOX_SYNC_RETRY_DELAY,
         args.retry_delay,
         DEFAULT_RETRY_DELAY,
     );
     let retries = args.retries.or_else(|| {
-        r.parse("disinfox_sync.retries", None, |v| {
+        r.parse(DISINFOX_SYNC_RETRIES, None, |v| {
             v.parse::<u32>()
                 .map_err(|_| "expected a whole number such as 3".into())
         })
@@ -203,7 +194,7 @@ fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
         ca_cert: args
             .ca_cert
             .clone()
-            .or_else(|| r.text("disinfox_sync.ca_cert").map(PathBuf::from)),
+            .or_else(|| r.text(DISINFOX_SYNC_CA_CERT).map(PathBuf::from)),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::keys;
 use super::reader::Reader;
 use super::values::parse_bool;
 use crate::secret::Secret;
@@ -34,7 +35,7 @@ pub struct MqSettings {
 }
 
 pub(super) fn queue_protocol(r: &mut Reader) -> QueueProtocol {
-    r.parse("connector.queue_protocol", None, parse_protocol)
+    r.parse(keys::CONNECTOR_QUEUE_PROTOCOL, None, parse_protocol)
         .unwrap_or_default()
 }
 
@@ -48,23 +49,23 @@ fn parse_protocol(v: &str) -> Result<QueueProtocol, String> {
 
 pub(super) fn mq_settings(r: &mut Reader) -> MqSettings {
     MqSettings {
-        host: r.text("mq.host").filter(|h| !h.trim().is_empty()),
-        port: r.parse("mq.port", None, |v| {
+        host: r.text(keys::MQ_HOST).filter(|h| !h.trim().is_empty()),
+        port: r.parse(keys::MQ_PORT, None, |v| {
             v.trim()
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p > 0)
                 .ok_or_else(|| format!("'{v}' is not a TCP port; use e.g. 5672"))
         }),
-        vhost: r.text("mq.vhost"),
-        use_ssl: r.parse("mq.use_ssl", None, parse_bool),
-        user: r.text("mq.user"),
-        pass: r.secret("mq.pass"),
-        ca: r.text("mq.use_ssl_ca").map(PathBuf::from),
-        cert: r.text("mq.use_ssl_cert").map(PathBuf::from),
-        key: r.text("mq.use_ssl_key").map(PathBuf::from),
+        vhost: r.text(keys::MQ_VHOST),
+        use_ssl: r.parse(keys::MQ_USE_SSL, None, parse_bool),
+        user: r.text(keys::MQ_USER),
+        pass: r.secret(keys::MQ_PASS),
+        ca: r.text(keys::MQ_USE_SSL_CA).map(PathBuf::from),
+        cert: r.text(keys::MQ_USE_SSL_CERT).map(PathBuf::from),
+        key: r.text(keys::MQ_USE_SSL_KEY).map(PathBuf::from),
         reject_unauthorized: r
-            .parse("mq.use_ssl_reject_unauthorized", None, parse_bool)
+            .parse(keys::MQ_USE_SSL_REJECT_UNAUTHORIZED, None, parse_bool)
             .unwrap_or(true),
     }
 }

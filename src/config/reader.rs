@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Needs;
-use super::keys::{Group, Key, flag_name, k};
+use super::keys::{Group, Key, flag_name};
 use crate::secret::Secret;
 
 /// Where a value came from, for error messages that point at the thing to fix.
@@ -47,18 +47,17 @@ impl Reader<'_> {
     }
 
     /// The raw text of a setting, if any source has it.
-    pub(crate) fn text(&self, yaml: &str) -> Option<String> {
-        self.find(None, k(yaml)).map(|f| f.value)
+    pub(super) fn text(&self, key: &Key) -> Option<String> {
+        self.find(None, key).map(|f| f.value)
     }
 
     /// Parses a present value; reports it and returns `None` when it does not parse.
-    pub(crate) fn parse<T>(
+    pub(super) fn parse<T>(
         &mut self,
-        yaml: &str,
+        key: &Key,
         flag: Option<&str>,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let key = k(yaml);
         let found = self.find(flag, key)?;
         match parse(&found.value) {
             Ok(v) => Some(v),
@@ -72,8 +71,7 @@ impl Reader<'_> {
 
     /// A secret from `NAME`, `NAME_FILE` (one trailing newline trimmed, as Kubernetes mounts
     /// them) or the config file; setting both variables is ambiguous.
-    pub(crate) fn secret(&mut self, yaml: &str) -> Option<Secret> {
-        let key = k(yaml);
+    pub(super) fn secret(&mut self, key: &Key) -> Option<Secret> {
         let file_var = format!("{}_FILE", key.env);
         let direct = (self.env)(key.env).filter(|v| !v.is_empty());
         let path = (self.env)(&file_var).filter(|v| !v.is_empty());
