@@ -143,7 +143,7 @@ impl Drop for Pushgateway {
 /// Certificates and the Pushgateway's web configuration (TLS, basic auth) in `dir`; the CA.
 fn web_config(dir: &Path) -> std::path::PathBuf {
     assert!(
-        crate::tls::make_certs(dir),
+        crate::support::certs::make_certs(dir),
         "openssl could not make certificates"
     );
     let config = format!(

@@ -24,94 +24,14 @@ impl Drop for TlsServer {
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// A private CA, a leaf for 127.0.0.1 signed by it, and `s_server -www` serving it.
 fn start(dir: &Path) -> Option<TlsServer> {
-    if !make_certs(dir) {
+    if !crate::support::certs::make_certs(dir) {
         return None;
     }
     // The free port is picked before s_server binds it; another process may take it in
     // between, so a few ports are tried.
     (0..3).find_map(|_| serve(dir))
-}
-
-/// `ca.pem` (a private CA), `leaf.pem` and `leaf.key` (127.0.0.1, signed by it) in `dir`.
-pub fn make_certs(dir: &Path) -> bool {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .is_ok()
-        && openssl(
-            dir,
-            &[
-                &["req", "-x509"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=disinfox-sync test CA",
-                ],
-            ]
-            .concat(),
-        )
-        && openssl(
-            dir,
-            &[
-                &["req"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "leaf.key",
-                    "-out",
-                    "leaf.csr",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                ],
-            ]
-            .concat(),
-        )
-        && openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "leaf.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "leaf.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "leaf.ext",
-            ],
-        )
 }
 
 fn serve(dir: &Path) -> Option<TlsServer> {

@@ -71,7 +71,7 @@ impl Rabbit {
             "listeners.tcp.default = 127.0.0.1:{}\nloopback_users = none\ndefault_user = {USER}\ndefault_pass = {PASS}\n",
             self.port
         );
-        if make_certificates(d) {
+        if super::certs::make_certs(d) {
             let port = free_port();
             self.tls_port = Some(port);
             conf.push_str(&format!(
@@ -278,71 +278,6 @@ pub struct Received {
     pub delivery_mode: Option<u8>,
     pub content_encoding: Option<String>,
     pub body: Vec<u8>,
-}
-
-/// A private CA and a leaf for 127.0.0.1 signed by it, with the openssl command.
-fn make_certificates(dir: &Path) -> bool {
-    let run = |args: &[&str]| {
-        Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let ec = "ec_paramgen_curve:prime256v1";
-    let ext =
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
-    std::fs::write(dir.join("leaf.ext"), ext).is_ok()
-        && run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            ec,
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=disinfox-sync broker test CA",
-        ])
-        && run(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            ec,
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        && run(&[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ])
 }
 
 fn free_port() -> u16 {
