@@ -308,3 +308,27 @@ pub fn assert_all_imported(octi: &crate::support::opencti::OpenctiStandin) {
         );
     }
 }
+
+/// A DISINFOX stand-in and an isolated home, for `fetch`.
+pub struct FetchEnv {
+    pub home: tempfile::TempDir,
+    pub dx: crate::support::disinfox::DisinfoxStandin,
+}
+
+impl FetchEnv {
+    pub fn new(dx: crate::support::disinfox::DisinfoxStandin) -> FetchEnv {
+        FetchEnv {
+            home: tempfile::tempdir().unwrap(),
+            dx,
+        }
+    }
+
+    /// `disinfox-sync fetch` configured for the stand-in.
+    pub fn fetch(&self) -> Command {
+        let mut c = cli(self.home.path());
+        c.env("DISINFOX_URL", self.dx.endpoint_url())
+            .env("DISINFOX_API_KEY", self.dx.api_key())
+            .arg("fetch");
+        c
+    }
+}

@@ -11,30 +11,14 @@ use crate::common::{cli, ids, incidents};
 use crate::support::disinfox::{DisinfoxOptions, DisinfoxStandin, Fault};
 use crate::support::http::{Response, Server};
 
-struct Env {
-    home: tempfile::TempDir,
-    dx: DisinfoxStandin,
-}
+type Env = crate::common::FetchEnv;
 
 fn setup() -> Env {
     let dx = DisinfoxStandin::start(DisinfoxOptions {
         prefix: "/disinfox".into(),
         ..Default::default()
     });
-    Env {
-        home: tempfile::tempdir().unwrap(),
-        dx,
-    }
-}
-
-impl Env {
-    fn fetch(&self) -> assert_cmd::Command {
-        let mut c = cli(self.home.path());
-        c.env("DISINFOX_URL", self.dx.endpoint_url())
-            .env("DISINFOX_API_KEY", self.dx.api_key())
-            .arg("fetch");
-        c
-    }
+    Env::new(dx)
 }
 
 #[test]

@@ -7,28 +7,12 @@ use predicates::str::contains;
 use crate::common::{cli, incidents};
 use crate::support::disinfox::{DisinfoxOptions, DisinfoxStandin};
 
-struct Env {
-    home: tempfile::TempDir,
-    dx: DisinfoxStandin,
-}
+type Env = crate::common::FetchEnv;
 
 fn setup() -> Env {
     let dx = DisinfoxStandin::start(DisinfoxOptions::default());
     dx.add_objects(incidents(1, 0, Utc::now() - chrono::Duration::days(1)));
-    Env {
-        home: tempfile::tempdir().unwrap(),
-        dx,
-    }
-}
-
-impl Env {
-    fn fetch(&self) -> assert_cmd::Command {
-        let mut c = cli(self.home.path());
-        c.env("DISINFOX_URL", self.dx.endpoint_url())
-            .env("DISINFOX_API_KEY", self.dx.api_key())
-            .arg("fetch");
-        c
-    }
+    Env::new(dx)
 }
 
 #[test]
