@@ -2,6 +2,7 @@
 //! one connection, one channel in publisher-confirm mode. The CLI stays one-shot; nothing
 //! outlives the `Client`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -187,26 +188,26 @@ impl Client {
         first: u64,
         last: u64,
     ) -> Result<std::result::Result<(), Rejected>> {
-        let mut confirmed = first - 1;
+        let mut pending = Pending::new(first, last);
         let mut rejected: Option<String> = None;
-        while confirmed < last {
+        while !pending.is_empty() {
             let event = match self.next_event() {
                 Ok(Some(e)) => e,
                 Ok(None) => return Err(lost(&self.endpoint, "the connection ended")),
                 Err(()) => {
                     return Err(Error::Temporary(format!(
                         "the broker confirmed {} of {} messages within {}s; giving up on this run",
-                        confirmed + 1 - first,
-                        last + 1 - first,
+                        pending.settled(),
+                        pending.total,
                         self.timeout.as_secs()
                     ))
                     .into());
                 }
             };
             match event {
-                Event::Ack { tag, multiple } => confirmed = settle(confirmed, tag, multiple),
+                Event::Ack { tag, multiple } => pending.settle(tag, multiple),
                 Event::Nack { tag, multiple } => {
-                    confirmed = settle(confirmed, tag, multiple);
+                    pending.settle(tag, multiple);
                     rejected.get_or_insert_with(|| "the broker refused a message (NACK)".into());
                 }
                 Event::Returned(why) => {
@@ -262,10 +263,41 @@ impl Drop for Client {
     }
 }
 
-/// The broker confirms a channel's messages in order (a `multiple` ack covers every tag up to
-/// its own), so the highest tag seen is how far the run got.
-fn settle(confirmed: u64, tag: u64, _multiple: bool) -> u64 {
-    confirmed.max(tag)
+/// The delivery tags of a batch the broker has not settled yet. Confirms may come in any
+/// order (RabbitMQ: "the broker may confirm messages in any order"), so each tag is tracked:
+/// an ack or nack settles its own tag, and those below it only when `multiple` is set.
+#[derive(Debug)]
+struct Pending {
+    waiting: BTreeSet<u64>,
+    total: u64,
+}
+
+impl Pending {
+    fn new(first: u64, last: u64) -> Pending {
+        Pending {
+            waiting: (first..=last).collect(),
+            total: last + 1 - first,
+        }
+    }
+
+    fn settle(&mut self, tag: u64, multiple: bool) {
+        if multiple {
+            self.waiting = match tag.checked_add(1) {
+                Some(above) => self.waiting.split_off(&above),
+                None => BTreeSet::new(),
+            };
+        } else {
+            self.waiting.remove(&tag);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    fn settled(&self) -> u64 {
+        self.total - self.waiting.len() as u64
+    }
 }
 
 fn lost(endpoint: &Endpoint, why: &str) -> anyhow::Error {
@@ -346,5 +378,34 @@ impl ChannelCallback for OnChannel {
             ret.reply_code(),
             ret.reply_text()
         )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    #[test]
+    fn a_single_ack_settles_only_its_own_tag() {
+        let mut p = Pending::new(1, 3);
+        p.settle(3, false);
+        assert_eq!(p.settled(), 1);
+        assert!(!p.is_empty(), "tags 1 and 2 are still unconfirmed");
+        p.settle(1, false);
+        p.settle(2, false);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_multiple_ack_settles_every_tag_up_to_its_own() {
+        let mut p = Pending::new(5, 9);
+        p.settle(7, true);
+        assert_eq!(p.settled(), 3);
+        p.settle(9, false);
+        assert_eq!(p.settled(), 4, "tag 8 is still waiting");
+        p.settle(8, true);
+        assert!(p.is_empty());
+        p.settle(u64::MAX, true);
+        assert!(p.is_empty());
     }
 }
