@@ -12,13 +12,13 @@ use amqprs::channel::{
 };
 use amqprs::connection::{Connection, OpenConnectionArguments};
 use amqprs::security::SecurityCredentials;
-use amqprs::tls::TlsAdaptor;
 use amqprs::{Ack, BasicProperties, Cancel, Close, CloseChannel, Nack, Return};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::endpoint::Endpoint;
 use super::errors::{self, Stage};
+use super::relay::Relay;
 use crate::config::MqSettings;
 use crate::error::{Error, Result};
 
@@ -75,27 +75,15 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::LocalIo(format!("cannot start the AMQP runtime: {e}")))?;
-        let mut args = OpenConnectionArguments::new(
-            &endpoint.host,
-            endpoint.port,
-            &endpoint.user,
-            endpoint.pass.expose(),
-        );
-        args.virtual_host(&endpoint.vhost)
-            .heartbeat(10)
-            .connection_name("disinfox-sync")
-            .credentials(SecurityCredentials::new_plain(
-                &endpoint.user,
-                endpoint.pass.expose(),
-            ));
-        if endpoint.use_ssl {
+        let tls = if endpoint.use_ssl {
             let config = super::tls::client_config(mq)?;
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-            args.tls_adaptor(TlsAdaptor::new(connector, endpoint.host.clone()));
-        }
+            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        } else {
+            None
+        };
         let (tx, events) = unbounded_channel();
         let (conn, channel) = rt.block_on(async {
-            let conn = within(timeout, Stage::Connect, endpoint, Connection::open(&args)).await?;
+            let conn = open(endpoint, tls, timeout).await?;
             conn.register_callback(OnConnection(tx.clone()))
                 .await
                 .map_err(|e| errors::classify(Stage::Channel, endpoint, &e))?;
@@ -298,6 +286,36 @@ impl Pending {
     fn settled(&self) -> u64 {
         self.total - self.waiting.len() as u64
     }
+}
+
+/// Opens the connection through the [`Relay`], which dials the broker (TLS included) and
+/// checks what it sends; a failed handshake is explained by what the relay saw, if anything.
+async fn open(
+    endpoint: &Endpoint,
+    tls: Option<tokio_rustls::TlsConnector>,
+    timeout: Duration,
+) -> Result<Connection> {
+    let relay = Relay::start(endpoint, tls).await.map_err(|e| {
+        Error::LocalIo(format!(
+            "cannot open a loopback port for the AMQP relay: {e}"
+        ))
+    })?;
+    let mut args = OpenConnectionArguments::new(
+        "127.0.0.1",
+        relay.port,
+        &endpoint.user,
+        endpoint.pass.expose(),
+    );
+    args.virtual_host(&endpoint.vhost)
+        .heartbeat(10)
+        .connection_name("disinfox-sync")
+        .credentials(SecurityCredentials::new_plain(
+            &endpoint.user,
+            endpoint.pass.expose(),
+        ));
+    within(timeout, Stage::Connect, endpoint, Connection::open(&args))
+        .await
+        .map_err(|e| relay.fault().map_or(e, |f| errors::from_fault(endpoint, f)))
 }
 
 fn lost(endpoint: &Endpoint, why: &str) -> anyhow::Error {

@@ -2,6 +2,7 @@
 //! codes (403 ACCESS_REFUSED, 530 NOT_ALLOWED) and rustls' messages are stable enough to read.
 
 use super::endpoint::Endpoint;
+use super::relay::Fault;
 use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,26 @@ pub(super) fn classify(
     let text = crate::secret::scrub(&err.to_string());
     let at = format!("{}:{}", endpoint.host, endpoint.port);
     kind(stage, endpoint.use_ssl, &text, &at).into()
+}
+
+/// What the relay saw before the handshake failed (see `relay`).
+pub(super) fn from_fault(endpoint: &Endpoint, fault: Fault) -> anyhow::Error {
+    let at = format!("{}:{}", endpoint.host, endpoint.port);
+    match fault {
+        Fault::Dial(text) => kind(
+            Stage::Connect,
+            endpoint.use_ssl,
+            &crate::secret::scrub(&text),
+            &at,
+        ),
+        Fault::ClosedEarly(text) => Error::Temporary(format!(
+            "the broker at {at} closed the connection before the AMQP handshake ({text}): check that MQ_PORT is its AMQP port (MQ_USE_SSL for a TLS port); run again later"
+        )),
+        Fault::NotAmqp(text) => Error::Protocol(format!(
+            "what the peer at {at} sent is not AMQP 0-9-1 ({text}): check MQ_HOST, MQ_PORT and MQ_USE_SSL"
+        )),
+    }
+    .into()
 }
 
 fn kind(stage: Stage, tls: bool, text: &str, at: &str) -> Error {

@@ -33,7 +33,7 @@ const MESSAGE_KEYS: &[&str] = &[
     "work_id",
 ];
 
-fn peers(version: &str) -> Peers {
+pub(crate) fn peers(version: &str) -> Peers {
     let opts = OpenctiOptions {
         broker: BrokerAnswer {
             user: USER.into(),
@@ -53,7 +53,7 @@ fn amqp_cmd(p: &Peers, rabbit: &Rabbit) -> assert_cmd::Command {
     on_port(p, rabbit.port)
 }
 
-fn on_port(p: &Peers, port: u16) -> assert_cmd::Command {
+pub(crate) fn on_port(p: &Peers, port: u16) -> assert_cmd::Command {
     let mut c = p.cmd();
     c.env("CONNECTOR_QUEUE_PROTOCOL", "amqp")
         .env("MQ_HOST", "127.0.0.1")
@@ -69,7 +69,7 @@ fn route(rabbit: &Rabbit) {
     );
 }
 
-fn add(p: &Peers, count: u64, first: u64) -> BTreeSet<String> {
+pub(crate) fn add(p: &Peers, count: u64, first: u64) -> BTreeSet<String> {
     let objs = incidents(
         count,
         first,
@@ -179,7 +179,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
 }
 
 /// Not a skip: a measured figure worth seeing in the run's output.
-fn skip_note(text: &str) {
+pub(crate) fn skip_note(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "note: {text}");
 }
