@@ -169,3 +169,46 @@ fn run_measured(p: &Peers, port: u16, args: &[&str]) -> (Option<i32>, i64, Strin
     let stderr = std::fs::read_to_string(&err).unwrap_or_default();
     (code, usage.ru_maxrss, stderr)
 }
+
+/// The broker's TLS files are read with a bound, regular files only: `/dev/zero` must not
+/// fill the memory, a FIFO nobody writes to must not hang the run (assert_cmd's timeout
+/// bounds the test if it does).
+#[test]
+fn broker_tls_files_must_be_regular_files() {
+    let broker = Broker::start(Script::OutOfOrder);
+    let p = peers("6.9.17");
+    add(&p, 1, 500);
+    let fifo = p.home.path().join("key.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    // A real certificate for MQ_USE_SSL_CERT while the key is the FIFO (read in that order).
+    assert!(crate::support::certs::make_certs(p.home.path()), "openssl");
+    let pem = p.home.path().join("leaf.pem");
+    let cases: [(&str, &std::path::Path, &str); 3] = [
+        (
+            "MQ_USE_SSL_CA",
+            std::path::Path::new("/dev/zero"),
+            "a device",
+        ),
+        ("MQ_USE_SSL_CERT", &fifo, "a FIFO"),
+        ("MQ_USE_SSL_KEY", &fifo, "a FIFO"),
+    ];
+    for (var, path, what) in cases {
+        let mut c = run(&p, &broker);
+        c.timeout(Duration::from_secs(20))
+            .env("MQ_USE_SSL", "true")
+            .env(var, path);
+        if var == "MQ_USE_SSL_KEY" {
+            c.env("MQ_USE_SSL_CERT", &pem);
+        } else if var == "MQ_USE_SSL_CERT" {
+            c.env("MQ_USE_SSL_KEY", &pem);
+        }
+        let out = c.arg("sync").assert().code(78).get_output().stderr.clone();
+        let text = String::from_utf8_lossy(&out);
+        let line = text.lines().last().unwrap_or_default();
+        assert!(line.contains(var) && line.contains(what), "{text}");
+    }
+    assert_eq!(cursor(&p), "", "cursor unchanged");
+    assert!(broker.published().is_empty());
+}
