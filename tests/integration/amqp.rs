@@ -166,6 +166,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
     refused_credentials_fail_77_and_stay_secret(&rabbit.lock().unwrap());
     unreachable_broker_fails_75(&rabbit.lock().unwrap());
     unroutable_messages_are_retried_then_75(&rabbit.lock().unwrap());
+    a_full_queue_nacks_and_the_run_fails_75(&rabbit.lock().unwrap());
     opencti_6_0_0_works_over_amqp_only(&rabbit.lock().unwrap());
     knowledge_update_is_required_before_publishing(&rabbit.lock().unwrap());
     wait_follows_the_work_the_run_opened(&rabbit.lock().unwrap());
@@ -320,6 +321,30 @@ fn unroutable_messages_are_retried_then_75(rabbit: &Rabbit) {
         "cursor unchanged"
     );
     assert!(p.octi.works().iter().all(|w| w.in_error));
+}
+
+/// A queue at its `x-max-length` with `x-overflow: reject-publish`: RabbitMQ NACKs the
+/// publishes it cannot take. Each retry publishes the whole batch again into the full queue,
+/// so the run gives up with 75 and the cursor stays.
+fn a_full_queue_nacks_and_the_run_fails_75(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    let queue = push_queue(CONNECTOR_ID);
+    rabbit.declare_limited_push_route(PUSH_EXCHANGE, &queue, &push_routing(CONNECTOR_ID), 2);
+    add(&p, 3, 380);
+    amqp_cmd(&p, rabbit)
+        .args(["--retries", "1", "sync"])
+        .assert()
+        .code(75)
+        .stderr(contains("NACK"))
+        .stderr(contains("gave up after 1 retries"));
+    assert_eq!(
+        p.octi.state(CONNECTOR_ID).as_deref(),
+        Some(""),
+        "cursor unchanged"
+    );
+    assert!(p.octi.works().iter().all(|w| w.in_error));
+    assert_eq!(rabbit.message_count(&queue), 2, "the queue took what fit");
+    rabbit.delete_queue(&queue);
 }
 
 fn opencti_6_0_0_works_over_amqp_only(rabbit: &Rabbit) {
