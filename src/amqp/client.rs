@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::endpoint::Endpoint;
 use super::errors::{self, Stage};
-use super::relay::Relay;
+use super::relay::{Fault, Relay};
 use crate::config::MqSettings;
 use crate::error::{Error, Result};
 
@@ -44,6 +44,7 @@ pub(crate) struct Client {
     rt: Runtime,
     /// Always `Some` until dropped: amqprs' handles must be dropped inside the runtime.
     live: Option<Live>,
+    relay: Relay,
     events: UnboundedReceiver<Event>,
     endpoint: Endpoint,
     /// Delivery tags run from 1 on a confirm-mode channel.
@@ -82,8 +83,8 @@ impl Client {
             None
         };
         let (tx, events) = unbounded_channel();
-        let (conn, channel) = rt.block_on(async {
-            let conn = open(endpoint, tls, timeout).await?;
+        let (conn, channel, relay) = rt.block_on(async {
+            let (conn, relay) = open(endpoint, tls, timeout).await?;
             conn.register_callback(OnConnection(tx.clone()))
                 .await
                 .map_err(|e| errors::classify(Stage::Channel, endpoint, &e))?;
@@ -100,12 +101,13 @@ impl Client {
                 channel.confirm_select(ConfirmSelectArguments::default()),
             )
             .await?;
-            Ok::<_, anyhow::Error>((conn, channel))
+            Ok::<_, anyhow::Error>((conn, channel, relay))
         })?;
         log::info!("connected to the broker at {}", endpoint.describe());
         Ok(Client {
             rt,
             live: Some(Live { conn, channel }),
+            relay,
             events,
             endpoint: endpoint.clone(),
             published: 0,
@@ -181,7 +183,7 @@ impl Client {
         while !pending.is_empty() {
             let event = match self.next_event() {
                 Ok(Some(e)) => e,
-                Ok(None) => return Err(lost(&self.endpoint, "the connection ended")),
+                Ok(None) => return Err(self.lost("the connection ended")),
                 Err(()) => {
                     return Err(Error::Temporary(format!(
                         "the broker confirmed {} of {} messages within {}s; giving up on this run",
@@ -203,7 +205,7 @@ impl Client {
                         "the broker could not route a message to a queue ({why}): is the connector registered on this broker and vhost?"
                     ));
                 }
-                Event::Closed(why) => return Err(lost(&self.endpoint, &why)),
+                Event::Closed(why) => return Err(self.lost(&why)),
             }
         }
         Ok(rejected.map_or(Ok(()), |why| Err(Rejected(why))))
@@ -227,6 +229,15 @@ impl Client {
             }
         }
         Err(())
+    }
+
+    /// The connection ended before every confirm came: what the relay saw, if it cut it (76
+    /// for a broker that sent something other than AMQP), else a temporary failure.
+    fn lost(&self, why: &str) -> anyhow::Error {
+        match self.relay.fault() {
+            Some(fault @ Fault::NotAmqp(_)) => errors::from_fault(&self.endpoint, fault),
+            _ => lost(&self.endpoint, why),
+        }
     }
 
     fn live(&self) -> &Live {
@@ -294,7 +305,7 @@ async fn open(
     endpoint: &Endpoint,
     tls: Option<tokio_rustls::TlsConnector>,
     timeout: Duration,
-) -> Result<Connection> {
+) -> Result<(Connection, Relay)> {
     let relay = Relay::start(endpoint, tls).await.map_err(|e| {
         Error::LocalIo(format!(
             "cannot open a loopback port for the AMQP relay: {e}"
@@ -313,9 +324,10 @@ async fn open(
             &endpoint.user,
             endpoint.pass.expose(),
         ));
-    within(timeout, Stage::Connect, endpoint, Connection::open(&args))
-        .await
-        .map_err(|e| relay.fault().map_or(e, |f| errors::from_fault(endpoint, f)))
+    match within(timeout, Stage::Connect, endpoint, Connection::open(&args)).await {
+        Ok(conn) => Ok((conn, relay)),
+        Err(e) => Err(relay.fault().map_or(e, |f| errors::from_fault(endpoint, f))),
+    }
 }
 
 fn lost(endpoint: &Endpoint, why: &str) -> anyhow::Error {

@@ -115,6 +115,21 @@ fn a_garbage_stream_fails_76_in_bounded_memory() {
     assert_eq!(cursor(&p), "", "cursor unchanged");
 }
 
+/// The same garbage once the handshake is done and the first batch published: still 76, the
+/// cursor unchanged, memory bounded.
+#[test]
+fn garbage_after_the_handshake_fails_76_in_bounded_memory() {
+    let broker = Broker::start(Script::GarbageAfterPublish);
+    let p = peers("6.9.17");
+    add(&p, 2, 450);
+    let (code, peak_kib, stderr) = run_measured(&p, broker.port, &["sync"]);
+    assert_eq!(code, Some(76), "{stderr}");
+    assert!(stderr.contains("not AMQP"), "{stderr}");
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+    assert!(!broker.published().is_empty(), "the run published first");
+    assert_eq!(cursor(&p), "", "cursor unchanged");
+}
+
 /// The CLI run to its end (killed after 60 s), with its exit code, peak RSS in KiB and stderr.
 /// An address-space cap of 1 GiB keeps a runaway from taking the machine with it.
 fn run_measured(p: &Peers, port: u16, args: &[&str]) -> (Option<i32>, i64, String) {

@@ -33,6 +33,8 @@ pub enum Script {
     ResetBeforeHandshake,
     /// Random bytes, endlessly, instead of the protocol.
     Garbage,
+    /// The handshake as usual, then random bytes, endlessly, once the first publish came.
+    GarbageAfterPublish,
 }
 
 pub struct Broker {
@@ -351,6 +353,10 @@ impl Session {
     fn confirm(&mut self) -> std::io::Result<()> {
         if self.pending.is_empty() || self.shared.script == Script::Silent {
             return Ok(());
+        }
+        if self.shared.script == Script::GarbageAfterPublish {
+            garbage(self.stream.try_clone()?, &self.shared);
+            return Err(ErrorKind::ConnectionAborted.into());
         }
         let mut tags = std::mem::take(&mut self.pending);
         tags.reverse();
