@@ -110,4 +110,26 @@ mod tests {
         );
         assert_eq!(k(Stage::Publish, false, "ACCESS_REFUSED"), 75);
     }
+
+    #[test]
+    fn relay_faults() {
+        let endpoint = Endpoint {
+            host: "h".into(),
+            port: 1,
+            vhost: "/".into(),
+            use_ssl: false,
+            user: "u".into(),
+            pass: crate::secret::Secret::new("p".into()),
+            exchange: "x".into(),
+            routing_key: "r".into(),
+            applicant_id: None,
+        };
+        let code = |f| {
+            let e = from_fault(&endpoint, f);
+            e.downcast_ref::<Error>().unwrap().code().code()
+        };
+        assert_eq!(code(Fault::ClosedEarly("reset".into())), 75);
+        assert_eq!(code(Fault::NotAmqp("type 7".into())), 76);
+        assert_eq!(code(Fault::Dial("Connection refused".into())), 75);
+    }
 }
