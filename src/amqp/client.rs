@@ -2,6 +2,7 @@
 //! one connection, one channel in publisher-confirm mode. The CLI stays one-shot; nothing
 //! outlives the `Client`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,13 +12,13 @@ use amqprs::channel::{
 };
 use amqprs::connection::{Connection, OpenConnectionArguments};
 use amqprs::security::SecurityCredentials;
-use amqprs::tls::TlsAdaptor;
 use amqprs::{Ack, BasicProperties, Cancel, Close, CloseChannel, Nack, Return};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::endpoint::Endpoint;
 use super::errors::{self, Stage};
+use super::relay::{Fault, Relay};
 use crate::config::MqSettings;
 use crate::error::{Error, Result};
 
@@ -43,6 +44,7 @@ pub(crate) struct Client {
     rt: Runtime,
     /// Always `Some` until dropped: amqprs' handles must be dropped inside the runtime.
     live: Option<Live>,
+    relay: Relay,
     events: UnboundedReceiver<Event>,
     endpoint: Endpoint,
     /// Delivery tags run from 1 on a confirm-mode channel.
@@ -74,27 +76,15 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::LocalIo(format!("cannot start the AMQP runtime: {e}")))?;
-        let mut args = OpenConnectionArguments::new(
-            &endpoint.host,
-            endpoint.port,
-            &endpoint.user,
-            endpoint.pass.expose(),
-        );
-        args.virtual_host(&endpoint.vhost)
-            .heartbeat(10)
-            .connection_name("disinfox-sync")
-            .credentials(SecurityCredentials::new_plain(
-                &endpoint.user,
-                endpoint.pass.expose(),
-            ));
-        if endpoint.use_ssl {
+        let tls = if endpoint.use_ssl {
             let config = super::tls::client_config(mq)?;
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-            args.tls_adaptor(TlsAdaptor::new(connector, endpoint.host.clone()));
-        }
+            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        } else {
+            None
+        };
         let (tx, events) = unbounded_channel();
-        let (conn, channel) = rt.block_on(async {
-            let conn = within(timeout, Stage::Connect, endpoint, Connection::open(&args)).await?;
+        let (conn, channel, relay) = rt.block_on(async {
+            let (conn, relay) = open(endpoint, tls, timeout).await?;
             conn.register_callback(OnConnection(tx.clone()))
                 .await
                 .map_err(|e| errors::classify(Stage::Channel, endpoint, &e))?;
@@ -111,12 +101,13 @@ impl Client {
                 channel.confirm_select(ConfirmSelectArguments::default()),
             )
             .await?;
-            Ok::<_, anyhow::Error>((conn, channel))
+            Ok::<_, anyhow::Error>((conn, channel, relay))
         })?;
         log::info!("connected to the broker at {}", endpoint.describe());
         Ok(Client {
             rt,
             live: Some(Live { conn, channel }),
+            relay,
             events,
             endpoint: endpoint.clone(),
             published: 0,
@@ -187,26 +178,26 @@ impl Client {
         first: u64,
         last: u64,
     ) -> Result<std::result::Result<(), Rejected>> {
-        let mut confirmed = first - 1;
+        let mut pending = Pending::new(first, last);
         let mut rejected: Option<String> = None;
-        while confirmed < last {
+        while !pending.is_empty() {
             let event = match self.next_event() {
                 Ok(Some(e)) => e,
-                Ok(None) => return Err(lost(&self.endpoint, "the connection ended")),
+                Ok(None) => return Err(self.lost("the connection ended")),
                 Err(()) => {
                     return Err(Error::Temporary(format!(
                         "the broker confirmed {} of {} messages within {}s; giving up on this run",
-                        confirmed + 1 - first,
-                        last + 1 - first,
+                        pending.settled(),
+                        pending.total,
                         self.timeout.as_secs()
                     ))
                     .into());
                 }
             };
             match event {
-                Event::Ack { tag, multiple } => confirmed = settle(confirmed, tag, multiple),
+                Event::Ack { tag, multiple } => pending.settle(tag, multiple),
                 Event::Nack { tag, multiple } => {
-                    confirmed = settle(confirmed, tag, multiple);
+                    pending.settle(tag, multiple);
                     rejected.get_or_insert_with(|| "the broker refused a message (NACK)".into());
                 }
                 Event::Returned(why) => {
@@ -214,7 +205,7 @@ impl Client {
                         "the broker could not route a message to a queue ({why}): is the connector registered on this broker and vhost?"
                     ));
                 }
-                Event::Closed(why) => return Err(lost(&self.endpoint, &why)),
+                Event::Closed(why) => return Err(self.lost(&why)),
             }
         }
         Ok(rejected.map_or(Ok(()), |why| Err(Rejected(why))))
@@ -240,6 +231,15 @@ impl Client {
         Err(())
     }
 
+    /// The connection ended before every confirm came: what the relay saw, if it cut it (76
+    /// for a broker that sent something other than AMQP), else a temporary failure.
+    fn lost(&self, why: &str) -> anyhow::Error {
+        match self.relay.fault() {
+            Some(fault @ Fault::NotAmqp(_)) => errors::from_fault(&self.endpoint, fault),
+            _ => lost(&self.endpoint, why),
+        }
+    }
+
     fn live(&self) -> &Live {
         self.live.as_ref().expect("open until dropped")
     }
@@ -262,10 +262,72 @@ impl Drop for Client {
     }
 }
 
-/// The broker confirms a channel's messages in order (a `multiple` ack covers every tag up to
-/// its own), so the highest tag seen is how far the run got.
-fn settle(confirmed: u64, tag: u64, _multiple: bool) -> u64 {
-    confirmed.max(tag)
+/// The delivery tags of a batch the broker has not settled yet. Confirms may come in any
+/// order (RabbitMQ: "the broker may confirm messages in any order"), so each tag is tracked:
+/// an ack or nack settles its own tag, and those below it only when `multiple` is set.
+#[derive(Debug)]
+struct Pending {
+    waiting: BTreeSet<u64>,
+    total: u64,
+}
+
+impl Pending {
+    fn new(first: u64, last: u64) -> Pending {
+        Pending {
+            waiting: (first..=last).collect(),
+            total: last + 1 - first,
+        }
+    }
+
+    fn settle(&mut self, tag: u64, multiple: bool) {
+        if multiple {
+            self.waiting = match tag.checked_add(1) {
+                Some(above) => self.waiting.split_off(&above),
+                None => BTreeSet::new(),
+            };
+        } else {
+            self.waiting.remove(&tag);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    fn settled(&self) -> u64 {
+        self.total - self.waiting.len() as u64
+    }
+}
+
+/// Opens the connection through the [`Relay`], which dials the broker (TLS included) and
+/// checks what it sends; a failed handshake is explained by what the relay saw, if anything.
+async fn open(
+    endpoint: &Endpoint,
+    tls: Option<tokio_rustls::TlsConnector>,
+    timeout: Duration,
+) -> Result<(Connection, Relay)> {
+    let relay = Relay::start(endpoint, tls).await.map_err(|e| {
+        Error::LocalIo(format!(
+            "cannot open a loopback port for the AMQP relay: {e}"
+        ))
+    })?;
+    let mut args = OpenConnectionArguments::new(
+        "127.0.0.1",
+        relay.port,
+        &endpoint.user,
+        endpoint.pass.expose(),
+    );
+    args.virtual_host(&endpoint.vhost)
+        .heartbeat(10)
+        .connection_name("disinfox-sync")
+        .credentials(SecurityCredentials::new_plain(
+            &endpoint.user,
+            endpoint.pass.expose(),
+        ));
+    match within(timeout, Stage::Connect, endpoint, Connection::open(&args)).await {
+        Ok(conn) => Ok((conn, relay)),
+        Err(e) => Err(relay.fault().map_or(e, |f| errors::from_fault(endpoint, f))),
+    }
 }
 
 fn lost(endpoint: &Endpoint, why: &str) -> anyhow::Error {
@@ -346,5 +408,34 @@ impl ChannelCallback for OnChannel {
             ret.reply_code(),
             ret.reply_text()
         )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    #[test]
+    fn a_single_ack_settles_only_its_own_tag() {
+        let mut p = Pending::new(1, 3);
+        p.settle(3, false);
+        assert_eq!(p.settled(), 1);
+        assert!(!p.is_empty(), "tags 1 and 2 are still unconfirmed");
+        p.settle(1, false);
+        p.settle(2, false);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_multiple_ack_settles_every_tag_up_to_its_own() {
+        let mut p = Pending::new(5, 9);
+        p.settle(7, true);
+        assert_eq!(p.settled(), 3);
+        p.settle(9, false);
+        assert_eq!(p.settled(), 4, "tag 8 is still waiting");
+        p.settle(8, true);
+        assert!(p.is_empty());
+        p.settle(u64::MAX, true);
+        assert!(p.is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! codes (403 ACCESS_REFUSED, 530 NOT_ALLOWED) and rustls' messages are stable enough to read.
 
 use super::endpoint::Endpoint;
+use super::relay::Fault;
 use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,26 @@ pub(super) fn classify(
     let text = crate::secret::scrub(&err.to_string());
     let at = format!("{}:{}", endpoint.host, endpoint.port);
     kind(stage, endpoint.use_ssl, &text, &at).into()
+}
+
+/// What the relay saw before the handshake failed (see `relay`).
+pub(super) fn from_fault(endpoint: &Endpoint, fault: Fault) -> anyhow::Error {
+    let at = format!("{}:{}", endpoint.host, endpoint.port);
+    match fault {
+        Fault::Dial(text) => kind(
+            Stage::Connect,
+            endpoint.use_ssl,
+            &crate::secret::scrub(&text),
+            &at,
+        ),
+        Fault::ClosedEarly(text) => Error::Temporary(format!(
+            "the broker at {at} closed the connection before the AMQP handshake ({text}): check that MQ_PORT is its AMQP port (MQ_USE_SSL for a TLS port); run again later"
+        )),
+        Fault::NotAmqp(text) => Error::Protocol(format!(
+            "what the peer at {at} sent is not AMQP 0-9-1 ({text}): check MQ_HOST, MQ_PORT and MQ_USE_SSL"
+        )),
+    }
+    .into()
 }
 
 fn kind(stage: Stage, tls: bool, text: &str, at: &str) -> Error {
@@ -88,5 +109,27 @@ mod tests {
             75
         );
         assert_eq!(k(Stage::Publish, false, "ACCESS_REFUSED"), 75);
+    }
+
+    #[test]
+    fn relay_faults() {
+        let endpoint = Endpoint {
+            host: "h".into(),
+            port: 1,
+            vhost: "/".into(),
+            use_ssl: false,
+            user: "u".into(),
+            pass: crate::secret::Secret::new("p".into()),
+            exchange: "x".into(),
+            routing_key: "r".into(),
+            applicant_id: None,
+        };
+        let code = |f| {
+            let e = from_fault(&endpoint, f);
+            e.downcast_ref::<Error>().unwrap().code().code()
+        };
+        assert_eq!(code(Fault::ClosedEarly("reset".into())), 75);
+        assert_eq!(code(Fault::NotAmqp("type 7".into())), 76);
+        assert_eq!(code(Fault::Dial("Connection refused".into())), 75);
     }
 }

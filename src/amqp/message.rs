@@ -14,7 +14,9 @@ pub(super) struct Meta<'a> {
 
 /// `{"bundle_type":"QUEUE_BUNDLE","applicant_id",…,"action_sequence","entities_types",
 /// "content","update","draft_id","work_id"}`. `update` is true: the run upserts, as the
-/// platform's own `stixBundlePush` does.
+/// platform's own `stixBundlePush` does. `draft_id` is `""`, never `null`: the worker imports a
+/// `null` draft into the user's current draft context (6.5+), while `""` sets its
+/// `opencti-draft-id` header empty and so imports into the live knowledge, as the run means to.
 pub(super) fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut String) -> Vec<u8> {
     single_bundle(object, scratch);
     let mut message = json!({
@@ -24,7 +26,7 @@ pub(super) fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut 
         "entities_types": [],
         "content": STANDARD.encode(scratch.as_bytes()),
         "update": true,
-        "draft_id": null,
+        "draft_id": "",
     });
     if let Some(w) = meta.work_id {
         message["work_id"] = json!(w);
@@ -40,4 +42,23 @@ fn single_bundle(object: &Object, out: &mut String) {
     out.push_str("\",\"spec_version\":\"2.1\",\"objects\":[");
     out.push_str(object.raw);
     out.push_str("]}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_leaves_the_draft_context() {
+        let input = br#"{"type":"bundle","id":"bundle--5d0ff5ac-4ef4-4f5b-8d2c-0d2c1c7e6f01","objects":[{"type":"identity","spec_version":"2.1","id":"identity--5d0ff5ac-4ef4-4f5b-8d2c-0d2c1c7e6f02","name":"x"}]}"#;
+        let prepared = crate::bundle::prepare(crate::bundle::parse(input).unwrap());
+        let object = &prepared.objects[0];
+        let meta = Meta {
+            applicant_id: Some("u1"),
+            work_id: None,
+        };
+        let body = body(&meta, 1, object, &mut String::new());
+        let message: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(message["draft_id"], "", "{message}");
+    }
 }

@@ -8,6 +8,7 @@ mod endpoint;
 mod errors;
 mod message;
 mod push;
+mod relay;
 mod tls;
 
 pub(crate) use client::Client;

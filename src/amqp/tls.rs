@@ -42,12 +42,14 @@ pub(super) fn client_config(mq: &MqSettings) -> Result<ClientConfig> {
     match (&mq.cert, &mq.key) {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "MQ_USE_SSL_CERT")?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                Error::Config(format!(
-                    "MQ_USE_SSL_KEY {}: not a PEM private key ({e})",
-                    key.display()
-                ))
-            })?;
+            let key = PrivateKeyDer::from_pem_slice(&read_local(key, "MQ_USE_SSL_KEY")?).map_err(
+                |e| {
+                    Error::Config(format!(
+                        "MQ_USE_SSL_KEY {}: not a PEM private key ({e})",
+                        key.display()
+                    ))
+                },
+            )?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| Error::Config(format!("MQ_USE_SSL_CERT / MQ_USE_SSL_KEY: {e}")).into())
@@ -62,14 +64,31 @@ pub(super) fn client_config(mq: &MqSettings) -> Result<ClientConfig> {
 
 fn read_certs(path: &Path, var: &str) -> Result<Vec<CertificateDer<'static>>> {
     let bad = |why: String| Error::Config(format!("{var} {}: {why}", path.display()));
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(format!("cannot read it ({e})")))?
+    let pem = read_local(path, var)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| bad(format!("not PEM certificates ({e})")))?;
     if certs.is_empty() {
         return Err(bad("holds no PEM certificate".into()).into());
     }
     Ok(certs)
+}
+
+/// A PEM file named by `var`, read with a bound: a regular file only (a FIFO nobody writes to
+/// would hang the run, `/dev/zero` would fill the memory).
+fn read_local(path: &Path, var: &str) -> Result<Vec<u8>> {
+    use crate::input::{Accept, MAX_CONFIG, ReadError, read_file};
+    read_file(path, MAX_CONFIG, Accept::RegularOnly).map_err(|e| {
+        let fix = match e {
+            ReadError::NotFound(_) | ReadError::Io(_) => "check the path and its permissions",
+            ReadError::NotAFile(_) | ReadError::TooLarge { .. } => "point it at a PEM file",
+        };
+        Error::Config(format!(
+            "{var} {}: cannot read it ({e}): {fix}",
+            path.display()
+        ))
+        .into()
+    })
 }
 
 /// `MQ_USE_SSL_REJECT_UNAUTHORIZED=false`: any certificate, any name (signatures on the

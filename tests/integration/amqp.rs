@@ -33,7 +33,7 @@ const MESSAGE_KEYS: &[&str] = &[
     "work_id",
 ];
 
-fn peers(version: &str) -> Peers {
+pub(crate) fn peers(version: &str) -> Peers {
     let opts = OpenctiOptions {
         broker: BrokerAnswer {
             user: USER.into(),
@@ -53,7 +53,7 @@ fn amqp_cmd(p: &Peers, rabbit: &Rabbit) -> assert_cmd::Command {
     on_port(p, rabbit.port)
 }
 
-fn on_port(p: &Peers, port: u16) -> assert_cmd::Command {
+pub(crate) fn on_port(p: &Peers, port: u16) -> assert_cmd::Command {
     let mut c = p.cmd();
     c.env("CONNECTOR_QUEUE_PROTOCOL", "amqp")
         .env("MQ_HOST", "127.0.0.1")
@@ -69,7 +69,7 @@ fn route(rabbit: &Rabbit) {
     );
 }
 
-fn add(p: &Peers, count: u64, first: u64) -> BTreeSet<String> {
+pub(crate) fn add(p: &Peers, count: u64, first: u64) -> BTreeSet<String> {
     let objs = incidents(
         count,
         first,
@@ -120,7 +120,7 @@ fn drain_any(p: &Peers, rabbit: &Rabbit) -> (Vec<Value>, Option<String>) {
         assert_eq!(body["action_sequence"], (i + 1) as u64);
         assert_eq!(body["entities_types"], serde_json::json!([]));
         assert_eq!(body["update"], true);
-        assert_eq!(body["draft_id"], Value::Null);
+        assert_eq!(body["draft_id"], "", "no fallback to the user's draft");
         let w = body["work_id"].as_str().map(str::to_owned);
         assert_eq!(work.get_or_insert(w.clone()), &w, "one work per run");
         let content = base64::engine::general_purpose::STANDARD
@@ -166,6 +166,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
     refused_credentials_fail_77_and_stay_secret(&rabbit.lock().unwrap());
     unreachable_broker_fails_75(&rabbit.lock().unwrap());
     unroutable_messages_are_retried_then_75(&rabbit.lock().unwrap());
+    a_full_queue_nacks_and_the_run_fails_75(&rabbit.lock().unwrap());
     opencti_6_0_0_works_over_amqp_only(&rabbit.lock().unwrap());
     knowledge_update_is_required_before_publishing(&rabbit.lock().unwrap());
     wait_follows_the_work_the_run_opened(&rabbit.lock().unwrap());
@@ -179,7 +180,7 @@ fn amqp_transport_against_a_real_rabbitmq() {
 }
 
 /// Not a skip: a measured figure worth seeing in the run's output.
-fn skip_note(text: &str) {
+pub(crate) fn skip_note(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "note: {text}");
 }
@@ -320,6 +321,30 @@ fn unroutable_messages_are_retried_then_75(rabbit: &Rabbit) {
         "cursor unchanged"
     );
     assert!(p.octi.works().iter().all(|w| w.in_error));
+}
+
+/// A queue at its `x-max-length` with `x-overflow: reject-publish`: RabbitMQ NACKs the
+/// publishes it cannot take. Each retry publishes the whole batch again into the full queue,
+/// so the run gives up with 75 and the cursor stays.
+fn a_full_queue_nacks_and_the_run_fails_75(rabbit: &Rabbit) {
+    let p = peers("6.9.17");
+    let queue = push_queue(CONNECTOR_ID);
+    rabbit.declare_limited_push_route(PUSH_EXCHANGE, &queue, &push_routing(CONNECTOR_ID), 2);
+    add(&p, 3, 380);
+    amqp_cmd(&p, rabbit)
+        .args(["--retries", "1", "sync"])
+        .assert()
+        .code(75)
+        .stderr(contains("NACK"))
+        .stderr(contains("gave up after 1 retries"));
+    assert_eq!(
+        p.octi.state(CONNECTOR_ID).as_deref(),
+        Some(""),
+        "cursor unchanged"
+    );
+    assert!(p.octi.works().iter().all(|w| w.in_error));
+    assert_eq!(rabbit.message_count(&queue), 2, "the queue took what fit");
+    rabbit.delete_queue(&queue);
 }
 
 fn opencti_6_0_0_works_over_amqp_only(rabbit: &Rabbit) {

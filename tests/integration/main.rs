@@ -7,6 +7,7 @@
 mod support;
 
 mod amqp;
+mod amqp_broker;
 mod architecture;
 mod async_import;
 mod check;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bad_bundles;
+pub mod broker;
 pub mod certs;
 pub mod disinfox;
 pub mod generator;

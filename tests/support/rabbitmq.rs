@@ -219,6 +219,42 @@ impl Rabbit {
         });
     }
 
+    /// The push route with a queue that holds at most `max_length` messages and refuses the
+    /// rest (`x-overflow: reject-publish`): RabbitMQ then NACKs every publish beyond it, with
+    /// publisher confirms on. Declared afresh (a queue's arguments cannot change in place);
+    /// [`Rabbit::delete_queue`] puts it back for [`Rabbit::declare_push_route`].
+    pub fn declare_limited_push_route(
+        &self,
+        exchange: &str,
+        queue: &str,
+        routing_key: &str,
+        max_length: i64,
+    ) {
+        use amqprs::{FieldTable, FieldValue};
+        self.delete_queue(queue);
+        block_on(async {
+            let conn = Connection::open(&self.args()).await.unwrap();
+            let ch = conn.open_channel(None).await.unwrap();
+            let mut ex = ExchangeDeclareArguments::new(exchange, "direct");
+            ex.durable(true);
+            ch.exchange_declare(ex).await.unwrap();
+            let mut limits = FieldTable::new();
+            limits.insert(
+                "x-max-length".try_into().unwrap(),
+                FieldValue::l(max_length),
+            );
+            limits.insert("x-overflow".try_into().unwrap(), "reject-publish".into());
+            let mut args = QueueDeclareArguments::durable_client_named(queue);
+            args.arguments(limits);
+            ch.queue_declare(args).await.unwrap();
+            ch.queue_bind(QueueBindArguments::new(queue, exchange, routing_key))
+                .await
+                .unwrap();
+            let _ = ch.close().await;
+            let _ = conn.close().await;
+        });
+    }
+
     /// How many messages `queue` holds (a passive declare).
     pub fn message_count(&self, queue: &str) -> u64 {
         block_on(async {
