@@ -186,6 +186,7 @@ fn describe_works(policy: version::WorkPolicy) -> String {
 
 /// What OpenCTI's workers need to import the pushed objects as the token's user: one line
 /// per capability; only the knowledge one is fatal (nothing would be imported without it).
+/// Then the user's draft and markings.
 fn check_import_capabilities(gql: &Graphql, platform: &opencti::Platform, report: &mut Report) {
     match capabilities::require_worker_import(platform) {
         Ok(()) => report.pass(

@@ -182,8 +182,12 @@ impl Access {
                 not_granted.join(", ")
             ));
         }
+        let dropped = match objects {
+            0 => "every object carrying them".to_owned(),
+            n => format!("up to {n} object(s)"),
+        };
         Some(format!(
-            "OpenCTI would drop up to {objects} object(s), and every relationship to them, because the token's user '{}' may not use their marking(s): {}; then run again",
+            "OpenCTI would drop {dropped}, and every relationship to them, because the token's user '{}' may not use their marking(s): {}; then run again",
             self.user_name,
             parts.join("; ")
         ))
@@ -372,6 +376,16 @@ mod tests {
         assert!(why.contains(&c.id) && why.contains("Importers"), "{why}");
         assert!(
             why.contains("not among the user's allowed markings"),
+            "{why}"
+        );
+        assert!(why.contains("drop every object carrying them"), "{why}");
+        let on_three = Carried {
+            objects: 3,
+            ..disarm()
+        };
+        let why = access.refusal(&[&on_three], &existing).unwrap();
+        assert!(
+            why.contains("drop up to 3 object(s)") && why.contains("on 3 object(s)"),
             "{why}"
         );
         // Allowed by internal id once granted.

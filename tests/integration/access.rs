@@ -306,7 +306,10 @@ fn check_reports_a_draft_and_a_marking_the_user_may_not_use() {
     let (code, out) = check(&env);
     assert_eq!(code, Some(78), "{out}");
     assert!(
-        out.contains("FAIL marking-use") && out.contains(DISARM) && out.contains("grant it"),
+        out.contains("FAIL marking-use")
+            && out.contains(DISARM)
+            && out.contains("grant it")
+            && !out.contains(" 0 object(s)"),
         "{out}"
     );
 
