@@ -93,7 +93,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         code: ExitCode::Config,
-        meaning: "configuration error: missing or invalid setting, TLS verification failure, wrong URL (404), a chunk limit an object cannot fit in (`--chunk-size`, `--chunk-objects`)",
+        meaning: "configuration error: missing or invalid setting, TLS verification failure, wrong URL (404), a chunk limit an object cannot fit in (`--chunk-size`, `--chunk-objects`), OpenCTI's token user inside a draft or not allowed a marking the data carries (nothing pushed)",
         advice: "fix the configuration",
     },
 ];

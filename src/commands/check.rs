@@ -10,6 +10,7 @@ use crate::config::{Config, QueueProtocol};
 use crate::disinfox::Disinfox;
 use crate::error::{Outcome, Result, classify, render};
 use crate::exit_codes::ExitCode;
+use crate::opencti::access::{self, Access};
 use crate::opencti::{self, Graphql, capabilities, version};
 use crate::state::{self, FileStore, parse_state};
 
@@ -137,7 +138,7 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
         return;
     }
     report.pass("capability", "the token's user has CONNECTORAPI".into());
-    check_import_capabilities(&platform, report);
+    check_import_capabilities(&gql, &platform, report);
     let f = platform.features;
     let yes_no = |b: bool, since: version::Version| {
         if b {
@@ -185,7 +186,8 @@ fn describe_works(policy: version::WorkPolicy) -> String {
 
 /// What OpenCTI's workers need to import the pushed objects as the token's user: one line
 /// per capability; only the knowledge one is fatal (nothing would be imported without it).
-fn check_import_capabilities(platform: &opencti::Platform, report: &mut Report) {
+/// Then the user's draft and markings.
+fn check_import_capabilities(gql: &Graphql, platform: &opencti::Platform, report: &mut Report) {
     match capabilities::require_worker_import(platform) {
         Ok(()) => report.pass(
             "import",
@@ -216,6 +218,34 @@ fn check_import_capabilities(platform: &opencti::Platform, report: &mut Report) 
                 ),
             );
         }
+    }
+    check_access(gql, platform, report);
+}
+
+/// The draft the user works in and the markings DISINFOX's data carries: `sync` and `push`
+/// refuse both with the same text (`opencti/access.rs`).
+fn check_access(gql: &Graphql, platform: &opencti::Platform, report: &mut Report) {
+    let access = match Access::read(gql, platform) {
+        Ok(a) => a,
+        Err(e) => return report.fail("access", &e),
+    };
+    match access.require_no_draft() {
+        Ok(()) if platform.version < version::DRAFT_CONTEXT => report.pass(
+            "draft",
+            format!("no drafts before OpenCTI {}", version::DRAFT_CONTEXT),
+        ),
+        Ok(()) => report.pass(
+            "draft",
+            "the token's user works in no draft: imports go to the knowledge base".into(),
+        ),
+        Err(e) => report.fail("draft", &e),
+    }
+    match access.require(gql, &access::carried_by_disinfox()) {
+        Ok(()) => report.pass(
+            "marking-use",
+            "the token's user may use the DISARM marking DISINFOX's attack-patterns carry".into(),
+        ),
+        Err(e) => report.fail("marking-use", &e),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::amqp;
 use crate::bundle::{Limits, Prepared};
 use crate::config::{Config, QueueProtocol};
 use crate::error::{Error, Result};
+use crate::opencti::access::Access;
 use crate::opencti::connector::{self, Queue, Registered};
 use crate::opencti::push::{self, Pushed, Target};
 use crate::opencti::{Graphql, Platform, capabilities, version, work};
@@ -20,6 +21,8 @@ pub(super) struct Session<'c> {
     pub registered: Registered,
     /// The broker, when bundles go over AMQP.
     pub broker: Option<amqp::Endpoint>,
+    /// What the token's user may import into (markings, draft): read by the commands that push.
+    pub access: Access,
     /// `--wait` was given: a push must leave a work to follow.
     needs_work: bool,
     cfg: &'c Config,
@@ -42,6 +45,7 @@ impl<'c> Session<'c> {
             platform,
             registered,
             broker: None,
+            access: Access::default(),
             needs_work: false,
             cfg,
         })
@@ -52,6 +56,7 @@ impl<'c> Session<'c> {
     /// registration also returns the broker and the route to publish on.
     pub(super) fn open_for_import(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
         let (gql, platform) = Self::probe_for_import(cfg, wait)?;
+        let access = Access::for_import(&gql, &platform)?;
         let id = configured_id(cfg)?;
         let (registered, broker) = if over_amqp(cfg) {
             let (r, b) = amqp::register(
@@ -78,6 +83,7 @@ impl<'c> Session<'c> {
             platform,
             registered,
             broker,
+            access,
             needs_work: wait.is_some(),
             cfg,
         })
@@ -98,12 +104,14 @@ impl<'c> Session<'c> {
     /// broker is neither asked for nor contacted.
     pub(super) fn open_read_only(cfg: &'c Config, wait: Option<Duration>) -> Result<Self> {
         let (gql, platform) = Self::probe_for_import(cfg, wait)?;
+        let access = Access::for_import(&gql, &platform)?;
         let registered = connector::read_state(&gql, configured_id(cfg)?)?;
         Ok(Session {
             gql,
             platform,
             registered,
             broker: None,
+            access,
             needs_work: false,
             cfg,
         })
@@ -132,13 +140,15 @@ impl<'c> Session<'c> {
         (queue, why)
     }
 
-    /// Pushes every chunk; the report shows what went out even when a chunk failed.
+    /// Pushes every chunk; the report shows what went out even when a chunk failed. Refuses
+    /// first (78) a bundle whose markings the token's user may not use.
     pub(super) fn push(
         &self,
         prepared: &Prepared,
         limits: &Limits,
         report: &mut Report,
     ) -> Result<()> {
+        self.access.require_markings(&self.gql, prepared)?;
         capabilities::warn_missing(&self.platform, prepared);
         let target = Target {
             gql: &self.gql,

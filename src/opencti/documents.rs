@@ -126,6 +126,28 @@ pub const WORK_STATUS: Document = Document {
     since: V6_0_0,
 };
 
+/// What the token's user may import into (`access.rs`): its allowed markings, and whether one
+/// of its groups is granted every new marking (`auto_new_marking`).
+pub const ACCESS: Document = Document {
+    name: "Access",
+    text: "query Access { me { id allowed_marking { id standard_id x_opencti_stix_ids definition_type definition } groups { edges { node { id name auto_new_marking } } } } }",
+    since: V6_0_0,
+};
+
+/// As `ACCESS`, with the draft the user works in (`MeUser.draftContext`, 6.4.0+).
+pub const ACCESS_WITH_DRAFT: Document = Document {
+    name: "AccessWithDraft",
+    text: "query AccessWithDraft { me { id allowed_marking { id standard_id x_opencti_stix_ids definition_type definition } groups { edges { node { id name auto_new_marking } } } draftContext { id name } } }",
+    since: version::DRAFT_CONTEXT,
+};
+
+/// The platform's markings among those a bundle carries, by STIX id or definition.
+pub const MARKINGS: Document = Document {
+    name: "Markings",
+    text: "query Markings($filters: FilterGroup) { markingDefinitions(first: 500, filters: $filters) { edges { node { id standard_id x_opencti_stix_ids definition_type definition } } } }",
+    since: V6_0_0,
+};
+
 pub const ALL: &[&Document] = &[
     &PROBE,
     &REGISTER,
@@ -144,6 +166,9 @@ pub const ALL: &[&Document] = &[
     &ADD_EXPECTATIONS,
     &STATE,
     &WORK_STATUS,
+    &ACCESS,
+    &ACCESS_WITH_DRAFT,
+    &MARKINGS,
 ];
 
 /// The 7 input fields every release from 6.0.0 accepts; later fields (auto_update, …) would
@@ -185,4 +210,15 @@ pub fn connector_info(
 pub const INPUT_VARIABLES: &[(&str, &str)] = &[
     ("input", "RegisterConnectorInput"),
     ("connectorInfo", "ConnectorInfoInput"),
+    ("filters", "FilterGroup"),
 ];
+
+/// `MARKINGS`' filter: any of `ids` (OpenCTI's `ids` key matches the internal id, the standard
+/// id and `x_opencti_stix_ids`) or any of `definitions`.
+pub fn markings_filter(ids: &[&str], definitions: &[&str]) -> Value {
+    let mut filters = vec![json!({ "key": ["ids"], "values": ids })];
+    if !definitions.is_empty() {
+        filters.push(json!({ "key": ["definition"], "values": definitions }));
+    }
+    json!({ "mode": "or", "filters": filters, "filterGroups": [] })
+}

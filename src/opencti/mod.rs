@@ -1,5 +1,6 @@
 //! The OpenCTI sink: a pure-HTTP connector (GraphQL only; no pycti, no RabbitMQ).
 
+pub mod access;
 pub mod capabilities;
 pub mod connector;
 pub mod documents;

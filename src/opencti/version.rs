@@ -29,6 +29,10 @@ pub const MIN_SUPPORTED: Version = Version(6, 2, 6);
 pub const QUEUE_DETAILS: Version = Version(6, 2, 0);
 pub const CONNECTOR_INFO: Version = Version(6, 2, 12);
 pub const WORK_ID: Version = Version(6, 5, 7);
+/// `MeUser.draftContext`: the draft a user works in, which its imports then go to
+/// (`config/schema/opencti.graphql` and `resolvers/user.js` at tag 6.4.0; behind the
+/// `DRAFT_WORKSPACE` feature flag until 6.6.0, when the field answers null).
+pub const DRAFT_CONTEXT: Version = Version(6, 4, 0);
 /// `Connector.connector_state_timestamp`, stamped by every UI reset.
 pub const STATE_TIMESTAMP: Version = Version(6, 7, 0);
 /// Kill-chain phases need their own capability from here; before, `SETTINGS_SETLABELS`.

@@ -154,6 +154,21 @@ fn input_objects_only_carry_fields_each_release_knows() {
         ),
         3
     );
+    // The marking lookup's filter, and each of its filters.
+    let filter = documents::markings_filter(
+        &["marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31"],
+        &["CC-BY-SA-4.0 DISARM Foundation"],
+    );
+    assert_eq!(
+        check_keys(schemas, "FilterGroup", documents::MARKINGS.since, &filter),
+        5
+    );
+    for f in filter["filters"].as_array().unwrap() {
+        assert_eq!(
+            check_keys(schemas, "Filter", documents::MARKINGS.since, f),
+            5
+        );
+    }
     // The newer register fields are exactly what older releases reject.
     let (old, _) = input_fields(&schemas[0].1, "RegisterConnectorInput").unwrap();
     assert!(!old.contains(&"auto_update".to_owned()));

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod access;
 mod amqp;
 mod amqp_broker;
 mod architecture;

@@ -638,6 +638,8 @@ pub mod scripted {
             }
             "Queue" => json!({"data": {"connector": {"id": vars["id"],
                 "connector_queue_details": {"messages_number": script.queue_messages, "messages_size": 0}}}}),
+            "Access" | "AccessWithDraft" => json!({"data": {"me": {"id": "user",
+                "allowed_marking": [], "groups": {"edges": []}, "draftContext": null}}}),
             "WorkAdd" | "WorkAddMultipart" => json!({"data": {"workAdd": {"id": "work-1"}}}),
             "Push" | "PushToWork" => match &script.push_error {
                 Some(e) => json!({"data": {"stixBundlePush": null}, "errors": [e]}),

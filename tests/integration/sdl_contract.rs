@@ -284,4 +284,5 @@ fn known_differences_between_releases_are_gated() {
         assert!(!has(v, "auto_update"), "{v}");
     }
     assert!(has("6.9.17", "auto_update"));
+    assert!(!has("6.2.6", "draftContext") && has("6.5.7", "draftContext"));
 }

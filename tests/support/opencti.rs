@@ -29,6 +29,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::http::{Request, Response, Server, ServerOptions, lock};
+use super::platform::access::{self, Directory, SharedDirectory};
 use super::platform::{AsyncModel, Platform};
 
 /// The minimal SDL template, with `# since X` gates.
@@ -375,6 +376,8 @@ struct Inner {
     on_add_expectations: Mutex<Option<Hook>>,
     /// The asynchronous platform, when [`Import::Async`].
     platform: Option<Platform>,
+    /// The user's markings, groups and draft, and the platform's markings.
+    directory: SharedDirectory,
 }
 
 /// The running OpenCTI stand-in. Stops on drop.
@@ -401,12 +404,14 @@ impl OpenctiStandin {
         };
         let mut server_opts = opts.server.clone();
         server_opts.max_body = opts.body_limit;
+        let directory = SharedDirectory::default();
         let platform = match &opts.import {
             Import::Instant => None,
-            Import::Async(model) => Some(Platform::start(ver, model.clone())),
+            Import::Async(model) => Some(Platform::start(ver, model.clone(), directory.clone())),
         };
         let inner = Arc::new(Inner {
             platform,
+            directory,
             ver,
             apollo4: ver >= v("6.2.13"),
             schema,
@@ -471,6 +476,12 @@ impl OpenctiStandin {
         S: Into<String>,
     {
         lock(&self.inner.state).capabilities = caps.into_iter().map(Into::into).collect();
+    }
+
+    /// The user's markings, groups and draft, and the platform's markings (`me`,
+    /// `markingDefinitions`, and what the workers enforce).
+    pub fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
+        access::lock(&self.inner.directory)
     }
 
     pub fn set_fault(&self, fault: Fault) {
@@ -1420,6 +1431,7 @@ impl Inner {
             "workEdit" if pre61 => &["KNOWLEDGE_KNASKIMPORT", "KNOWLEDGE_KNGETEXPORT_KNASKEXPORT"],
             "workEdit" => &["CONNECTORAPI", "MODULES_MODMANAGE"],
             "connector" | "work" => &["MODULES"],
+            "markingDefinitions" => &["KNOWLEDGE", "SETTINGS_SETACCESSES", "SETTINGS_SETMARKINGS"],
             "resetStateConnector" => &["MODULES_MODMANAGE"],
             _ => &[],
         };
@@ -1451,7 +1463,8 @@ impl Inner {
             "about" => Ok(json!({"__typename": "AppInfo", "version": self.opts.version})),
             "me" => {
                 let caps = lock(&self.state).capabilities.clone();
-                Ok(json!({
+                let bypass = caps.iter().any(|c| c == "BYPASS");
+                let mut me = json!({
                     "__typename": "MeUser",
                     "id": self.opts.user_id,
                     "name": self.opts.user_name,
@@ -1459,8 +1472,13 @@ impl Inner {
                     "capabilities": caps.iter().enumerate().map(|(i, c)| json!({
                         "__typename": "Capability", "id": format!("capability-{i}"), "name": c, "description": Value::Null
                     })).collect::<Vec<_>>(),
-                }))
+                });
+                for (k, value) in access::lock(&self.directory).me_fields(bypass) {
+                    me[k] = value;
+                }
+                Ok(me)
             }
+            "markingDefinitions" => Ok(access::lock(&self.directory).lookup(&arg("filters"))),
             "connector" => {
                 let id = arg("id");
                 let st = lock(&self.state);
@@ -1658,6 +1676,14 @@ impl Inner {
                 .unwrap_or_default();
             if objects.is_empty() {
                 return Err(invalid("bundle has no objects".into()));
+            }
+            if self.platform.is_none() {
+                // The instant import creates the marking-definitions it gets, as the workers do.
+                let mut directory = access::lock(&self.directory);
+                objects
+                    .iter()
+                    .filter(|o| o.get("type").and_then(Value::as_str) == Some("marking-definition"))
+                    .for_each(|o| directory.create(o));
             }
             objects
                 .iter()

@@ -14,6 +14,11 @@ pub enum DropReason {
     MalformedRelationship { relationship: String },
     /// The applicant user lacked a capability the creation needs.
     Forbidden { capability: String },
+    /// A marking the platform has but the applicant may not use: refused on every try
+    /// (`inputResolveRefs`, "User trying to create the data has missing markings").
+    MarkingNotAllowed { marking: String },
+    /// Imported into the applicant's draft: the knowledge base did not get it.
+    InDraft { draft: String },
     /// `resetStateConnector` purged the queue.
     QueuePurged,
     /// Sitting in a queue no worker reads (named from an id no stored connector has).

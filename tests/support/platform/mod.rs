@@ -5,6 +5,7 @@
 //! Real delays (retries 1–3 s, the connector manager every 60 s, import and split costs) are
 //! multiplied by [`AsyncModel::time_scale`]. Workers are threads that stop with the platform.
 
+pub mod access;
 pub mod ledger;
 pub mod queue;
 pub mod rules;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use self::access::SharedDirectory;
 use self::ledger::{DropReason, Dropped, Ledger};
 use self::queue::{Message, Queues, push_queue};
 use self::rules::{MANAGER_INTERVAL_SECS, Rules};
@@ -106,6 +108,8 @@ impl Core {
 pub(crate) struct Shared {
     pub model: AsyncModel,
     pub rules: Rules,
+    /// The applicant's markings, groups and draft, and the platform's markings.
+    pub directory: SharedDirectory,
     core: Mutex<Core>,
     pub cv: Condvar,
     pub stop: AtomicBool,
@@ -173,9 +177,10 @@ pub struct Platform {
 }
 
 impl Platform {
-    pub fn start(version: Version, model: AsyncModel) -> Platform {
+    pub fn start(version: Version, model: AsyncModel, directory: SharedDirectory) -> Platform {
         let shared = Arc::new(Shared {
             rules: Rules::for_version(version),
+            directory,
             core: Mutex::new(Core {
                 queues: Queues::default(),
                 works: Works::new(Rules::for_version(version)),

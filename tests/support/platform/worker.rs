@@ -259,16 +259,38 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
             }
             return;
         }
-        let missing: Vec<String> = required_refs(obj)
+        let directory = super::access::lock(&sh.directory).clone();
+        // A user inside a draft imports into it (markings excepted: they are created out of
+        // any draft, `addAllowedMarkingDefinition`): the knowledge base gets nothing.
+        if let Some((_, draft)) = &directory.draft
+            && obj.get("type").and_then(Value::as_str) != Some("marking-definition")
+        {
+            core.ledger.dropped(
+                &id,
+                work,
+                DropReason::InDraft {
+                    draft: draft.clone(),
+                },
+            );
+            if let Some(w) = work {
+                core.works.report(w, None);
+            }
+            return;
+        }
+        let known = |r: &str| core.db.contains(r) || directory.find(r).is_some();
+        let mut missing: Vec<String> = required_refs(obj)
             .into_iter()
-            .filter(|r| !core.db.contains(r))
+            .filter(|r| !known(r))
             .collect();
         // Other references (`created_by_ref`, markings, …): refused on the first three tries,
         // then left out (`inputResolveRefs`).
-        let soft_missing = refs(obj)
-            .iter()
-            .any(|(_, r)| !core.db.contains(r) && r != &id)
-            && attempt < 3;
+        let soft_missing = refs(obj).iter().any(|(_, r)| !known(r) && r != &id) && attempt < 3;
+        // A marking the platform has and the user may not use: refused on every try.
+        let not_allowed =
+            directory.refused_marking(obj, msg.applicant.iter().any(|c| c == "BYPASS"));
+        if !soft_missing && let Some(m) = &not_allowed {
+            missing.push(m.clone());
+        }
         if !missing.is_empty() || soft_missing {
             // A reference whose own piece another worker is importing right now: on the real
             // platform that import (tens of ms) ends long before the next try (1–3 s later),
@@ -305,13 +327,13 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
                 continue;
             }
             let missing = missing.join(", ");
-            core.ledger.dropped(
-                &id,
-                work,
-                DropReason::MissingReference {
+            let reason = match not_allowed {
+                Some(marking) => DropReason::MarkingNotAllowed { marking },
+                None => DropReason::MissingReference {
                     missing: missing.clone(),
                 },
-            );
+            };
+            core.ledger.dropped(&id, work, reason);
             if let Some(w) = work {
                 core.works
                     .report(w, Some(format!("MISSING_REFERENCE_ERROR: {missing}")));
@@ -321,6 +343,9 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
         drop(core);
         sh.nap(sh.scaled(sh.model.import_cost));
         let mut core = sh.core();
+        if obj.get("type").and_then(Value::as_str) == Some("marking-definition") {
+            super::access::lock(&sh.directory).create(obj);
+        }
         core.db.insert(id.clone());
         core.ledger.imported(&id);
         // Labels go through `labelAdd` (`@auth(for: [SETTINGS_SETLABELS])`); refused, pycti
