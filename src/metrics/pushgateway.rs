@@ -17,7 +17,7 @@ const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &Run) -> Result<()> {
     let mut http = http.clone();
     http.timeout = http.timeout.min(MAX_TIMEOUT);
-    let client = crate::http::client(&http, true)?;
+    let client = crate::http::client(&http, true, base)?;
     let auth = |req: RequestBuilder| match (&opts.user, &opts.password) {
         (Some(user), Some(password)) => req.basic_auth(user, Some(password.expose())),
         _ => req,
