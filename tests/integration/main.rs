@@ -25,6 +25,7 @@ mod redirects;
 mod scale;
 mod sdl_contract;
 mod secrets;
+mod settings;
 mod standins;
 mod startup;
 mod sync;
