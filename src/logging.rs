@@ -93,9 +93,27 @@ fn typed_log_format(args: impl Iterator<Item = String>) -> Option<String> {
     found
 }
 
-/// Secrets out of text that did not pass through the logger (clap's messages).
+/// Secrets out of text that did not pass through the logger (clap's messages): registered
+/// secrets, and the user part of any URL in it (a short password is not registered).
 pub fn scrub(text: &str) -> String {
-    crate::secret::scrub(text)
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '\'' || c == '"' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(user_end) => {
+                out.push_str("[redacted]");
+                rest = &tail[user_end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    crate::secret::scrub(&out)
 }
 
 /// A panic is a bug: one line in the format in effect (no backtrace, which could show values
@@ -146,6 +164,15 @@ fn timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrub_removes_url_credentials() {
+        assert_eq!(
+            scrub("invalid value 'http://u:pw@host:1/x' for '--pushgateway <URL>'"),
+            "invalid value 'http://[redacted]@host:1/x' for '--pushgateway <URL>'"
+        );
+        assert_eq!(scrub("see https://host/a@b"), "see https://host/a@b");
+    }
 
     #[test]
     fn the_typed_log_format_is_found() {

@@ -342,6 +342,12 @@ fn an_unreadable_system_config_does_not_stop_a_user_run() {
 fn credentials_in_a_peer_url_are_refused_and_never_echoed() {
     let home = tempfile::tempdir().unwrap();
     let password = "pw-in-a-peer-url-1234";
+    // Too short to be registered as a secret: still not echoed.
+    cli(home.path())
+        .args(["sync", "--pushgateway", "http://u:pw9@127.0.0.1:9/"])
+        .assert()
+        .code(2)
+        .stderr(contains("pw9").not().and(contains("[redacted]")));
     let url = format!("http://user:{password}@127.0.0.1:9/");
     let no_password = |out: &std::process::Output| {
         let all = format!(
