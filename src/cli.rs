@@ -289,8 +289,19 @@ pub fn optional_path(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
+/// The longest duration any setting takes: more is a typo, and far more (10^11 years) would
+/// overflow the clock arithmetic of a run.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))
+    let d =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "'{text}' is longer than a year, the most any duration here may be; give e.g. 30s, 2m or 1h30m"
+        ));
+    }
+    Ok(d)
 }
 
 /// A timeout: a duration above zero (zero would fail every request at once).
@@ -341,6 +352,16 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("366days"), Ok(MAX_DURATION));
+        for absurd in ["367days", "100000000000y", "9999999999999999999s"] {
+            assert!(parse_duration(absurd).is_err(), "{absurd}");
+            assert!(parse_timeout(absurd).is_err(), "{absurd}");
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Disinfox {
             .ok_or_else(|| Error::Config("missing DISINFOX_API_KEY".into()))?;
         http::warn_if_plain_http(url, "DISINFOX", "the API key");
         Ok(Disinfox {
-            client: http::client(&cfg.http, true)?,
+            client: http::client(&cfg.http, true, url)?,
             http: cfg.http.clone(),
             endpoint: endpoint(url),
             key,

@@ -73,7 +73,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         code: ExitCode::IoErr,
-        meaning: "local I/O failure (state file, output file)",
+        meaning: "local I/O failure (state file, output file; a state file of another user)",
         advice: "check the disk and permissions",
     },
     Row {
@@ -93,7 +93,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         code: ExitCode::Config,
-        meaning: "configuration error: missing or invalid setting, TLS verification failure, wrong URL (404), a chunk limit an object cannot fit in (`--chunk-size`, `--chunk-objects`), OpenCTI's token user inside a draft or not allowed a marking the data carries (nothing pushed)",
+        meaning: "configuration error: missing or invalid setting (also in a variable a flag reads), TLS verification failure, wrong URL (404), a redirect to another origin, a config or secret file others could change, a chunk limit an object cannot fit in (`--chunk-size`, `--chunk-objects`), OpenCTI's token user inside a draft or not allowed a marking the data carries (nothing pushed)",
         advice: "fix the configuration",
     },
 ];

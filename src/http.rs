@@ -17,48 +17,24 @@ fn user_agent() -> String {
     format!("disinfox-sync/{}", env!("CARGO_PKG_VERSION"))
 }
 
-pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
+/// The client for one peer at `url`. The CA roots are loaded (once, see `roots`) only when
+/// `url` is https:// and its certificate is verified; a redirect may not leave `url`'s origin.
+pub fn client(opts: &HttpOptions, verify_tls: bool, url: &reqwest::Url) -> Result<Client> {
     install_crypto_provider();
-    let mut builder = Client::builder()
+    let builder = Client::builder()
         .user_agent(user_agent())
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
-        .tls_danger_accept_invalid_certs(!verify_tls);
-    if let Some(path) = &opts.ca_cert {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::Config(format!(
-                "cannot read --ca-cert file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::Config(format!(
-                "--ca-cert file {} is not PEM certificates: {e}",
-                path.display()
-            ))
-        })?;
-        if certs.is_empty() {
-            return Err(Error::Config(format!(
-                "--ca-cert file {} holds no certificate: give the PEM file of your CA (-----BEGIN CERTIFICATE-----)",
-                path.display()
-            ))
-            .into());
-        }
-        builder = builder.tls_certs_merge(certs);
-    }
-    // The system roots come from SSL_CERT_FILE / SSL_CERT_DIR when set; a name that gives
-    // no certificate must be reported as the setting it is, not as a TLS failure of a peer.
-    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty())
-            && !std::path::Path::new(&path).exists()
-        {
-            return Err(Error::Config(format!(
-                "{var} names {}, which does not exist: point it at a PEM file (it replaces the system roots) or unset it",
-                std::path::Path::new(&path).display()
-            ))
-            .into());
-        }
-    }
+        .redirect(same_origin_redirects());
+    let builder = if !verify_tls {
+        builder.tls_danger_accept_invalid_certs(true)
+    } else if url.scheme() == "https" {
+        builder.tls_certs_only(crate::roots::trusted(opts.ca_cert.as_deref())?)
+    } else {
+        // Plain http:// needs no roots: none are read (a redirect to https:// changes the
+        // origin and is refused anyway).
+        builder.tls_certs_only(std::iter::empty())
+    };
     builder.build().map_err(|e| {
         Error::Config(format!(
             "cannot set up the HTTP client: {}; check --ca-cert, SSL_CERT_FILE and SSL_CERT_DIR",
@@ -66,6 +42,55 @@ pub fn client(opts: &HttpOptions, verify_tls: bool) -> Result<Client> {
         ))
         .into()
     })
+}
+
+/// The most redirects one request follows (reqwest's own default).
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows a redirect only within the origin (scheme, host, port) of the URL first asked:
+/// the key, the token, the custom headers and the Pushgateway's credentials were meant for
+/// that origin alone, and reqwest would send some of them on to another one.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first();
+        let next = attempt.url();
+        if first.is_some_and(|f| f.origin() != next.origin())
+            || !next.username().is_empty()
+            || next.password().is_some()
+        {
+            let location = shown_location(next);
+            attempt.error(OriginChange { location })
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// A redirect to another origin, refused (78): the URL is set wrong.
+#[derive(Debug)]
+pub struct OriginChange {
+    pub location: String,
+}
+
+impl std::fmt::Display for OriginChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a redirect to another origin, {}", self.location)
+    }
+}
+
+impl std::error::Error for OriginChange {}
+
+/// A `Location` as it may be shown: no user, password, query or fragment (any may carry a
+/// secret).
+fn shown_location(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// A credential sent over plain http:// can be read by anyone on the path, unless the peer
@@ -208,6 +233,15 @@ pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attem
             .into(),
         );
     }
+    if let Some(change) = find_cause::<OriginChange>(&err) {
+        return Attempt::Fail(
+            Error::Config(format!(
+                "{peer} at {url} redirects to another origin, {}; nothing was sent there. Set the URL to where the service really answers",
+                change.location
+            ))
+            .into(),
+        );
+    }
     if err.is_redirect() {
         return Attempt::Fail(
             Error::Protocol(format!(
@@ -228,6 +262,19 @@ pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attem
         format!("{peer} connection failed: {chain}")
     };
     Attempt::Retry { why, after: None }
+}
+
+fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = e.source();
+    }
+    None
 }
 
 /// A TLS failure is a `rustls::Error` somewhere in the chain. The I/O layers carry it inside an

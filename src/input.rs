@@ -81,6 +81,51 @@ pub(crate) fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ReadErro
     Ok(buf)
 }
 
+/// The effective user id of this process.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether a file that holds secrets, or says where they go, can be trusted, as ssh judges its
+/// own (OpenSSH `secure_path`, misc.c): the file and every directory above it (symbolic links
+/// resolved) are owned by root or by us, the file is not writable by every user, and no
+/// directory is either unless its sticky bit is set (/tmp). Anyone who can change such a file
+/// can send the token elsewhere. The error names the problem and its fix. A path that does not
+/// resolve passes: reading it reports that.
+pub(crate) fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Ok(());
+    };
+    let me = euid();
+    let owned_ok = |uid: u32| uid == 0 || uid == me;
+    let mut at = Some(real.as_path());
+    while let Some(p) = at {
+        let Ok(meta) = std::fs::metadata(p) else {
+            return Ok(());
+        };
+        let mode = meta.permissions().mode();
+        let shown = p.display();
+        let what = if p == real { "" } else { "the directory " };
+        if !owned_ok(meta.uid()) {
+            return Err(format!(
+                "{what}{shown} belongs to uid {}, neither root nor this user (uid {me}), who could change it: chown {me} {shown} (or run as its owner)",
+                meta.uid()
+            ));
+        }
+        let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o002 != 0 && !sticky_dir {
+            return Err(format!(
+                "{what}{shown} is writable by every user (mode {:04o}), who could change it: chmod o-w {shown}",
+                mode & 0o7777
+            ));
+        }
+        at = p.parent();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

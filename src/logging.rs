@@ -58,21 +58,82 @@ pub fn choose_format(flag: Option<LogFormat>, json_logging: Option<bool>) -> Log
     }
 }
 
-/// The format before any configuration was read (a command line clap refused): the
-/// environment alone decides.
+/// The format before any configuration was read (a command line clap refused, a panic):
+/// `--log-format` as typed, else the environment.
 pub fn format_from_env() -> LogFormat {
     let var = |name: &str| {
         std::env::var(name)
             .ok()
             .map(|v| v.trim().to_ascii_lowercase())
     };
-    let flag = match var("DISINFOX_SYNC_LOG_FORMAT").as_deref() {
-        Some("json") => Some(LogFormat::Json),
-        Some("text") => Some(LogFormat::Text),
+    let named = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+        "json" => Some(LogFormat::Json),
+        "text" => Some(LogFormat::Text),
         _ => None,
     };
+    let flag = typed_log_format(std::env::args().skip(1))
+        .as_deref()
+        .and_then(named)
+        .or_else(|| var("DISINFOX_SYNC_LOG_FORMAT").as_deref().and_then(named));
     let json_logging = var("OPENCTI_JSON_LOGGING").and_then(|v| crate::config::parse_bool(&v).ok());
     choose_format(flag, json_logging)
+}
+
+/// The last `--log-format` value on a command line (`--log-format json` or `=json`).
+fn typed_log_format(args: impl Iterator<Item = String>) -> Option<String> {
+    let mut found = None;
+    let mut args = args.take_while(|a| a != "--");
+    while let Some(arg) = args.next() {
+        if arg == "--log-format" {
+            found = args.next();
+        } else if let Some(v) = arg.strip_prefix("--log-format=") {
+            found = Some(v.to_owned());
+        }
+    }
+    found
+}
+
+/// Secrets out of text that did not pass through the logger (clap's messages): registered
+/// secrets, and the user part of any URL in it (a short password is not registered).
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '\'' || c == '"' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(user_end) => {
+                out.push_str("[redacted]");
+                rest = &tail[user_end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    crate::secret::scrub(&out)
+}
+
+/// A panic is a bug: one line in the format in effect (no backtrace, which could show values
+/// and means nothing to an operator), and the status for a bug, whatever thread panicked.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let line = format!("internal error (a bug; please report it): {what}{place}");
+        let _ = error_lines(&mut std::io::stderr().lock(), &line);
+        std::process::exit(crate::exit_codes::ExitCode::Failure.code().into());
+    }));
 }
 
 /// Writes the failure that ends the run, one line per problem, in the format in effect.
@@ -103,6 +164,31 @@ fn timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrub_removes_url_credentials() {
+        assert_eq!(
+            scrub("invalid value 'http://u:pw@host:1/x' for '--pushgateway <URL>'"),
+            "invalid value 'http://[redacted]@host:1/x' for '--pushgateway <URL>'"
+        );
+        assert_eq!(scrub("see https://host/a@b"), "see https://host/a@b");
+    }
+
+    #[test]
+    fn the_typed_log_format_is_found() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let found = |a: &[&str]| typed_log_format(args(a).into_iter());
+        assert_eq!(
+            found(&["--log-format", "json", "fetch"]).as_deref(),
+            Some("json")
+        );
+        assert_eq!(
+            found(&["fetch", "--log-format=text"]).as_deref(),
+            Some("text")
+        );
+        assert_eq!(found(&["fetch", "--", "--log-format=json"]), None);
+        assert_eq!(found(&["fetch"]), None);
+    }
 
     #[test]
     fn flag_beats_opencti_json_logging() {

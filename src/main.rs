@@ -3,25 +3,20 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use disinfox_sync::cli::{Cli, LogFormat};
 use disinfox_sync::error::{Outcome, classify, render};
+use disinfox_sync::exit_codes::ExitCode as Status;
 use disinfox_sync::logging;
 
 fn main() -> ExitCode {
+    logging::install_panic_hook();
+    // The tests of the panic hook need a panic a release build can reach; nobody else sets it.
+    if std::env::var_os("DISINFOX_SYNC_TEST_PANIC").is_some() {
+        panic!("DISINFOX_SYNC_TEST_PANIC is set");
+    }
     disinfox_sync::output::note_closed_stdout();
     drop_empty_settings();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // A refused command line under JSON logging is still one JSON line.
-        Err(e) if e.use_stderr() && logging::format_from_env() == LogFormat::Json => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            let _ = logging::error_lines(&mut std::io::stderr().lock(), first);
-            return ExitCode::from(e.exit_code() as u8);
-        }
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(e.exit_code() as u8);
-        }
+        Err(e) => return refused(&e),
     };
     match disinfox_sync::commands::run(cli) {
         Ok(code) => code,
@@ -34,6 +29,73 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// A command line clap refused. A bad value of a variable clap reads for a flag is a
+/// configuration error (78), like every other setting's; a bad flag stays a usage error (2).
+/// The text is scrubbed: a refused `--pushgateway` URL may hold a password.
+fn refused(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        // --help, --version
+        let _ = e.print();
+        return ExitCode::from(e.exit_code() as u8);
+    }
+    let text = logging::scrub(&e.render().to_string());
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    let first = lines.first().copied().unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    if let Some((flag, var)) = from_environment(e) {
+        let why = first.replace(&format!("'{flag}'"), &format!("{var} (environment)"));
+        let message = [why.as_str()]
+            .into_iter()
+            .chain(lines.iter().skip(1).copied().filter(|l| l.starts_with('[')))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = logging::error_lines(&mut std::io::stderr().lock(), &message);
+        return Status::Config.into();
+    }
+    if logging::format_from_env() == LogFormat::Json {
+        let _ = logging::error_lines(&mut std::io::stderr().lock(), first);
+    } else {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }
+    ExitCode::from(e.exit_code() as u8)
+}
+
+/// The flag (as clap names it, `--queue-threshold <MB>`) and variable of a refused value that
+/// came from the environment, not from the command line.
+fn from_environment(e: &clap::Error) -> Option<(String, String)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let ContextValue::String(flag) = e.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    let long = flag
+        .strip_prefix("--")?
+        .split([' ', '='])
+        .next()?
+        .to_owned();
+    let cli = Cli::command();
+    let var = std::iter::once(&cli)
+        .chain(cli.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long.as_str()))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    let typed = std::env::args()
+        .take_while(|a| a != "--")
+        .any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    (!typed && std::env::var_os(&var).is_some()).then(|| (flag.clone(), var))
 }
 
 /// An empty variable means "not set", as the configuration module reads it too: clap would

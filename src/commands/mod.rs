@@ -48,7 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let json_logging = match &loaded {
         Ok(cfg) => cfg.json_logging,
         // A broken configuration is still reported in the format the operator asked for.
-        Err(_) => env("OPENCTI_JSON_LOGGING").and_then(|v| crate::config::parse_bool(&v).ok()),
+        Err(_) => crate::config::json_logging_hint(&cli.global, &env),
     };
     crate::logging::init(
         loaded.as_ref().ok().and_then(|c| c.log_level),

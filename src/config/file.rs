@@ -16,23 +16,44 @@ pub(crate) const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
 const SYSCONFDIR_VAR: &str = "DISINFOX_SYNC_SYSCONFDIR";
 
 /// Explicit path: must exist. Otherwise the user's file, then the system's; both optional.
+/// A system file this user may not read is skipped with a warning: it is for the system's
+/// cron jobs, and must not stop a user's run.
 pub(super) fn load_file(
     explicit: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
 ) -> Result<(Option<PathBuf>, serde_json::Value), Error> {
     if let Some(path) = explicit {
         return read_file(path, true);
     }
-    for path in default_config_path()
-        .into_iter()
-        .chain([system_config_path(env)])
-    {
+    let user = default_config_path().map(|p| (p, false));
+    for (path, system) in user.into_iter().chain([(system_config_path(env), true)]) {
+        if system && let Some(e) = unreadable(&path) {
+            warnings.push(format!(
+                "system config file {} ignored: {e}; make it readable to this user (uid {}) or name a file with --config",
+                path.display(),
+                crate::input::euid()
+            ));
+            continue;
+        }
         let found = read_file(&path, false)?;
         if found.0.is_some() {
             return Ok(found);
         }
     }
     Ok((None, serde_json::Value::Null))
+}
+
+/// Why this user may not read `path`, if that is the case (never opens a FIFO: only a
+/// regular file is opened to find out).
+fn unreadable(path: &Path) -> Option<std::io::Error> {
+    let denied =
+        |e: std::io::Error| (e.kind() == std::io::ErrorKind::PermissionDenied).then_some(e);
+    match std::fs::metadata(path) {
+        Err(e) => denied(e),
+        Ok(meta) if meta.is_file() => std::fs::File::open(path).err().and_then(denied),
+        Ok(_) => None,
+    }
 }
 
 fn system_config_path(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
@@ -59,6 +80,8 @@ fn read_file(path: &Path, must_exist: bool) -> Result<(Option<PathBuf>, serde_js
             )));
         }
     };
+    crate::input::check_private(path)
+        .map_err(|why| Error::Config(format!("config file {} refused: {why}", path.display())))?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::Config(format!(
             "config file {} is not UTF-8 text; save it as UTF-8",
@@ -216,7 +239,7 @@ mod tests {
         std::fs::write(sys.join("config.yml"), "connector:\n  name: system\n").unwrap();
         let root = dir.path().to_str().unwrap().to_owned();
         let env = move |name: &str| (name == SYSCONFDIR_VAR).then(|| root.clone());
-        let (path, value) = load_file(None, &env).unwrap();
+        let (path, value) = load_file(None, &env, &mut Vec::new()).unwrap();
         // The user's file, when the test machine has one, wins; otherwise the system's.
         if !default_config_path().is_some_and(|p| p.exists()) {
             assert_eq!(path, Some(sys.join("config.yml")));

@@ -7,7 +7,7 @@ use reqwest::Url;
 
 use super::keys;
 use super::reader::Reader;
-use super::values::parse_url;
+use super::values::{base64, parse_url};
 use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
@@ -25,6 +25,11 @@ pub(crate) fn options(r: &mut Reader) -> MetricsOptions {
         user: r.text(keys::DISINFOX_SYNC_PUSHGATEWAY_USER),
         password: r.secret(keys::DISINFOX_SYNC_PUSHGATEWAY_PASSWORD),
     };
+    if let (Some(user), Some(password)) = (&options.user, &options.password) {
+        // What goes on the wire, `Authorization: Basic base64(user:password)`, which an
+        // error page may echo back.
+        let _ = Secret::new(base64(format!("{user}:{}", password.expose()).as_bytes()));
+    }
     if options.user.is_some() != options.password.is_some() {
         r.errors.push(
             "Pushgateway basic auth needs both DISINFOX_SYNC_PUSHGATEWAY_USER and DISINFOX_SYNC_PUSHGATEWAY_PASSWORD (or its _FILE); set both or neither".into(),

@@ -95,8 +95,8 @@ impl Config {
         needs: Needs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Error> {
-        let (file_path, value) = file::load_file(args.config.as_deref(), env)?;
         let mut warnings = Vec::new();
+        let (file_path, value) = file::load_file(args.config.as_deref(), env, &mut warnings)?;
         let file = file::flatten_known(value, &mut warnings);
         let mut r = Reader {
             env,
@@ -107,9 +107,17 @@ impl Config {
             warnings,
         };
         let cfg = Config {
-            disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), parse_url),
+            disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), |v| {
+                without_credentials(v, "DISINFOX_API_KEY", "")
+            }),
             disinfox_key: r.secret(DISINFOX_API_KEY),
-            opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), parse_url),
+            opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), |v| {
+                without_credentials(
+                    v,
+                    "OPENCTI_TOKEN",
+                    "; a proxy's own header goes in OPENCTI_CUSTOM_HEADERS",
+                )
+            }),
             opencti_token: r.secret(OPENCTI_TOKEN),
             opencti_ssl_verify: r
                 .parse(OPENCTI_SSL_VERIFY, None, parse_bool)
@@ -157,6 +165,34 @@ impl Config {
             ..cfg
         })
     }
+}
+
+/// `OPENCTI_JSON_LOGGING` when the configuration as a whole did not load: from the
+/// environment, else from the config file if that much of it reads, so that the error is
+/// reported in the format the operator asked for.
+pub(crate) fn json_logging_hint(
+    args: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<bool> {
+    if let Some(v) = env(OPENCTI_JSON_LOGGING.env).filter(|v| !v.is_empty()) {
+        return parse_bool(&v).ok();
+    }
+    let (_, value) = file::load_file(args.config.as_deref(), env, &mut Vec::new()).ok()?;
+    let file = file::flatten_known(value, &mut Vec::new());
+    parse_bool(file.get(OPENCTI_JSON_LOGGING.yaml)?).ok()
+}
+
+/// A peer's URL without a user or password: the peer's credential travels in the
+/// `Authorization` header, and reqwest would add a second one (Basic) from the URL, which the
+/// peer refuses (77) and which carries a credential the peer never asked for.
+fn without_credentials(v: &str, setting: &str, hint: &str) -> Result<Url, String> {
+    let url = parse_url(v)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "remove the user and password from the URL: {setting} is the credential sent there{hint}"
+        ));
+    }
+    Ok(url)
 }
 
 /// Flags win outright; otherwise the environment or the file, then the defaults.

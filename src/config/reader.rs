@@ -86,10 +86,10 @@ impl Reader<'_> {
             )),
             (Some(v), None) => Ok(Some(v)),
             (None, Some(path)) => read_secret_file(&file_var, &path).map(Some),
-            (None, None) => Ok(self.find(None, key).map(|f| f.value)),
+            (None, None) => self.find(None, key).map(file_secret).transpose(),
         };
         match result {
-            Ok(value) => value.map(Secret::new),
+            Ok(value) => value.filter(|v| !v.is_empty()).map(Secret::new),
             Err(message) => {
                 self.report(key.group, message);
                 None
@@ -119,10 +119,27 @@ impl Reader<'_> {
     }
 }
 
+/// A secret from config.yml: a block scalar (`token: |`) ends with a line break, and trailing
+/// blanks are never part of a key or token, so they are trimmed; any other control character
+/// would go on the wire as part of the header and fail there (or be refused by the HTTP stack),
+/// so it is refused here, naming the key.
+fn file_secret(found: Found) -> Result<String, String> {
+    let value = found.value.trim_end_matches([' ', '\t', '\r', '\n']);
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "{} holds a line break or control character: keep only the value",
+            found.origin
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 fn read_secret_file(var: &str, path: &str) -> Result<String, String> {
     use crate::input::{Accept, MAX_SECRET, read_file};
     let bytes = read_file(Path::new(path), MAX_SECRET, Accept::RegularOnly)
         .map_err(|e| format!("cannot read {var} file {path}: {e}"))?;
+    crate::input::check_private(Path::new(path))
+        .map_err(|why| format!("{var} file {path} refused: {why}"))?;
     let text =
         String::from_utf8(bytes).map_err(|_| format!("{var} file {path} is not UTF-8 text"))?;
     let value = text.strip_suffix('\n').unwrap_or(&text);

@@ -17,12 +17,13 @@ const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &Run) -> Result<()> {
     let mut http = http.clone();
     http.timeout = http.timeout.min(MAX_TIMEOUT);
-    let client = crate::http::client(&http, true)?;
+    let client = crate::http::client(&http, true, base)?;
     let auth = |req: RequestBuilder| match (&opts.user, &opts.password) {
         (Some(user), Some(password)) => req.basic_auth(user, Some(password.expose())),
         _ => req,
     };
-    let previous = read_group(&client, base, run.connector_id, &auth)?;
+    let deadline = crate::http::deadline(&http);
+    let previous = read_group(&client, base, run.connector_id, &auth, deadline)?;
     let body = super::render(&families(run, &previous), &Labels::new());
     let url = under(
         base,
@@ -35,7 +36,7 @@ pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &
         )
         .body(body)
         .send()?;
-    check(resp).map(|_| ())
+    check(resp, deadline).map(|_| ())
 }
 
 /// This connector's group as the Pushgateway holds it; empty on the first push.
@@ -44,9 +45,10 @@ fn read_group(
     base: &Url,
     connector_id: &str,
     auth: &dyn Fn(RequestBuilder) -> RequestBuilder,
+    deadline: std::time::Instant,
 ) -> Result<Previous> {
     let resp = auth(client.get(under(base, "api/v1/metrics"))).send()?;
-    let body = check(resp)?;
+    let body = check(resp, deadline)?;
     let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
         Error::Protocol(format!(
             "/api/v1/metrics did not answer JSON ({e}): is this a Pushgateway?"
@@ -95,9 +97,28 @@ fn under(base: &Url, path: &str) -> Url {
     url
 }
 
-fn check(resp: reqwest::blocking::Response) -> Result<String> {
+/// The largest answer read from the Pushgateway: its `/api/v1/metrics` holds every group it
+/// keeps, a few kilobytes each; more is not a Pushgateway to trust with a run's memory (an
+/// endless answer would otherwise grow until the CronJob's memory limit kills the run).
+const MAX_ANSWER: u64 = 16 << 20;
+
+fn check(resp: reqwest::blocking::Response, deadline: std::time::Instant) -> Result<String> {
     let status = resp.status();
-    let body = resp.text().unwrap_or_default();
+    let body = match crate::http::read_body(resp, MAX_ANSWER, deadline) {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(crate::http::BodyError::TooLarge(_)) => {
+            return Err(Error::Protocol(format!(
+                "HTTP {status} with an answer larger than {} MiB: is this a Pushgateway?",
+                MAX_ANSWER >> 20
+            ))
+            .into());
+        }
+        Err(crate::http::BodyError::Io(e)) => {
+            return Err(
+                Error::Temporary(format!("HTTP {status}, the answer broke off: {e}")).into(),
+            );
+        }
+    };
     if status.is_success() {
         return Ok(body);
     }

@@ -42,7 +42,7 @@ impl Graphql {
         }
         http::warn_if_plain_http(base, "OpenCTI", "the token");
         Ok(Graphql {
-            client: http::client(&cfg.http, cfg.opencti_ssl_verify)?,
+            client: http::client(&cfg.http, cfg.opencti_ssl_verify, base)?,
             http: cfg.http.clone(),
             url: graphql_url(base),
             token,

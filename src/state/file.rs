@@ -26,6 +26,7 @@ impl FileStore {
             })?;
         }
         let path = &real_location(path)?;
+        not_someone_elses(path)?;
         let lock_path = lock_path(path);
         let lock = OpenOptions::new()
             .create(true)
@@ -117,6 +118,27 @@ fn real_location(path: &Path) -> Result<PathBuf> {
     let real = dir.join(name);
     crate::output::existing_regular_file(&real)?;
     Ok(real)
+}
+
+/// A state file of another user is left alone: each save replaces the file by rename, which
+/// works in a directory we may write even when the file is read-only, and would take the
+/// file (and the cursor of that user's runs) away from its owner.
+fn not_someone_elses(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let me = crate::input::euid();
+    if meta.uid() != me {
+        return Err(Error::LocalIo(format!(
+            "the state file {} belongs to uid {}, not to this user (uid {me}); it is left alone: run as its owner, chown {me} {}, or give another --state-file",
+            path.display(),
+            meta.uid(),
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn lock_path(path: &Path) -> PathBuf {

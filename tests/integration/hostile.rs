@@ -649,3 +649,76 @@ fn a_trickling_opencti_answer_ends_within_the_timeout() {
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
     peers.octi.set_fault(crate::support::opencti::Fault::None);
 }
+
+/// A "Pushgateway" that answers 200 and then `limit` bytes of a JSON array that never
+/// closes, to the first connection (the push reads the group first), then stops by itself.
+fn endless_pushgateway(limit: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    listener.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let chunk = "{\"labels\":{\"job\":\"x\"}},".repeat(4096);
+        let mut served = 0;
+        while served < 1 && std::time::Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let _ = conn.read(&mut [0u8; 8192]);
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"status\":\"success\",\"data\":[";
+            let mut sent = 0;
+            let mut ok = conn.write_all(head.as_bytes()).is_ok();
+            while ok && sent < limit && std::time::Instant::now() < deadline {
+                ok = conn.write_all(chunk.as_bytes()).is_ok();
+                sent += chunk.len();
+            }
+        }
+    });
+    (url, server)
+}
+
+/// An endless answer of the Pushgateway is cut at a bound: the run's memory stays small (an
+/// unbounded read grew to gigabytes and the CronJob's 256 MiB limit killed a good run) and
+/// the run ends 0, with a warning, as every failed push does.
+#[test]
+fn an_endless_pushgateway_answer_is_bounded() {
+    let peers = crate::common::Peers::start("6.9.17");
+    // 512 MiB at most: an unbounded reader is caught without filling the machine.
+    let (url, server) = endless_pushgateway(512 << 20);
+    let dx_url = peers.dx.endpoint_url();
+    let dx_key = peers.dx.api_key();
+    let octi_url = peers.octi.url();
+    let token = peers.octi.token();
+    let envs = [
+        ("DISINFOX_URL", dx_url.as_str()),
+        ("DISINFOX_API_KEY", dx_key.as_str()),
+        ("OPENCTI_URL", octi_url.as_str()),
+        ("OPENCTI_TOKEN", token.as_str()),
+        ("CONNECTOR_ID", crate::common::CONNECTOR_ID),
+    ];
+    let args = ["--timeout", "20s", "sync", "--pushgateway", &url];
+    let (code, stderr, took, rss_kib) =
+        run_measured(peers.home.path(), &args, &envs, std::process::Stdio::null());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("metrics not pushed"), "{stderr}");
+    assert!(stderr.contains("larger than 16 MiB"), "{stderr}");
+    assert!(rss_kib < 96 * 1024, "peaked at {rss_kib} KiB");
+    let _ = writeln_measured(rss_kib, took);
+    drop(peers);
+    server.join().unwrap();
+}
+
+/// The figure, on the real stderr, for the record.
+fn writeln_measured(rss_kib: i64, took: std::time::Duration) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(
+        std::io::stderr(),
+        "endless Pushgateway answer: peak RSS {rss_kib} KiB, {took:?}"
+    )
+}

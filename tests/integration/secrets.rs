@@ -122,3 +122,30 @@ fn a_credential_over_plain_http_to_another_host_warns() {
         .assert()
         .stderr(predicates::str::contains("plain http://"));
 }
+
+/// An error page that echoes the request shows the Pushgateway's `Authorization: Basic …`
+/// value: that encoding of user and password is a secret like the password itself.
+#[test]
+fn an_echoed_pushgateway_basic_credential_is_redacted() {
+    let peers = crate::common::Peers::start("6.9.17");
+    let echo = Server::start(|req: &crate::support::http::Request| {
+        let auth = req.header("authorization").unwrap_or("").to_owned();
+        Response::html(502, format!("<pre>Authorization: {auth}</pre>"))
+    });
+    let out = peers
+        .cmd()
+        .env("DISINFOX_SYNC_PUSHGATEWAY_USER", "metrics")
+        .env("DISINFOX_SYNC_PUSHGATEWAY_PASSWORD", URL_PASSWORD)
+        .args(["--log-level", "debug", "sync", "--pushgateway", &echo.url()])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("HTTP 502"))
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // base64("metrics:pw-Hunter2-in-the-url")
+    let basic = "bWV0cmljczpwdy1IdW50ZXIyLWluLXRoZS11cmw=";
+    assert!(!stderr.contains(&basic[..16]), "{stderr}");
+    assert!(stderr.contains("Basic [redacted]"), "{stderr}");
+    assert_no_leak("echoed Pushgateway credentials", &stderr);
+}
