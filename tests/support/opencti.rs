@@ -356,6 +356,9 @@ struct State {
     pushes_since_fault: usize,
     capabilities: Vec<String>,
     reset_after: HashMap<String, usize>,
+    /// After that many more pushes, the state a `reset-state` pings (see
+    /// [`OpenctiStandin::ping_state_after_pushes`]).
+    ping_after: Option<(usize, String, String)>,
     /// A UI reset of this connector at the next `addExpectations` (a run over AMQP).
     reset_on_expectations: Option<String>,
     last_work_ms: i64,
@@ -373,6 +376,8 @@ struct Inner {
     docs: Mutex<HashMap<String, DocResult>>,
     state: Mutex<State>,
     on_add_expectations: Mutex<Option<Hook>>,
+    /// The management API fails: `connector_queue_details` reads 0 / 0 (6.2.12+ catch it).
+    blind_queue: std::sync::atomic::AtomicBool,
     /// The asynchronous platform, when [`Import::Async`].
     platform: Option<Platform>,
 }
@@ -418,6 +423,7 @@ impl OpenctiStandin {
                 ..State::default()
             }),
             on_add_expectations: Mutex::new(None),
+            blind_queue: Default::default(),
             opts,
         });
         let h = inner.clone();
@@ -491,6 +497,21 @@ impl OpenctiStandin {
             .insert(connector_id.into(), n);
     }
 
+    /// After `n` more pushes, store `state` as `pingConnector` does (what `reset-state`, or any
+    /// other client's ping, does to the state during a run: no reset flag, no purge).
+    pub fn ping_state_after_pushes(&self, connector_id: &str, n: usize, state: &str) {
+        lock(&self.inner.state).ping_after = Some((n, connector_id.into(), state.into()));
+    }
+
+    /// `deleteWork`: the work is gone (what deleting it in the UI, or the connector's
+    /// deletion, does).
+    pub fn delete_work(&self, id: &str) {
+        if let Some(p) = &self.inner.platform {
+            let _ = p.work_edit(id, "delete", &Value::Null);
+        }
+        lock(&self.inner.state).works.retain(|w| w.id != id);
+    }
+
     /// "Reset state" pressed when the next `addExpectations` arrives: during a run over AMQP,
     /// which sends no `stixBundlePush` to count.
     pub fn reset_at_expectations(&self, connector_id: &str) {
@@ -546,6 +567,15 @@ impl OpenctiStandin {
         if let Some(c) = st.connectors.get_mut(&key) {
             self.inner.reset(c);
         }
+    }
+
+    /// RabbitMQ's management API fails from now on: OpenCTI 6.2.12+ catch the failure and
+    /// answer `connector_queue_details` with 0 messages and 0 bytes, whatever is queued
+    /// (`opencti-async-import.md` §4).
+    pub fn blind_queue_details(&self) {
+        self.inner
+            .blind_queue
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The connector's queue, in bytes (`messages_size`), one message when non-zero.
@@ -636,11 +666,11 @@ impl OpenctiStandin {
         lock(&self.inner.state).requests.clear();
     }
 
-    /// Forgets pushes, works and pings (connectors and their state stay).
+    /// Forgets pushes and pings (connectors, their state and works stay, as on the real
+    /// platform, where a later run reads an earlier run's work).
     pub fn clear_history(&self) {
         let mut st = lock(&self.inner.state);
         st.pushes.clear();
-        st.works.clear();
         st.pings.clear();
         st.requests.clear();
     }
@@ -737,6 +767,10 @@ impl Inner {
             let (n, bytes) = p.queue_details(&c.id);
             out["connector_queue_details"]["messages_number"] = js_number(n + c.queue_messages);
             out["connector_queue_details"]["messages_size"] = js_number(bytes + c.queue_bytes);
+        }
+        if self.blind_queue.load(std::sync::atomic::Ordering::SeqCst) {
+            out["connector_queue_details"]["messages_number"] = js_number(0);
+            out["connector_queue_details"]["messages_size"] = js_number(0);
         }
         out
     }
@@ -836,7 +870,7 @@ fn work_json(w: &WorkRecord) -> Value {
         "completed_time": w.completed_time,
         "completed_number": w.processed,
         "messages": msgs(&w.messages, &w.processed_time),
-        "errors": msgs(&w.errors, &w.processed_time),
+        "errors": with_sources(msgs(&w.errors, &w.processed_time), w),
         "tracking": {
             "__typename": "WorkTracking",
             "import_expected_number": w.expected,
@@ -844,6 +878,18 @@ fn work_json(w: &WorkRecord) -> Value {
             "import_last_processed": w.processed_time,
         },
     })
+}
+
+/// Each error's `source` (the failed object's JSON, when the worker reported it).
+fn with_sources(mut errors: Value, w: &WorkRecord) -> Value {
+    if let Some(list) = errors.as_array_mut() {
+        for (i, e) in list.iter_mut().enumerate() {
+            if let Some(source) = w.error_sources.get(&i) {
+                e["source"] = json!(source);
+            }
+        }
+    }
+    errors
 }
 
 /// Status after a change, with the instantaneous worker (notes §8).
@@ -1721,6 +1767,18 @@ impl Inner {
             raw: (!self.opts.bench).then(|| text.to_string()),
         });
         st.pushes_since_fault += 1;
+        if let Some((n, cid, state)) = st.ping_after.take() {
+            match n {
+                0 | 1 => {
+                    if let Some(key) = stored_key(&st, &cid)
+                        && let Some(c) = st.connectors.get_mut(&key)
+                    {
+                        c.state = Some(state);
+                    }
+                }
+                n => st.ping_after = Some((n - 1, cid, state)),
+            }
+        }
         if let Some(n) = st.reset_after.get_mut(&connector_id) {
             if *n <= 1 {
                 st.reset_after.remove(&connector_id);
@@ -1761,6 +1819,7 @@ impl Inner {
             in_error: false,
             messages: Vec::new(),
             errors: Vec::new(),
+            error_sources: Default::default(),
             expected: 0,
             processed: 0,
             created_by_push: false,
@@ -1904,6 +1963,7 @@ fn instant_import(
                 in_error: false,
                 messages: Vec::new(),
                 errors: Vec::new(),
+                error_sources: Default::default(),
                 expected: 0,
                 processed: 0,
                 created_by_push: true,
@@ -1915,10 +1975,16 @@ fn instant_import(
             id
         }
     };
-    // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
+    // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object. A one-object
+    // message is not split, so nothing adds its expectation when the client gave the work
+    // (`push_handler.py`; the server adds one only to a work it made, `stix.js`).
     let pieces = if ver >= v("6.3.0") { objects as u64 } else { 1 };
+    let expected = match sent_work {
+        Some(_) if objects == 1 => 0,
+        _ => pieces,
+    };
     if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
-        w.expected += pieces;
+        w.expected += expected;
         w.processed += pieces;
         refresh_work_status(w, ver);
     }

@@ -14,6 +14,9 @@ pub enum DropReason {
     MalformedRelationship { relationship: String },
     /// The applicant user lacked a capability the creation needs.
     Forbidden { capability: String },
+    /// A failure a later push cures (a lock held past the worker's retries, a reference
+    /// still queued), reported on the work with the object as its source.
+    Transient { code: String },
     /// `resetStateConnector` purged the queue.
     QueuePurged,
     /// Sitting in a queue no worker reads (named from an id no stored connector has).
