@@ -17,6 +17,7 @@ mod fixtures;
 mod flags;
 mod generated;
 mod hostile;
+mod ledger;
 mod ledger_standins;
 mod metrics;
 mod push;
