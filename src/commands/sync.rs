@@ -212,19 +212,23 @@ fn import(
         after.last_fetch = at;
         report.cursor_after = at.map(display);
     }
-    if wait.is_none() {
-        let work = report
-            .work_id
-            .clone()
-            .map(|id| (id, report.objects_pushed as u64));
-        let mark = previous::reset_mark(&session.registered);
-        after.unconfirmed = Some(previous::record(
-            before.unconfirmed.clone(),
-            before.last_fetch,
-            work,
-            mark,
-        ));
-    }
+    // An earlier record this run could not check stays, waited for or not.
+    after.unconfirmed = match wait {
+        Some(_) => before.unconfirmed.clone(),
+        None => {
+            let work = report
+                .work_id
+                .clone()
+                .map(|id| (id, report.objects_pushed as u64));
+            let mark = previous::reset_mark(&session.registered);
+            Some(previous::record(
+                before.unconfirmed.clone(),
+                before.last_fetch,
+                work,
+                mark,
+            ))
+        }
+    };
     if let Err(e) = store.save_run(&after, info) {
         report.cursor_after = report.cursor_before.clone();
         return Err(e);

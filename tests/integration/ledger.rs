@@ -350,3 +350,47 @@ fn reset_state_during_a_sync_is_kept() {
     assert_eq!(env.octi.state(CONNECTOR_ID).as_deref(), Some(reset));
     assert_eq!(s["cursor_after"], s["cursor_before"], "{s}");
 }
+
+/// From 7.260510.0 a run goes on while an earlier one is still being imported; that earlier
+/// run's work stays in the state until a later run saw it through, even when the run in
+/// between waited for its own.
+#[test]
+fn an_unchecked_earlier_run_stays_recorded_through_a_waiting_run() {
+    let env = async_peers("7.260510.0");
+    let p = env.octi.platform();
+    let mut all = add(&env, 10, 0, chrono::Duration::minutes(30));
+    p.pause();
+    let (code, s, _) = sync(&env, &["--chunk-size", "12K"]);
+    assert_eq!((code, &s["status"]), (0, &json!("imported")), "{s}");
+    let first_work = s["work_id"].as_str().unwrap().to_owned();
+    all.extend(add(&env, 3, 100, chrono::Duration::minutes(10)));
+    let pushed = env.octi.pushes().len();
+    let (code, s, stderr) = std::thread::scope(|scope| {
+        let waker = scope.spawn(|| {
+            let deadline = std::time::Instant::now() + DRAIN;
+            while p.push_count() <= pushed && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            p.resume();
+        });
+        let out = sync(&env, &["--chunk-size", "12K", "--wait=30s"]);
+        waker.join().unwrap();
+        out
+    });
+    assert_eq!(
+        (code, &s["status"]),
+        (0, &json!("imported")),
+        "{s}\n{stderr}"
+    );
+    assert!(p.wait_drained(DRAIN));
+    // The first run's work is lost after all (deleted): the next run goes back for it.
+    env.octi.delete_work(&first_work);
+    let (code, s, stderr) = sync(&env, &["--chunk-size", "12K"]);
+    assert_eq!(
+        (code, &s["status"]),
+        (0, &json!("imported")),
+        "{s}\n{stderr}"
+    );
+    assert!(stderr.contains("is gone from OpenCTI"), "{stderr}");
+    assert_all_imported(p, &all, "7.260510.0");
+}
