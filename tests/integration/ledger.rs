@@ -106,7 +106,14 @@ fn state_file(env: &Peers) -> String {
 #[test]
 fn reset_while_queued_the_next_run_fetches_the_purged_objects_again() {
     // 6.9.17 and 7.260510.0 compare the reset stamp; 6.5.7 has none and reads the reset flag.
-    for version in ["6.9.17", "7.260510.0", "6.5.7"] {
+    // Taken before the reset: none, or the first messages (chunks split, a few pieces
+    // imported), as when the button is pressed while the workers are busy.
+    for (version, taken) in [
+        ("6.9.17", 0),
+        ("6.9.17", 40),
+        ("7.260510.0", 40),
+        ("6.5.7", 0),
+    ] {
         let env = async_peers(version);
         let p = env.octi.platform();
         let file = state_file(&env);
@@ -118,12 +125,14 @@ fn reset_while_queued_the_next_run_fetches_the_purged_objects_again() {
             (0, &json!("imported")),
             "{version}: {s}"
         );
+        p.pause_after(taken);
+        assert!(p.wait_idle(DRAIN));
         env.octi.ui_reset(CONNECTOR_ID);
         p.resume();
         assert!(p.wait_drained(DRAIN));
         let purged = never_imported(p, &all).len();
         eprintln!(
-            "{version}: the reset purged {purged} of {} objects before the next run",
+            "{version}, {taken} message(s) taken: the reset purged {purged} of {} objects before the next run",
             all.len()
         );
         assert!(purged > 0, "{version}: nothing was purged: {}", p.summary());
