@@ -359,6 +359,9 @@ struct State {
     /// After that many more pushes, the state a `reset-state` pings (see
     /// [`OpenctiStandin::ping_state_after_pushes`]).
     ping_after: Option<(usize, String, String)>,
+    /// Objects whose next import fails with this code (instant model; see
+    /// [`OpenctiStandin::fail_next_import`]).
+    transient: HashMap<String, String>,
     /// A UI reset of this connector at the next `addExpectations` (a run over AMQP).
     reset_on_expectations: Option<String>,
     last_work_ms: i64,
@@ -501,6 +504,20 @@ impl OpenctiStandin {
     /// other client's ping, does to the state during a run: no reset flag, no purge).
     pub fn ping_state_after_pushes(&self, connector_id: &str, n: usize, state: &str) {
         lock(&self.inner.state).ping_after = Some((n, connector_id.into(), state.into()));
+    }
+
+    /// The next import of object `id` fails with `code` (`LOCK_ERROR`, `MISSING_REFERENCE_ERROR`),
+    /// reported on its work with the object as the error's source; a later push imports it.
+    /// On both models (see [`Platform::fail_next_import`]).
+    pub fn fail_next_import(&self, id: &str, code: &str) {
+        match &self.inner.platform {
+            Some(p) => p.fail_next_import(id, code),
+            None => {
+                lock(&self.inner.state)
+                    .transient
+                    .insert(id.into(), code.into());
+            }
+        }
     }
 
     /// `deleteWork`: the work is gone (what deleting it in the UI, or the connector's
@@ -1749,14 +1766,18 @@ impl Inner {
                 );
                 w
             }
-            None => instant_import(
-                &mut st,
-                self.ver,
-                &connector_id,
-                &connector_name,
-                &sent_work,
-                ids.len(),
-            ),
+            None => {
+                let w = instant_import(
+                    &mut st,
+                    self.ver,
+                    &connector_id,
+                    &connector_name,
+                    &sent_work,
+                    ids.len(),
+                );
+                instant_failures(&mut st, &w, text);
+                w
+            }
         };
         st.pushes.push(PushRecord {
             connector_id: connector_id.clone(),
@@ -1989,6 +2010,31 @@ fn instant_import(
         refresh_work_status(w, ver);
     }
     effective
+}
+
+/// The instantaneous worker's failures set with `fail_next_import`: reported on the work
+/// (the piece still counts as processed), with the object as the error's source.
+fn instant_failures(st: &mut State, work: &str, bundle: &str) {
+    if st.transient.is_empty() {
+        return;
+    }
+    let objects: Vec<Value> = serde_json::from_str::<Value>(bundle)
+        .ok()
+        .and_then(|b| b.get("objects").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+    for o in objects {
+        let Some(code) = o
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| st.transient.remove(id))
+        else {
+            continue;
+        };
+        if let Some(w) = st.works.iter_mut().find(|w| w.id == work) {
+            w.error_sources.insert(w.errors.len(), o.to_string());
+            w.errors.push(super::platform::worker_message(&code));
+        }
+    }
 }
 
 fn unique_work_id(st: &mut State, connector_id: &str) -> String {

@@ -11,6 +11,8 @@ pub mod rules;
 mod worker;
 pub mod works;
 
+pub(crate) use worker::transient_message as worker_message;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

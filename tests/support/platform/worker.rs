@@ -221,7 +221,7 @@ fn required_refs(obj: &Value) -> Vec<String> {
 /// What `import_item_with_retries` reports (`P/opencti_stix2.py`, 6.9.8): a lock error is
 /// retried up to `MAX_PROCESSING_COUNT` (100) times, then reported as the retries running out;
 /// anything else with its own message.
-fn transient_message(code: &str) -> String {
+pub(crate) fn transient_message(code: &str) -> String {
     match code {
         "LOCK_ERROR" => "Max number of retries reached, please see error logs of workers for more details. Bundle will be sent to dead letter queue. (LOCK_ERROR)".into(),
         other => format!("{other}: reference still being imported"),
