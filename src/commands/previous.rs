@@ -143,3 +143,46 @@ pub(super) fn record(
         None => this,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(stamp: Option<&str>, reset: bool) -> Registered {
+        Registered {
+            id: "c".into(),
+            state: None,
+            state_reset: reset,
+            state_timestamp: stamp.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_reset_mark_is_the_stamp_else_the_flag() {
+        assert_eq!(
+            reset_mark(&registered(Some("2026-12-06T20:00:00.000Z"), true)),
+            "2026-12-06T20:00:00.000Z"
+        );
+        assert_eq!(reset_mark(&registered(None, false)), "reset:false");
+        assert_ne!(
+            reset_mark(&registered(None, true)),
+            reset_mark(&registered(None, false))
+        );
+    }
+
+    #[test]
+    fn a_record_keeps_the_oldest_start_and_every_work() {
+        let t = |s| crate::state::parse_cursor(s);
+        let first = record(
+            None,
+            t("2026-01-01T00:00:00Z"),
+            Some(("w1".into(), 5)),
+            "m1".into(),
+        );
+        assert_eq!(first.works, vec![("w1".to_owned(), 5)]);
+        let second = record(Some(first), t("2026-02-01T00:00:00Z"), None, "m2".into());
+        assert_eq!(second.from, t("2026-01-01T00:00:00Z"));
+        assert_eq!(second.works.len(), 1);
+        assert_eq!(second.reset_mark.as_deref(), Some("m2"));
+    }
+}

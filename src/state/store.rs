@@ -172,9 +172,9 @@ fn changed(start: &Registered, now: &Registered) -> Option<String> {
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
     let (was, is) = (text(&start.state), text(&now.state));
     if was.trim() != is.trim() && !same_json(Some(&is), &was) {
-        let shown = |s: &str| match s.trim() {
-            "" => "empty".to_owned(),
-            t => t.to_owned(),
+        let shown = |s: &str| match parse_state(Some(s)) {
+            Ok(state) => state.describe(),
+            Err(_) => "unreadable".to_owned(),
         };
         return Some(format!("state was {}, is now {}", shown(&was), shown(&is)));
     }
