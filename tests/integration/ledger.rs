@@ -427,3 +427,58 @@ fn an_unchecked_earlier_run_stays_recorded_through_a_waiting_run() {
     assert!(stderr.contains("is gone from OpenCTI"), "{stderr}");
     assert_all_imported(p, &all, "7.260510.0");
 }
+
+/// Another producer's push (no `work_id`: the server makes its work) to the same connector.
+fn foreign_push(octi: &OpenctiStandin, objects: &[String]) {
+    let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
+    let body: Value = crate::common::http_client()
+        .build()
+        .unwrap()
+        .post(octi.graphql_url())
+        .bearer_auth(octi.token())
+        .json(&json!({
+            "query": "mutation P($c: String!, $b: String!) { stixBundlePush(connectorId: $c, bundle: $b) }",
+            "variables": {"c": CONNECTOR_ID, "b": crate::support::disinfox::render_bundle(&refs)},
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(body["data"]["stixBundlePush"], true, "{body}");
+}
+
+/// Up to 7.260507.0 the connector manager completes an older work, and deletes its key, once
+/// a newer work of the connector reported: the workers then drop its queued pieces, and the
+/// work reads "complete" with fewer objects processed than the run pushed. No reset is
+/// involved; the next run goes back all the same.
+#[test]
+fn a_work_completed_with_objects_missing_rolls_the_cursor_back() {
+    let env = async_peers("6.9.17");
+    let p = env.octi.platform();
+    let file = state_file(&env);
+    let all = add(&env, 20, 0, chrono::Duration::minutes(30));
+    p.pause();
+    let (code, s, _) = sync(&env, &["--state-file", &file, "--chunk-size", "12K"]);
+    assert_eq!((code, &s["status"]), (0, &json!("imported")), "{s}");
+    let chunks = s["chunks"].as_u64().unwrap() as usize;
+    let other = incidents(1, 900, env.dx.server_now() - chrono::Duration::minutes(1));
+    foreign_push(&env.octi, &other[..1]);
+    // Every chunk of the run is split (its pieces queued behind the other push), then the
+    // other push's piece is imported and reports.
+    p.pause_after(chunks + 1);
+    assert!(p.wait_idle(DRAIN));
+    p.run_connector_manager();
+    p.resume();
+    assert!(p.wait_drained(DRAIN));
+    let lost = never_imported(p, &all).len();
+    assert!(lost > 0, "nothing dropped: {}", p.summary());
+    eprintln!("dropped after closeOldWorks: {lost} of {}", all.len());
+    let (code, s, stderr) = sync(&env, &["--state-file", &file, "--chunk-size", "12K"]);
+    assert_eq!(
+        (code, &s["status"]),
+        (0, &json!("imported")),
+        "{s}\n{stderr}"
+    );
+    assert!(stderr.contains("OpenCTI dropped the rest"), "{stderr}");
+    assert_all_imported(p, &all, "6.9.17");
+}
