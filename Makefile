@@ -26,7 +26,7 @@ test:
 ## concurrent workers, works, drops in a ledger) instead of the instant one: what a real
 ## OpenCTI imports only after `stixBundlePush` answered. async_import:: runs on it always;
 ## standins:: are the stand-ins' self-tests.
-ASYNC_MODULES ?= push:: sync:: fixtures:: scale:: flags:: check:: hostile:: metrics:: pycti:: readme::
+ASYNC_MODULES ?= push:: sync:: ledger:: fixtures:: scale:: flags:: check:: hostile:: metrics:: pycti:: readme::
 test-async:
 	STANDIN_OPENCTI_IMPORT=async $(CARGO) test --locked --test integration -- $(ASYNC_MODULES)
 

@@ -43,7 +43,7 @@ pub struct Row {
 pub const ROWS: &[Row] = &[
     Row {
         code: ExitCode::Success,
-        meaning: "success, including \"nothing new\" and a `sync` deferred because OpenCTI's queue is full or, before OpenCTI 7.260510.0, still holds an earlier run's messages",
+        meaning: "success, including \"nothing new\" and a `sync` deferred because OpenCTI's queue is full or, before OpenCTI 7.260510.0, is still importing an earlier run",
         advice: "nothing",
     },
     Row {
@@ -58,7 +58,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         code: ExitCode::DataErr,
-        meaning: "bad data: the input file is not a valid STIX 2.1 bundle, or DISINFOX's bundle has an invalid object (an answer that is not a bundle at all is 76); with `--wait`, objects OpenCTI reported it could not import (listed; the cursor moved past them)",
+        meaning: "bad data: the input file is not a valid STIX 2.1 bundle, or DISINFOX's bundle has an invalid object (an answer that is not a bundle at all is 76); with `--wait`, objects OpenCTI reported it refused for good (listed; the cursor moved past them)",
         advice: "alert; retrying cannot help",
     },
     Row {
@@ -78,7 +78,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         code: ExitCode::TempFail,
-        meaning: "temporary failure: peer unreachable, timeout, HTTP 429/5xx after retries, lock held by another run, OpenCTI unable to queue a bundle (\"Invalid bundle\", with its cause), `--wait` past its duration, \"Reset state\" pressed during the run, `push` while an earlier run is still queued (before 7.260510.0)",
+        meaning: "temporary failure: peer unreachable, timeout, HTTP 429/5xx after retries, lock held by another run, OpenCTI unable to queue a bundle (\"Invalid bundle\", with its cause), `--wait` past its duration, with `--wait` objects OpenCTI could not import yet (a missing reference still queued, a lock: the cursor stops before them), \"Reset state\" or `reset-state` during the run, `push` while an earlier run is still queued (before 7.260510.0)",
         advice: "retry later: the next scheduled run will",
     },
     Row {

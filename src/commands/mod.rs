@@ -3,6 +3,7 @@
 mod check;
 mod fetch;
 pub mod generate;
+mod previous;
 mod push;
 mod reset_state;
 mod session;

@@ -33,7 +33,7 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
         }
         let session = Session::open_for_import(cfg, args.wait.wait)?;
         // A pipeline's bundle lives nowhere else: refuse (75, retry later) rather than skip.
-        if let (_, Some(why)) = session.queue_verdict(None) {
+        if let (_, Some(why)) = session.queue_verdict(None, true) {
             return Err(Error::Temporary(format!(
                 "{why}: not pushing now; run again once the queue is empty"
             ))

@@ -48,11 +48,13 @@ fn parse_lenient(text: &str) -> State {
     state::parse_state(Some(text)).unwrap_or_default()
 }
 
-/// Keeps `last_run` (the UI shows it); replaces the cursor.
+/// Keeps `last_run` (the UI shows it); replaces the cursor, and forgets the earlier runs'
+/// works (the operator's cursor is not to be rolled back to where they started).
 fn reset(store: &Store, old: State, to: Option<chrono::DateTime<chrono::Utc>>) -> Result<State> {
     let new = State {
         last_fetch: to,
         last_run: old.last_run,
+        unconfirmed: None,
     };
     store.save(&new, None)?;
     log::info!("state in {} reset: {}", store.describe(), new.describe());

@@ -127,16 +127,22 @@ impl<'c> Session<'c> {
             gql: &self.gql,
             platform: &self.platform,
             registered: self.registered.clone(),
+            name: &self.cfg.connector_name,
+            scope: &self.cfg.connector_scope,
         }
     }
 
-    /// The queue, and why this run must not start now (if it must not).
+    /// The queue, and why this run must not start now (if it must not). `unchecked`: no
+    /// earlier run's work was checked (`sync` checks them first), so any queued message of an
+    /// earlier run counts — a blind rule, since a failing management API reads as an empty
+    /// queue (6.2.12+).
     pub(super) fn queue_verdict(
         &self,
         threshold_mb: Option<f64>,
+        unchecked: bool,
     ) -> (Option<Queue>, Option<String>) {
         let queue = connector::queue(&self.gql, &self.platform, self.connector_id());
-        let why = queue.and_then(|q| defer_reason(&self.platform, q, threshold_mb));
+        let why = queue.and_then(|q| defer_reason(&self.platform, q, threshold_mb, unchecked));
         (queue, why)
     }
 
@@ -268,7 +274,12 @@ fn require_wait(platform: &Platform, over_amqp: bool) -> Result<()> {
 /// Why a run must wait: a queue above the threshold (as pycti), or — before 7.260510.0 — any
 /// queued message at all, since a new work makes the platform drop an older work's queued
 /// pieces (`closeOldWorks`, opencti-async-import.md §2).
-fn defer_reason(platform: &Platform, queue: Queue, threshold_mb: Option<f64>) -> Option<String> {
+fn defer_reason(
+    platform: &Platform,
+    queue: Queue,
+    threshold_mb: Option<f64>,
+    unchecked: bool,
+) -> Option<String> {
     if let Some(threshold) = threshold_mb
         && queue.mb >= threshold
     {
@@ -277,7 +288,7 @@ fn defer_reason(platform: &Platform, queue: Queue, threshold_mb: Option<f64>) ->
             queue.mb
         ));
     }
-    if platform.features.run_needs_empty_queue && queue.messages > 0 {
+    if unchecked && platform.features.run_needs_empty_queue && queue.messages > 0 {
         return Some(format!(
             "OpenCTI's queue for this connector still holds {} message(s) of an earlier run, and OpenCTI {} drops them once a newer run reports (fixed in {})",
             queue.messages,

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use super::previous::{self, Verdict};
 use super::session::Session;
 use super::stage;
 use crate::bundle::{Limits, Prepared};
@@ -14,6 +15,7 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
+use crate::opencti::connector::Queue;
 use crate::opencti::{Platform, documents};
 use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported};
@@ -48,15 +50,10 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         Some(f) => Store::File(f),
         None => session.store(),
     };
-    let before = store.load()?;
-    log::info!("state in {}: {}", store.describe(), before.describe());
-    report.cursor_before = before.last_fetch.map(display);
-    report.cursor_after = report.cursor_before.clone();
-
     let threshold = args.queue_threshold.unwrap_or(cfg.queue_threshold_mb);
-    let (queue, defer) = session.queue_verdict(Some(threshold));
+    let (before, queue, why) = may_start(&session, &store, (threshold, args.dry_run), report)?;
     let queue_mb = queue.map_or(0.0, |q| q.mb);
-    if let Some(why) = defer {
+    if let Some(why) = why {
         let info = connector_info(
             cfg,
             &session.platform,
@@ -67,6 +64,8 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         );
         return deferred(&why, &store, info, args.dry_run, report);
     }
+    report.cursor_before = before.last_fetch.map(display);
+    report.cursor_after = report.cursor_before.clone();
 
     let answer = source.incidents(before.last_fetch)?;
     report.disinfox_clock = answer.server_date;
@@ -91,6 +90,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
             args.settle.unwrap_or(cfg.settle),
         ),
         last_run: Some(now.timestamp()),
+        unconfirmed: None,
     };
     report.cursor_after = after.last_fetch.map(display);
     if args.dry_run {
@@ -107,9 +107,61 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         &store,
         (&prepared, &limits),
         wait,
-        (&after, info),
+        (&before, after, info),
         report,
     )
+}
+
+/// The state this run starts from, the queue, and why the run must step aside (if it must):
+/// an earlier run still being imported, or a full queue. The queue count stands in for the
+/// work check only where there was no work to check.
+fn may_start(
+    session: &Session,
+    store: &Store,
+    (threshold, dry_run): (f64, bool),
+    report: &mut Report,
+) -> Result<(State, Option<Queue>, Option<String>)> {
+    let stored = store.load()?;
+    log::info!("state in {}: {}", store.describe(), stored.describe());
+    report.cursor_before = stored.last_fetch.map(display);
+    report.cursor_after = report.cursor_before.clone();
+    let recorded = stored
+        .unconfirmed
+        .as_ref()
+        .is_some_and(|u| !u.works.is_empty());
+    let (before, why) = previous_runs(session, stored, !dry_run);
+    let checked = recorded && before.unconfirmed.is_none();
+    let (queue, defer) = session.queue_verdict(Some(threshold), !checked);
+    Ok((before, queue, why.or(defer)))
+}
+
+/// What the runs since the last confirmed cursor left (see `previous`): the state this run
+/// starts from, and why it must step aside (if it must). Only a record this run could not
+/// check stays in the state (to be checked later).
+fn previous_runs(session: &Session, stored: State, marks: bool) -> (State, Option<String>) {
+    match previous::check(session, &stored, marks) {
+        Verdict::Confirmed => (
+            State {
+                unconfirmed: None,
+                ..stored
+            },
+            None,
+        ),
+        Verdict::RollBack { from, why } => {
+            log::warn!(
+                "{why}: the cursor goes back to where that run started ({}), so this run fetches it again",
+                crate::when::newer_than(from)
+            );
+            let state = State {
+                last_fetch: from,
+                unconfirmed: None,
+                ..stored
+            };
+            (state, None)
+        }
+        Verdict::Defer(why) => (stored, Some(why)),
+        Verdict::Unknown => (stored, None),
+    }
 }
 
 /// The run steps aside for a full queue: nothing fetched, the cursor stays.
@@ -133,12 +185,13 @@ fn deferred(
 }
 
 /// Push, wait if asked, then move the cursor: last, and only when everything was accepted.
+/// Without `--wait` the state also names this run's work, for the next run to check.
 fn import(
     session: &Session,
     store: &Store,
     (prepared, limits): (&Prepared<'_>, &Limits),
     wait: Option<std::time::Duration>,
-    (after, info): (&State, Option<serde_json::Value>),
+    (before, mut after, info): (&State, State, Option<serde_json::Value>),
     report: &mut Report,
 ) -> Result<()> {
     let imported = session
@@ -154,12 +207,79 @@ fn import(
             return Err(e);
         }
     };
-    if let Err(e) = store.save(after, info) {
+    let retry = retry_point(before, &after, &outcome);
+    if let Some(at) = retry {
+        after.last_fetch = at;
+        report.cursor_after = at.map(display);
+    }
+    // An earlier record this run could not check stays, waited for or not.
+    after.unconfirmed = match wait {
+        Some(_) => before.unconfirmed.clone(),
+        None => {
+            let work = report
+                .work_id
+                .clone()
+                .map(|id| (id, report.objects_pushed as u64));
+            let mark = previous::reset_mark(&session.registered);
+            Some(previous::record(
+                before.unconfirmed.clone(),
+                before.last_fetch,
+                work,
+                mark,
+            ))
+        }
+    };
+    if let Err(e) = store.save_run(&after, info) {
         report.cursor_after = report.cursor_before.clone();
         return Err(e);
     }
     report.status = Some(Status::Imported);
-    super::session::import_errors(&outcome, true)
+    match retry {
+        Some(at) if outcome.permanent() == 0 => Err(retry_later(&outcome, at)),
+        _ => super::session::import_errors(&outcome, true),
+    }
+}
+
+/// With `--wait`, objects OpenCTI could not import *yet* (a missing reference whose target
+/// was still queued, a lock): the cursor stops just before the earliest of them, so the next
+/// run fetches them again (DISINFOX answers what is strictly newer than the cursor). One whose
+/// time the error does not carry keeps the cursor where the run started. Never backwards.
+fn retry_point(
+    before: &State,
+    after: &State,
+    outcome: &crate::opencti::work::Outcome,
+) -> Option<Option<DateTime<Utc>>> {
+    if outcome.transient.is_empty() {
+        return None;
+    }
+    let earliest = outcome
+        .transient
+        .iter()
+        .map(|m| m.as_deref().and_then(crate::state::parse_cursor))
+        .min_by_key(|t| t.unwrap_or(DateTime::<Utc>::MIN_UTC))
+        .flatten();
+    let stop = earliest.map(|t| t - chrono::Duration::milliseconds(1));
+    let at = match (stop, before.last_fetch) {
+        (Some(s), Some(b)) => Some(s.max(b)),
+        (Some(s), None) => Some(s),
+        (None, b) => b,
+    };
+    Some(match (at, after.last_fetch) {
+        (Some(a), Some(n)) => Some(a.min(n)),
+        (a, _) => a,
+    })
+}
+
+fn retry_later(
+    outcome: &crate::opencti::work::Outcome,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Error {
+    crate::error::Error::Temporary(format!(
+        "OpenCTI could not import {} object(s) of this run yet (a missing reference still queued, or a lock); the cursor stops before them ({}), so the next run sends them again",
+        outcome.transient.len(),
+        crate::when::newer_than(at)
+    ))
+    .into()
 }
 
 /// Nothing new: the cursor stays, `last_run` moves.
@@ -178,8 +298,9 @@ fn finish_quiet(
     let after = State {
         last_fetch: before.last_fetch,
         last_run: Some(now.timestamp()),
+        unconfirmed: before.unconfirmed.clone(),
     };
-    store.save(&after, info)?;
+    store.save_run(&after, info)?;
     report.status = Some(Status::UpToDate);
     Ok(())
 }

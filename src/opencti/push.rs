@@ -105,6 +105,12 @@ fn push_chunks(
         let started = Instant::now();
         let bundle_bytes =
             request_body(&mut body, doc, target.connector_id, work_id, prepared, plan)?;
+        if let Some(work) = work_id
+            && plan.len() == 1
+            && target.platform.features.work_policy.expect_single_objects()
+        {
+            expect_one(target, work)?;
+        }
         progress.attempted += 1;
         let data = target.gql.run_body(doc.name, &body)?;
         if data.get("stixBundlePush").and_then(|v| v.as_bool()) != Some(true) {
@@ -131,6 +137,17 @@ fn push_chunks(
         }
     }
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// The expectation the platform gives no one-object message of a client-given work
+/// (`WorkPolicy::expect_single_objects`), added before the push so the piece can never report
+/// first.
+fn expect_one(target: &Target, work: &str) -> Result<()> {
+    target.gql.run(
+        &doc::ADD_EXPECTATIONS,
+        json!({ "id": work, "expectations": 1 }),
+    )?;
     Ok(())
 }
 

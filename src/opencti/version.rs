@@ -78,6 +78,17 @@ impl WorkPolicy {
         self == WorkPolicy::Multipart
     }
 
+    /// Whether a one-object chunk needs `addExpectations(work, 1)` before its push: a message
+    /// with a client-given work gets no expectation of its own. `sendStixBundle` adds one only
+    /// to a work it made itself (`opencti-graphql/src/domain/stix.js`, 6.9.8 lines 69–76), and
+    /// the worker adds expectations only when it splits, which it skips for one object
+    /// (`opencti-worker/src/push_handler.py`, 6.9.8 line 108, `len(content["objects"]) == 1`;
+    /// unchanged in 7.260510.0). Without it `processed === expected` never holds and the work
+    /// never completes.
+    pub fn expect_single_objects(self) -> bool {
+        self.own_work()
+    }
+
     /// Whether the run ends with `toProcessed` (`failed`: with `inError`; `pushed`: a push
     /// was sent, answered or not — a push that timed out may still have been queued).
     pub fn to_processed(self, failed: bool, pushed: bool) -> bool {
@@ -186,6 +197,9 @@ mod tests {
         assert_eq!(sent(WorkPolicy::NoSuccessClose), [false, true, true]);
         assert_eq!(sent(WorkPolicy::NeverCloseAfterPush), [false, true, false]);
         assert_eq!(sent(WorkPolicy::Multipart), [true, true, true]);
+        assert!(!WorkPolicy::ServerMade.expect_single_objects());
+        assert!(WorkPolicy::NoSuccessClose.expect_single_objects());
+        assert!(WorkPolicy::Multipart.expect_single_objects());
         let q = |s| Features::of(Version::parse(s).unwrap()).run_needs_empty_queue;
         assert!(q("6.9.17") && q("7.260507.0") && !q("7.260510.0"));
         let k = |s| Features::of(Version::parse(s).unwrap()).kill_chain_capability;

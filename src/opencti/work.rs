@@ -19,6 +19,9 @@ pub struct Outcome {
     pub processed: u64,
     /// Every error the work recorded (one per failed piece).
     pub errors: Vec<String>,
+    /// The failures a later try can cure (see [`transient`]), by the failed object's
+    /// `modified` (`None` when the error does not carry the object).
+    pub transient: Vec<Option<String>>,
 }
 
 impl Outcome {
@@ -29,6 +32,34 @@ impl Outcome {
     pub fn imported(&self) -> u64 {
         self.processed.saturating_sub(self.failed())
     }
+
+    /// Failures OpenCTI will refuse again (a retry cannot help).
+    pub fn permanent(&self) -> u64 {
+        self.failed().saturating_sub(self.transient.len() as u64)
+    }
+}
+
+/// A work as a later run finds it: `None` when OpenCTI no longer knows it.
+pub fn status(gql: &Graphql, id: &str) -> Result<Option<(String, Outcome)>> {
+    let data = gql.run(&doc::WORK_STATUS, json!({ "id": id }))?;
+    Ok(data.get("work").filter(|w| !w.is_null()).map(|work| {
+        let status = work.get("status").and_then(Value::as_str).unwrap_or("");
+        (status.to_owned(), read(work))
+    }))
+}
+
+/// Whether a work error is one a later push cures. pycti's worker (`import_item_with_retries`,
+/// `client-python/pycti/utils/opencti_stix2.py`, 6.9.8) reports a missing reference after its
+/// 4 tries (`PROCESSING_COUNT`) — the target may still be queued behind it — and a lock error
+/// after `MAX_PROCESSING_COUNT` (100) tries as "Max number of retries reached"; both with the
+/// object as `source`. A missing *marking* is refused on every try, for good (the user cannot
+/// see it), so it is not transient.
+pub fn transient(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    (m.contains("missing_reference")
+        || m.contains("lock_error")
+        || m.contains("max number of retries"))
+        && !m.contains("missing markings")
 }
 
 /// Polls `work(id)` with a growing interval until it is done, or fails with a temporary error
@@ -104,14 +135,27 @@ pub fn follow(
 
 fn read(work: &Value) -> Outcome {
     let number = |p: &str| work.pointer(p).and_then(Value::as_u64);
+    let errors = work.get("errors").and_then(Value::as_array);
     Outcome {
+        transient: errors
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .is_some_and(transient)
+            })
+            .map(|e| {
+                let source = e.get("source").and_then(Value::as_str)?;
+                let object: Value = serde_json::from_str(source).ok()?;
+                object.get("modified")?.as_str().map(str::to_owned)
+            })
+            .collect(),
         expected: number("/tracking/import_expected_number").unwrap_or(0),
         processed: number("/tracking/import_processed_number")
             .or_else(|| number("/completed_number"))
             .unwrap_or(0),
-        errors: work
-            .get("errors")
-            .and_then(Value::as_array)
+        errors: errors
             .into_iter()
             .flatten()
             .filter_map(|e| {
@@ -153,6 +197,24 @@ mod tests {
             (10, 10, 1, 9)
         );
         assert_eq!(o.errors, vec!["Missing reference ({\"id\":\"x\"})"]);
+        assert_eq!(o.permanent(), 1);
         assert_eq!(shorten(&"é".repeat(200)).chars().count(), 81);
+    }
+
+    #[test]
+    fn transient_failures_carry_their_objects_modified() {
+        let w = json!({"status": "complete",
+            "tracking": {"import_expected_number": 4, "import_processed_number": 4},
+            "errors": [
+                {"message": "MISSING_REFERENCE_ERROR: target", "source": "{\"id\":\"a\",\"modified\":\"2026-01-02T00:00:00.000Z\"}"},
+                {"message": "Max number of retries reached, please see error logs", "source": "Bundle too large"},
+                {"message": "MISSING_REFERENCE_ERROR: User trying to create the data has missing markings", "source": "{}"},
+                {"message": "FORBIDDEN_ACCESS", "source": "{}"}]});
+        let o = read(&w);
+        assert_eq!(
+            o.transient,
+            vec![Some("2026-01-02T00:00:00.000Z".to_owned()), None]
+        );
+        assert_eq!((o.failed(), o.permanent()), (4, 2));
     }
 }

@@ -181,6 +181,7 @@ mod tests {
         let s = State {
             last_fetch: super::super::parse::parse_cursor("2026-01-01T00:00:00Z"),
             last_run: Some(5),
+            unconfirmed: None,
         };
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap(), s);

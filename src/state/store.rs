@@ -14,6 +14,9 @@ pub(crate) enum Store<'a> {
         gql: &'a Graphql,
         platform: &'a Platform,
         registered: Registered,
+        /// What the run registers with (to read the state again before its last write).
+        name: &'a str,
+        scope: &'a [String],
     },
     File(FileStore),
 }
@@ -69,12 +72,41 @@ impl Store<'_> {
             gql,
             platform,
             registered,
+            ..
         } = self
         {
             let state = registered.state.clone().unwrap_or_default();
             connector::ping(gql, platform, &registered.id, Some(&state), info)?;
         }
         Ok(())
+    }
+
+    /// A run's last write: as [`Store::save`], but on OpenCTI the connector is read again
+    /// first (registering is idempotent and returns the state), and nothing is written when
+    /// its state changed since the run read it — a `reset-state` or "Reset state" made during
+    /// the run is kept, and the run ends with 75.
+    pub(crate) fn save_run(&self, state: &State, info: Option<Value>) -> Result<()> {
+        if let Store::Opencti {
+            gql,
+            platform,
+            registered,
+            name,
+            scope,
+        } = self
+        {
+            let now = connector::register(gql, platform, &registered.id, name, scope)?;
+            if let Some(change) = changed(registered, &now) {
+                let next = match parse_state(now.state.as_deref()).map(|s| s.last_fetch) {
+                    Ok(Some(at)) => format!("from {}", crate::when::display(at)),
+                    _ => "from the beginning".into(),
+                };
+                return Err(Error::Temporary(format!(
+                    "OpenCTI's connector state was reset during this run ({change}); the reset is kept: this run's cursor was not stored, and the next run starts {next}"
+                ))
+                .into());
+            }
+        }
+        self.save(state, info)
     }
 
     /// Writes `state`. On OpenCTI a pending UI reset swallows one ping (the platform only
@@ -88,6 +120,7 @@ impl Store<'_> {
                 gql,
                 platform,
                 registered,
+                ..
             } => {
                 let sent = state.to_json();
                 for attempt in 0..2 {
@@ -131,6 +164,24 @@ fn reset_during_run(
         return registered.state_timestamp.as_deref() != Some(now.as_str());
     }
     !registered.state_reset
+}
+
+/// How the connector changed between two reads, if it did: another state (a `reset-state`,
+/// which pings), or a reset flag or stamp that moved ("Reset state").
+fn changed(start: &Registered, now: &Registered) -> Option<String> {
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    let (was, is) = (text(&start.state), text(&now.state));
+    if was.trim() != is.trim() && !same_json(Some(&is), &was) {
+        let shown = |s: &str| match parse_state(Some(s)) {
+            Ok(state) => state.describe(),
+            Err(_) => "unreadable".to_owned(),
+        };
+        return Some(format!("state was {}, is now {}", shown(&was), shown(&is)));
+    }
+    if now.state_timestamp.is_some() && now.state_timestamp != start.state_timestamp {
+        return Some("\"Reset state\" was pressed".into());
+    }
+    (now.state_reset && !start.state_reset).then(|| "\"Reset state\" was pressed".into())
 }
 
 fn same_json(stored: Option<&str>, sent: &str) -> bool {

@@ -19,6 +19,8 @@ mod fixtures;
 mod flags;
 mod generated;
 mod hostile;
+mod ledger;
+mod ledger_standins;
 mod metrics;
 mod push;
 mod pycti;

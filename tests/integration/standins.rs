@@ -1143,9 +1143,11 @@ fn opencti_pushes_and_works() {
     let w = o.work(&work_id).unwrap();
     assert!(w.closed && !w.in_error);
     assert_eq!(w.messages, ["done"]);
+    // The one-object push added no expectation: the platform gives none to a one-object
+    // message of a client-made work.
     assert_eq!(
         (w.expected, w.processed, w.status.as_str()),
-        (3, 3, "complete")
+        (2, 3, "complete")
     );
     // in error
     let d = ok(

@@ -251,9 +251,9 @@ fn ui_reset_during_a_run_is_honoured() {
             .clone();
         let s: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(s["cursor_after"], s["cursor_before"], "{version}: {s}");
+        // The run reads the connector again before its last write and writes nothing.
         let pings = env.octi.pings();
-        assert_eq!(pings.len(), 1, "{version}: not pinged again: {pings:?}");
-        assert!(!pings[0].applied);
+        assert!(pings.iter().all(|p| !p.applied), "{version}: {pings:?}");
         assert_eq!(
             env.octi.state(CONNECTOR_ID).as_deref(),
             Some(""),

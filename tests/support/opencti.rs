@@ -357,6 +357,12 @@ struct State {
     pushes_since_fault: usize,
     capabilities: Vec<String>,
     reset_after: HashMap<String, usize>,
+    /// After that many more pushes, the state a `reset-state` pings (see
+    /// [`OpenctiStandin::ping_state_after_pushes`]).
+    ping_after: Option<(usize, String, String)>,
+    /// Objects whose next import fails with this code (instant model; see
+    /// [`OpenctiStandin::fail_next_import`]).
+    transient: HashMap<String, String>,
     /// A UI reset of this connector at the next `addExpectations` (a run over AMQP).
     reset_on_expectations: Option<String>,
     last_work_ms: i64,
@@ -374,6 +380,8 @@ struct Inner {
     docs: Mutex<HashMap<String, DocResult>>,
     state: Mutex<State>,
     on_add_expectations: Mutex<Option<Hook>>,
+    /// The management API fails: `connector_queue_details` reads 0 / 0 (6.2.12+ catch it).
+    blind_queue: std::sync::atomic::AtomicBool,
     /// The asynchronous platform, when [`Import::Async`].
     platform: Option<Platform>,
     /// The user's markings, groups and draft, and the platform's markings.
@@ -423,6 +431,7 @@ impl OpenctiStandin {
                 ..State::default()
             }),
             on_add_expectations: Mutex::new(None),
+            blind_queue: Default::default(),
             opts,
         });
         let h = inner.clone();
@@ -502,6 +511,35 @@ impl OpenctiStandin {
             .insert(connector_id.into(), n);
     }
 
+    /// After `n` more pushes, store `state` as `pingConnector` does (what `reset-state`, or any
+    /// other client's ping, does to the state during a run: no reset flag, no purge).
+    pub fn ping_state_after_pushes(&self, connector_id: &str, n: usize, state: &str) {
+        lock(&self.inner.state).ping_after = Some((n, connector_id.into(), state.into()));
+    }
+
+    /// The next import of object `id` fails with `code` (`LOCK_ERROR`, `MISSING_REFERENCE_ERROR`),
+    /// reported on its work with the object as the error's source; a later push imports it.
+    /// On both models (see [`Platform::fail_next_import`]).
+    pub fn fail_next_import(&self, id: &str, code: &str) {
+        match &self.inner.platform {
+            Some(p) => p.fail_next_import(id, code),
+            None => {
+                lock(&self.inner.state)
+                    .transient
+                    .insert(id.into(), code.into());
+            }
+        }
+    }
+
+    /// `deleteWork`: the work is gone (what deleting it in the UI, or the connector's
+    /// deletion, does).
+    pub fn delete_work(&self, id: &str) {
+        if let Some(p) = &self.inner.platform {
+            let _ = p.work_edit(id, "delete", &Value::Null);
+        }
+        lock(&self.inner.state).works.retain(|w| w.id != id);
+    }
+
     /// "Reset state" pressed when the next `addExpectations` arrives: during a run over AMQP,
     /// which sends no `stixBundlePush` to count.
     pub fn reset_at_expectations(&self, connector_id: &str) {
@@ -557,6 +595,15 @@ impl OpenctiStandin {
         if let Some(c) = st.connectors.get_mut(&key) {
             self.inner.reset(c);
         }
+    }
+
+    /// RabbitMQ's management API fails from now on: OpenCTI 6.2.12+ catch the failure and
+    /// answer `connector_queue_details` with 0 messages and 0 bytes, whatever is queued
+    /// (`opencti-async-import.md` §4).
+    pub fn blind_queue_details(&self) {
+        self.inner
+            .blind_queue
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The connector's queue, in bytes (`messages_size`), one message when non-zero.
@@ -647,11 +694,11 @@ impl OpenctiStandin {
         lock(&self.inner.state).requests.clear();
     }
 
-    /// Forgets pushes, works and pings (connectors and their state stay).
+    /// Forgets pushes and pings (connectors, their state and works stay, as on the real
+    /// platform, where a later run reads an earlier run's work).
     pub fn clear_history(&self) {
         let mut st = lock(&self.inner.state);
         st.pushes.clear();
-        st.works.clear();
         st.pings.clear();
         st.requests.clear();
     }
@@ -748,6 +795,10 @@ impl Inner {
             let (n, bytes) = p.queue_details(&c.id);
             out["connector_queue_details"]["messages_number"] = js_number(n + c.queue_messages);
             out["connector_queue_details"]["messages_size"] = js_number(bytes + c.queue_bytes);
+        }
+        if self.blind_queue.load(std::sync::atomic::Ordering::SeqCst) {
+            out["connector_queue_details"]["messages_number"] = js_number(0);
+            out["connector_queue_details"]["messages_size"] = js_number(0);
         }
         out
     }
@@ -847,7 +898,7 @@ fn work_json(w: &WorkRecord) -> Value {
         "completed_time": w.completed_time,
         "completed_number": w.processed,
         "messages": msgs(&w.messages, &w.processed_time),
-        "errors": msgs(&w.errors, &w.processed_time),
+        "errors": with_sources(msgs(&w.errors, &w.processed_time), w),
         "tracking": {
             "__typename": "WorkTracking",
             "import_expected_number": w.expected,
@@ -855,6 +906,18 @@ fn work_json(w: &WorkRecord) -> Value {
             "import_last_processed": w.processed_time,
         },
     })
+}
+
+/// Each error's `source` (the failed object's JSON, when the worker reported it).
+fn with_sources(mut errors: Value, w: &WorkRecord) -> Value {
+    if let Some(list) = errors.as_array_mut() {
+        for (i, e) in list.iter_mut().enumerate() {
+            if let Some(source) = w.error_sources.get(&i) {
+                e["source"] = json!(source);
+            }
+        }
+    }
+    errors
 }
 
 /// Status after a change, with the instantaneous worker (notes §8).
@@ -1729,14 +1792,18 @@ impl Inner {
                 );
                 w
             }
-            None => instant_import(
-                &mut st,
-                self.ver,
-                &connector_id,
-                &connector_name,
-                &sent_work,
-                ids.len(),
-            ),
+            None => {
+                let w = instant_import(
+                    &mut st,
+                    self.ver,
+                    &connector_id,
+                    &connector_name,
+                    &sent_work,
+                    ids.len(),
+                );
+                instant_failures(&mut st, &w, text);
+                w
+            }
         };
         st.pushes.push(PushRecord {
             connector_id: connector_id.clone(),
@@ -1747,6 +1814,18 @@ impl Inner {
             raw: (!self.opts.bench).then(|| text.to_string()),
         });
         st.pushes_since_fault += 1;
+        if let Some((n, cid, state)) = st.ping_after.take() {
+            match n {
+                0 | 1 => {
+                    if let Some(key) = stored_key(&st, &cid)
+                        && let Some(c) = st.connectors.get_mut(&key)
+                    {
+                        c.state = Some(state);
+                    }
+                }
+                n => st.ping_after = Some((n - 1, cid, state)),
+            }
+        }
         if let Some(n) = st.reset_after.get_mut(&connector_id) {
             if *n <= 1 {
                 st.reset_after.remove(&connector_id);
@@ -1787,6 +1866,7 @@ impl Inner {
             in_error: false,
             messages: Vec::new(),
             errors: Vec::new(),
+            error_sources: Default::default(),
             expected: 0,
             processed: 0,
             created_by_push: false,
@@ -1930,6 +2010,7 @@ fn instant_import(
                 in_error: false,
                 messages: Vec::new(),
                 errors: Vec::new(),
+                error_sources: Default::default(),
                 expected: 0,
                 processed: 0,
                 created_by_push: true,
@@ -1941,14 +2022,45 @@ fn instant_import(
             id
         }
     };
-    // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object.
+    // 4. The (instantaneous) worker: 6.3.0+ splits into one piece per object. A one-object
+    // message is not split, so nothing adds its expectation when the client gave the work
+    // (`push_handler.py`; the server adds one only to a work it made, `stix.js`).
     let pieces = if ver >= v("6.3.0") { objects as u64 } else { 1 };
+    let expected = match sent_work {
+        Some(_) if objects == 1 => 0,
+        _ => pieces,
+    };
     if let Some(w) = st.works.iter_mut().find(|w| w.id == effective) {
-        w.expected += pieces;
+        w.expected += expected;
         w.processed += pieces;
         refresh_work_status(w, ver);
     }
     effective
+}
+
+/// The instantaneous worker's failures set with `fail_next_import`: reported on the work
+/// (the piece still counts as processed), with the object as the error's source.
+fn instant_failures(st: &mut State, work: &str, bundle: &str) {
+    if st.transient.is_empty() {
+        return;
+    }
+    let objects: Vec<Value> = serde_json::from_str::<Value>(bundle)
+        .ok()
+        .and_then(|b| b.get("objects").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+    for o in objects {
+        let Some(code) = o
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| st.transient.remove(id))
+        else {
+            continue;
+        };
+        if let Some(w) = st.works.iter_mut().find(|w| w.id == work) {
+            w.error_sources.insert(w.errors.len(), o.to_string());
+            w.errors.push(super::platform::worker_message(&code));
+        }
+    }
 }
 
 fn unique_work_id(st: &mut State, connector_id: &str) -> String {

@@ -12,7 +12,7 @@ use crate::common::bin_path;
 /// model (`make test-async`).
 const MAKE_TEST: [&str; 2] = [
     "cargo test --locked --all-targets",
-    "cargo test --locked --test integration -- push:: sync:: fixtures:: scale:: flags:: check:: hostile:: metrics:: pycti:: readme::",
+    "cargo test --locked --test integration -- push:: sync:: ledger:: fixtures:: scale:: flags:: check:: hostile:: metrics:: pycti:: readme::",
 ];
 
 /// The `examples/standins` binary `make test` (`--all-targets`) built beside this one.

@@ -19,6 +19,9 @@ pub enum DropReason {
     MarkingNotAllowed { marking: String },
     /// Imported into the applicant's draft: the knowledge base did not get it.
     InDraft { draft: String },
+    /// A failure a later push cures (a lock held past the worker's retries, a reference
+    /// still queued), reported on the work with the object as its source.
+    Transient { code: String },
     /// `resetStateConnector` purged the queue.
     QueuePurged,
     /// Sitting in a queue no worker reads (named from an id no stored connector has).

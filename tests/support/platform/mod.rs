@@ -12,6 +12,8 @@ pub mod rules;
 mod worker;
 pub mod works;
 
+pub(crate) use worker::transient_message as worker_message;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -84,6 +86,9 @@ pub(crate) struct Core {
     pause_at_push: Option<usize>,
     /// See [`Platform::late_to_processed`].
     late_to_processed: bool,
+    /// Objects whose next import fails with this error code (see
+    /// [`Platform::fail_next_import`]).
+    pub transient: HashMap<String, String>,
     /// Objects whose one-object piece a worker holds now (taken, not yet acked), with how
     /// many workers hold one: their import is under way (see `worker::import`).
     pub held: HashMap<String, usize>,
@@ -192,6 +197,7 @@ impl Platform {
                 pushes: 0,
                 pause_at_push: None,
                 late_to_processed: false,
+                transient: HashMap::new(),
                 held: HashMap::new(),
             }),
             model,
@@ -380,6 +386,17 @@ impl Platform {
     /// than the import of the chunks before it).
     pub fn drain_then_pause_at_push(&self, n: usize) {
         self.shared.core().pause_at_push = Some(n);
+    }
+
+    /// The next import of object `id` fails with `code` (`LOCK_ERROR`: a lock held through
+    /// all of the worker's retries; `MISSING_REFERENCE_ERROR`: a reference still queued behind
+    /// it). The failure is reported on the work with the object as its source; a later push
+    /// imports it.
+    pub fn fail_next_import(&self, id: &str, code: &str) {
+        self.shared
+            .core()
+            .transient
+            .insert(id.to_owned(), code.to_owned());
     }
 
     /// Messages workers hold right now (taken, not yet acked).

@@ -218,6 +218,16 @@ fn required_refs(obj: &Value) -> Vec<String> {
     }
 }
 
+/// What `import_item_with_retries` reports (`P/opencti_stix2.py`, 6.9.8): a lock error is
+/// retried up to `MAX_PROCESSING_COUNT` (100) times, then reported as the retries running out;
+/// anything else with its own message.
+pub(crate) fn transient_message(code: &str) -> String {
+    match code {
+        "LOCK_ERROR" => "Max number of retries reached, please see error logs of workers for more details. Bundle will be sent to dead letter queue. (LOCK_ERROR)".into(),
+        other => format!("{other}: reference still being imported"),
+    }
+}
+
 /// Longest wall-clock wait, per object, for references other workers are importing (a bound
 /// should two held pieces ever reference each other).
 const HELD_WAIT: Duration = Duration::from_secs(2);
@@ -256,6 +266,15 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
             if let Some(w) = work {
                 core.works
                     .report(w, Some(format!("FORBIDDEN_ACCESS: {capability}")));
+            }
+            return;
+        }
+        if let Some(code) = core.transient.remove(&id) {
+            core.ledger
+                .dropped(&id, work, DropReason::Transient { code: code.clone() });
+            if let Some(w) = work {
+                core.works
+                    .report_from(w, Some((transient_message(&code), Some(obj.to_string()))));
             }
             return;
         }
@@ -335,8 +354,8 @@ fn import(sh: &Shared, msg: &Message, obj: &Value) {
             };
             core.ledger.dropped(&id, work, reason);
             if let Some(w) = work {
-                core.works
-                    .report(w, Some(format!("MISSING_REFERENCE_ERROR: {missing}")));
+                let e = format!("MISSING_REFERENCE_ERROR: {missing}");
+                core.works.report_from(w, Some((e, Some(obj.to_string()))));
             }
             return;
         }

@@ -22,6 +22,8 @@ pub struct WorkRecord {
     pub in_error: bool,
     pub messages: Vec<String>,
     pub errors: Vec<String>,
+    /// `source` of the error at that index: the failed object's JSON, as pycti reports it.
+    pub error_sources: std::collections::BTreeMap<usize, String>,
     pub expected: u64,
     pub processed: u64,
     /// Created by a `stixBundlePush` without `work_id`.
@@ -95,6 +97,7 @@ impl Works {
             in_error: false,
             messages: Vec::new(),
             errors: Vec::new(),
+            error_sources: Default::default(),
             expected: 0,
             processed: 0,
             created_by_push: by_push,
@@ -167,6 +170,12 @@ impl Works {
     /// counts one processed; a dead work's re-created hash is deleted; otherwise the work may
     /// complete (never deleting its key) and the error is kept (at most 100).
     pub fn report(&mut self, id: &str, error: Option<String>) {
+        self.report_from(id, error.map(|e| (e, None)));
+    }
+
+    /// [`Works::report`] with the failed object as the error's `source` (pycti's
+    /// `import_item_with_retries` sends `json.dumps(item)`).
+    pub fn report_from(&mut self, id: &str, error: Option<(String, Option<String>)>) {
         if let Some(connector) = id.split('_').nth(1) {
             self.status.insert(connector.to_string(), id.to_string());
         }
@@ -185,9 +194,12 @@ impl Works {
         };
         if let Some(w) = self.elastic(id) {
             w.processed = processed as u64;
-            if let Some(e) = error
+            if let Some((e, source)) = error
                 && w.errors.len() < MAX_WORK_ERRORS
             {
+                if let Some(source) = source {
+                    w.error_sources.insert(w.errors.len(), source);
+                }
                 w.errors.push(e);
             }
         }
