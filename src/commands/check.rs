@@ -54,7 +54,7 @@ impl Report {
     fn fail(&mut self, check: &'static str, err: &anyhow::Error) {
         let code = match classify(err) {
             Outcome::Fail(c) => c,
-            Outcome::QuietSuccess => ExitCode::Failure,
+            Outcome::QuietSuccess => ExitCode::Software,
         };
         self.lines.push(Line {
             check,
@@ -138,6 +138,7 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
     }
     report.pass("capability", "the token's user has CONNECTORAPI".into());
     check_import_capabilities(&platform, report);
+    check_verify(&platform, report);
     let f = platform.features;
     let yes_no = |b: bool, since: version::Version| {
         if b {
@@ -216,6 +217,20 @@ fn check_import_capabilities(platform: &opencti::Platform, report: &mut Report) 
                 ),
             );
         }
+    }
+}
+
+/// Whether `verify` could read what OpenCTI holds (not needed by `sync`: a warning only).
+fn check_verify(platform: &opencti::Platform, report: &mut Report) {
+    match opencti::lookup::require_knowledge(platform) {
+        Ok(()) => report.pass(
+            "verify",
+            format!(
+                "the token's user has {} (verify can look objects up)",
+                opencti::lookup::KNOWLEDGE
+            ),
+        ),
+        Err(e) => report.warn("verify", format!("verify would exit 77: {}", render(&e))),
     }
 }
 

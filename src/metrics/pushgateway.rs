@@ -24,9 +24,17 @@ pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &
     };
     let previous = read_group(&client, base, run.connector_id, &auth)?;
     let body = super::render(&families(run, &previous), &Labels::new());
+    // `verify` has a group of its own: a PUT replaces the whole group, sync's included.
+    let command = match run.report.command {
+        "verify" => "/command/verify",
+        _ => "",
+    };
     let url = under(
         base,
-        &format!("metrics/job/{JOB}/connector_id/{}", run.connector_id),
+        &format!(
+            "metrics/job/{JOB}/connector_id/{}{command}",
+            run.connector_id
+        ),
     );
     let resp = auth(client.put(url))
         .header(
@@ -61,8 +69,12 @@ fn read_group(
 /// The samples of the group whose grouping labels are ours.
 fn group_samples(value: &serde_json::Value, connector_id: &str) -> Vec<Sample> {
     let groups = value["data"].as_array().into_iter().flatten();
-    let ours =
-        groups.filter(|g| g["labels"]["job"] == JOB && g["labels"]["connector_id"] == connector_id);
+    // A group with a `command` label is verify's, whose gauges carry nothing on.
+    let ours = groups.filter(|g| {
+        g["labels"]["job"] == JOB
+            && g["labels"]["connector_id"] == connector_id
+            && g["labels"].get("command").is_none()
+    });
     let mut out = Vec::new();
     for group in ours {
         let Some(families) = group.as_object() else {
