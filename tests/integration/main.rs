@@ -30,3 +30,4 @@ mod systemd;
 mod tls;
 mod tools;
 mod verdicts;
+mod verify;
