@@ -153,4 +153,13 @@ mod tests {
             "https://pg.example:9091/prefix/api/v1/metrics"
         );
     }
+
+    #[test]
+    fn verify_s_group_carries_nothing_into_sync_s() {
+        let v = serde_json::json!({"status": "success", "data": [
+            {"labels": {"job": JOB, "connector_id": "me", "command": "verify"},
+             "disinfox_sync_verify_missing": {"metrics": [{"labels": {}, "value": "3"}]}}
+        ]});
+        assert!(group_samples(&v, "me").is_empty());
+    }
 }

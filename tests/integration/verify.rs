@@ -309,3 +309,138 @@ fn the_standin_pages_and_matches_every_id_a_node_answers_to() {
     );
     assert!(kb.lose("intrusion-set--dup") && kb.len() == 4);
 }
+
+/// OpenCTI 6.0.0 has no `stixBundlePush`: the repair goes over its RabbitMQ, as `sync` does.
+#[test]
+fn repair_over_amqp_on_6_0_0() {
+    use crate::support::opencti::{BrokerAnswer, PUSH_EXCHANGE, push_queue, push_routing};
+    use crate::support::rabbitmq::{self, PASS, Rabbit, USER};
+    if !rabbitmq::installed() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {} is missing",
+            rabbitmq::SERVER
+        );
+        crate::common::skip("rabbitmq-server is absent");
+        return;
+    }
+    let rabbit = Rabbit::start();
+    let queue = push_queue(CONNECTOR_ID);
+    rabbit.declare_push_route(PUSH_EXCHANGE, &queue, &push_routing(CONNECTOR_ID));
+    let octi = crate::common::opencti_as_connector(OpenctiOptions {
+        broker: BrokerAnswer {
+            user: USER.into(),
+            pass: PASS.into(),
+            ..BrokerAnswer::default()
+        },
+        import: Import::Instant,
+        ..OpenctiOptions::version("6.0.0")
+    });
+    let env = Peers {
+        home: tempfile::tempdir().unwrap(),
+        dx: DisinfoxStandin::start_default(),
+        octi,
+    };
+    let ids = serve(&env, 3);
+    // What an earlier sync imported (the stand-in's workers do not read RabbitMQ).
+    let served: Vec<Value> = env
+        .dx
+        .objects()
+        .iter()
+        .map(|o| serde_json::from_str(&o.raw).unwrap())
+        .collect();
+    env.octi.hold_objects(&served);
+    let lost = lose_three(&env, &ids);
+    let amqp = |args: &[&str]| {
+        let out = env
+            .cmd()
+            .env("CONNECTOR_QUEUE_PROTOCOL", "amqp")
+            .env("MQ_HOST", "127.0.0.1")
+            .env("MQ_PORT", rabbit.port.to_string())
+            .arg("verify")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = amqp(&["--repair"]);
+    // Published, not imported yet: still listed, with the hint to follow the work.
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(listed(&out), lost);
+    assert!(err.contains("add --wait"), "{err}");
+    assert!(!err.contains(PASS), "the broker password leaked: {err}");
+    let published: Vec<Value> = rabbit
+        .drain(&queue)
+        .iter()
+        .map(|m| {
+            let body: Value = serde_json::from_slice(&m.body).unwrap();
+            let content = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                body["content"].as_str().unwrap(),
+            )
+            .unwrap();
+            serde_json::from_slice::<Value>(&content).unwrap()["objects"][0].clone()
+        })
+        .collect();
+    let sent: BTreeSet<String> = published
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(sent.is_superset(&lost), "{sent:?}");
+    assert!(
+        sent.len() <= lost.len() + 1,
+        "more than the closure: {sent:?}"
+    );
+    // A worker imports them; the next verify finds everything.
+    env.octi.hold_objects(&published);
+    assert_eq!(amqp(&[]).0, Some(0));
+}
+
+#[test]
+fn the_missing_gauge_goes_to_verify_s_own_metrics_file() {
+    let env = peers("6.9.17", false);
+    let ids = serve(&env, 2);
+    let sync_file = env.home.path().join("sync.prom");
+    let verify_file = env.home.path().join("verify.prom");
+    env.cmd()
+        .env("DISINFOX_SYNC_METRICS_FILE", &sync_file)
+        .arg("sync")
+        .assert()
+        .success();
+    let sync_metrics = std::fs::read_to_string(&sync_file).unwrap();
+    let (code, _, _) = verify(&env, &["--metrics-file", verify_file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(&verify_file).unwrap();
+    assert!(
+        text.contains(&format!(
+            "disinfox_sync_verify_missing{{connector_id=\"{CONNECTOR_ID}\"}} 0"
+        )),
+        "{text}"
+    );
+    lose_three(&env, &ids);
+    let out = env
+        .cmd()
+        .env("DISINFOX_SYNC_METRICS_FILE", &sync_file)
+        .args(["verify", "--metrics-file"])
+        .arg(&verify_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&verify_file).unwrap();
+    for ty in ["attack-pattern", "intrusion-set", "relationship"] {
+        assert!(
+            text.contains(&format!(
+                "disinfox_sync_verify_missing{{connector_id=\"{CONNECTOR_ID}\",type=\"{ty}\"}} 1"
+            )),
+            "{text}"
+        );
+    }
+    assert!(text.contains("disinfox_sync_verify_exit_status{connector_id=\"6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab\"} 1"), "{text}");
+    assert!(!text.contains("disinfox_sync_runs_total"), "{text}");
+    // sync's own file (the setting) is not verify's to write.
+    assert_eq!(std::fs::read_to_string(&sync_file).unwrap(), sync_metrics);
+}
