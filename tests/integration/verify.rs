@@ -444,3 +444,90 @@ fn the_missing_gauge_goes_to_verify_s_own_metrics_file() {
     // sync's own file (the setting) is not verify's to write.
     assert_eq!(std::fs::read_to_string(&sync_file).unwrap(), sync_metrics);
 }
+
+/// The README's `verify` block, as printed: a loss found (exit 1, listed), repaired, then a
+/// narrower check that finds nothing missing.
+#[test]
+fn readme_verify_commands() {
+    use crate::readme::sandbox::{Sandbox, block, run_block};
+    let env = Peers::start("7.260510.0");
+    let objs = incidents(3, 0, env.dx.server_now() - chrono::Duration::minutes(5));
+    env.dx.add_objects(&objs);
+    env.cmd().arg("sync").assert().success();
+    settle(&env.octi);
+    let lost: Vec<String> = [0, 1, 3].iter().map(|&i| id_of(&objs[i])).collect();
+    let refs: Vec<&str> = lost.iter().map(String::as_str).collect();
+    assert_eq!(env.octi.lose_objects(&refs), 3);
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::write(
+        repo.join("disinfox-sync.env"),
+        crate::readme::env_file(&sb, &env),
+    )
+    .unwrap();
+    let out = run_block(
+        sb.shell("bash", &repo),
+        &block("Auditing and recovery: `verify`", "bash", 0),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("verify exited 1"), "{stdout}");
+    for id in &lost {
+        assert!(stdout.contains(id.as_str()), "{id} not listed: {stdout}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.join("missing.jsonl")).unwrap(),
+        ""
+    );
+    settle(&env.octi);
+    assert_eq!(verify(&env, &[]).0, 0);
+}
+
+/// The weekly audit's units: installed by `make install`, accepted by `systemd-analyze verify`,
+/// sandboxed as the sync service is (exposure 2.0 or lower).
+#[test]
+fn weekly_audit_units_pass_systemd_analyze() {
+    use std::process::Command;
+    let Some(analyze) = crate::tools::required("systemd-analyze", "systemd") else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prefix = tempfile::tempdir().unwrap();
+    let out = Command::new("make")
+        .current_dir(root)
+        .args(["--no-print-directory", "install"])
+        .arg(format!("PREFIX={}", prefix.path().display()))
+        .arg(format!("BIN={}", crate::common::bin_path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let units = prefix.path().join("lib/systemd/system");
+    let service = units.join("disinfox-sync-verify.service");
+    let text = std::fs::read_to_string(&service).unwrap();
+    assert!(text.contains(&format!(
+        "ExecStart={}/bin/disinfox-sync verify",
+        prefix.path().display()
+    )));
+    let out = Command::new(&analyze)
+        .env("MANPATH", prefix.path().join("share/man"))
+        .arg("verify")
+        .arg(&service)
+        .arg(units.join("disinfox-sync-verify.timer"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+    let out = Command::new(&analyze)
+        .args(["security", "--offline=true", "--threshold=20", "--no-pager"])
+        .arg(root.join("contrib/systemd/disinfox-sync-verify.service"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
