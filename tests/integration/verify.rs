@@ -208,6 +208,29 @@ fn lookups_are_batched() {
 }
 
 #[test]
+fn lookups_follow_the_pages() {
+    let env = peers("6.9.17", false);
+    let ids = serve(&env, 4);
+    import_all(&env);
+    // 13 objects: a platform that pages by 5 answers them in 3 pages.
+    env.octi.set_max_page(5);
+    env.octi.clear_requests();
+    let (code, _, err) = verify(&env, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lookups(&env.octi, "stixCoreObjects"), 3);
+    let after: Vec<Value> = env
+        .octi
+        .requests()
+        .iter()
+        .filter(|r| r.root_fields.iter().any(|f| f == "stixCoreObjects"))
+        .map(|r| r.variables["after"].clone())
+        .collect();
+    assert!(after[0].is_null() && after[1].is_string() && after[2].is_string());
+    lose_three(&env, &ids);
+    assert_eq!(listed(&verify(&env, &[]).1).len(), 3);
+}
+
+#[test]
 fn since_narrows_what_is_checked() {
     let env = peers("6.9.17", false);
     serve(&env, 2);
@@ -230,6 +253,11 @@ fn a_token_without_knowledge_gets_77_before_disinfox_is_asked() {
     assert_eq!(code, 77, "{err}");
     assert!(err.contains("KNOWLEDGE capability"), "{err}");
     assert!(env.dx.requests().is_empty(), "DISINFOX was asked");
+    env.octi.set_capabilities(CONNECTOR_ROLE.iter().copied());
+    let out = env.cmd().arg("check").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verify can look objects up"), "{text}");
+    env.octi.set_capabilities(["CONNECTORAPI"]);
     // check says so, without failing (sync does not need it).
     let out = env.cmd().arg("check").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

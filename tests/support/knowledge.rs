@@ -145,6 +145,9 @@ pub struct Knowledge {
     nodes: Vec<Option<Node>>,
     /// Every id a node answers to → its position.
     index: HashMap<String, usize>,
+    /// A smaller page cap than the platform's, so that tests see look-ups follow pages
+    /// (0: [`MAX_PAGE`]).
+    pub max_page: usize,
 }
 
 impl Knowledge {
@@ -229,7 +232,11 @@ impl Knowledge {
         let first = match first.as_i64() {
             None => DEFAULT_PAGE,
             Some(n) if n < 0 => return Err(format!("first must be positive, got {n}")),
-            Some(n) => (n as usize).min(MAX_PAGE),
+            Some(n) => (n as usize).min(if self.max_page > 0 {
+                self.max_page
+            } else {
+                MAX_PAGE
+            }),
         };
         let start = match after.as_str() {
             None => 0,

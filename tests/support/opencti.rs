@@ -636,6 +636,11 @@ impl OpenctiStandin {
         lost
     }
 
+    /// Caps the look-ups' pages below the platform's 5,000 (tests of paging).
+    pub fn set_max_page(&self, n: usize) {
+        lock(&self.inner.state).knowledge.max_page = n;
+    }
+
     /// Puts objects in the knowledge base without a push (as an earlier import would have).
     pub fn hold_objects(&self, objects: &[Value]) {
         let mut st = lock(&self.inner.state);
@@ -1746,8 +1751,7 @@ impl Inner {
             if objects.is_empty() {
                 return Err(invalid("bundle has no objects".into()));
             }
-            pushed_objects = objects.clone();
-            objects
+            let ids = objects
                 .iter()
                 .map(|o| {
                     o.get("id")
@@ -1755,7 +1759,9 @@ impl Inner {
                         .unwrap_or_default()
                         .to_string()
                 })
-                .collect()
+                .collect();
+            pushed_objects = objects;
+            ids
         };
         if self.opts.bench {
             pushed_objects = ids.iter().map(|i| json!({ "id": i })).collect();
