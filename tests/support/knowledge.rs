@@ -103,6 +103,10 @@ fn contributing(kind: &str) -> Option<&'static [&'static str]> {
 
 fn derived_id(kind: &str, obj: &Value) -> Option<String> {
     let keys = contributing(kind)?;
+    // Nothing to derive from (an object known by its id only): the id stays.
+    if keys.iter().all(|k| obj.get(*k).is_none()) {
+        return None;
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     kind.hash(&mut h);
     for k in keys {
@@ -243,8 +247,24 @@ impl Knowledge {
             Some(c) => decode_cursor(c).ok_or_else(|| format!("invalid cursor {c:?}"))? + 1,
         };
         let mut matched = Vec::new();
-        for (at, node) in self.nodes.iter().enumerate() {
-            let Some(node) = node else { continue };
+        // The plain `ids` look-up goes through the index (what a search engine's terms query
+        // does), anything else scans.
+        let candidates: Box<dyn Iterator<Item = usize>> = match plain_ids(filters) {
+            Some(ids) => {
+                let mut at: Vec<usize> = ids
+                    .iter()
+                    .filter_map(|i| self.index.get(*i).copied())
+                    .collect();
+                at.sort_unstable();
+                at.dedup();
+                Box::new(at.into_iter())
+            }
+            None => Box::new(0..self.nodes.len()),
+        };
+        for at in candidates {
+            let Some(node) = &self.nodes[at] else {
+                continue;
+            };
             if node.family == family && visible(node) && matches_group(node, filters)? {
                 matched.push((at, node));
             }
@@ -265,6 +285,30 @@ impl Knowledge {
             "edges": edges,
         }))
     }
+}
+
+/// The ids of a group that is exactly one `ids` filter, `eq`, any value.
+fn plain_ids(group: &Value) -> Option<Vec<&str>> {
+    let filters = group.get("filters")?.as_array()?;
+    let [f] = filters.as_slice() else { return None };
+    let no_groups = group["filterGroups"]
+        .as_array()
+        .is_none_or(|g| g.is_empty());
+    let eq = f
+        .get("operator")
+        .and_then(Value::as_str)
+        .is_none_or(|o| o == "eq");
+    let any = f.get("mode").and_then(Value::as_str) != Some("and");
+    if !(no_groups && eq && any && f["key"] == json!(["ids"])) {
+        return None;
+    }
+    Some(
+        f["values"]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect(),
+    )
 }
 
 fn cursor(at: usize) -> String {
