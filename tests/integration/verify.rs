@@ -559,3 +559,32 @@ fn weekly_audit_units_pass_systemd_analyze() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// An audit only reads: a token whose user can read knowledge and nothing else will do, and
+/// it leaves the connector unregistered.
+#[test]
+fn a_read_only_token_can_audit() {
+    let env = peers("6.9.17", false);
+    serve(&env, 1);
+    import_all(&env);
+    env.octi.set_capabilities(["KNOWLEDGE"]);
+    env.octi.clear_requests();
+    let (code, _, err) = verify(&env, &[]);
+    assert_eq!(code, 0, "{err}");
+    let writes = [
+        "registerConnector",
+        "pingConnector",
+        "stixBundlePush",
+        "workAdd",
+    ];
+    assert!(
+        env.octi
+            .requests()
+            .iter()
+            .all(|r| r.root_fields.iter().all(|f| !writes.contains(&f.as_str()))),
+        "verify wrote to OpenCTI"
+    );
+    // A repair writes, and needs what sync needs.
+    let (code, _, err) = verify(&env, &["--repair"]);
+    assert_eq!(code, 77, "{err}");
+}
