@@ -105,6 +105,9 @@ install:
 	sed 's#/usr/local/bin/disinfox-sync#$(bindir)/disinfox-sync#' contrib/systemd/disinfox-sync.service > $(DESTDIR)$(systemdunitdir)/disinfox-sync.service
 	chmod 644 $(DESTDIR)$(systemdunitdir)/disinfox-sync.service
 	install -Dm644 contrib/systemd/disinfox-sync.timer $(DESTDIR)$(systemdunitdir)/disinfox-sync.timer
+	sed 's#/usr/local/bin/disinfox-sync#$(bindir)/disinfox-sync#' contrib/systemd/disinfox-sync-verify.service > $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.service
+	chmod 644 $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.service
+	install -Dm644 contrib/systemd/disinfox-sync-verify.timer $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.timer
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/disinfox-sync $(DESTDIR)$(mandir)/man1/disinfox-sync*.1
@@ -112,6 +115,7 @@ uninstall:
 	rm -f $(DESTDIR)$(datadir)/zsh/site-functions/_disinfox-sync
 	rm -f $(DESTDIR)$(datadir)/fish/vendor_completions.d/disinfox-sync.fish
 	rm -f $(DESTDIR)$(systemdunitdir)/disinfox-sync.service $(DESTDIR)$(systemdunitdir)/disinfox-sync.timer
+	rm -f $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.service $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.timer
 
 ci: lint test
 

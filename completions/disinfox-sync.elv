@@ -35,6 +35,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
             cand push 'Import a bundle file (or stdin) into OpenCTI'
             cand sync 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+            cand verify 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
             cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
@@ -113,6 +114,32 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'disinfox-sync;verify'= {
+            cand --since 'Check only what DISINFOX serves newer than WHEN (same forms as fetch --since)'
+            cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
+            cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
+            cand --chunk-objects 'Most objects per chunk [default: 25000]'
+            cand --metrics-file 'Write this run''s metrics to PATH, atomically, for node_exporter''s textfile collector'
+            cand --pushgateway 'Push this run''s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns'
+            cand --wait 'After pushing, follow the run''s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES'
+            cand --config 'Configuration file (the Python connector''s config.yml layout)'
+            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
+            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
+            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
+            cand --opencti-url 'OpenCTI base URL (without /graphql)'
+            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
+            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
+            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
+            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
+            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
+            cand --repair 'Push the missing objects again, with the objects they reference (never a full re-import), then look them up again'
+            cand --json 'Print each missing object as one JSON document on stdout instead of `ID TYPE`'
+            cand --allow-large-chunks 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ''s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'disinfox-sync;reset-state'= {
             cand --to 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)'
             cand --state-file 'Keep the cursor in a local file instead of OpenCTI''s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)'
@@ -170,6 +197,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
             cand push 'Import a bundle file (or stdin) into OpenCTI'
             cand sync 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+            cand verify 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
             cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
@@ -180,6 +208,8 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;help;push'= {
         }
         &'disinfox-sync;help;sync'= {
+        }
+        &'disinfox-sync;help;verify'= {
         }
         &'disinfox-sync;help;reset-state'= {
         }

@@ -40,6 +40,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -s V -l versio
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "verify" -d 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
@@ -106,6 +107,29 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l jso
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l allow-large-chunks -d 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ\'s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l since -d 'Check only what DISINFOX serves newer than WHEN (same forms as fetch --since)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l metrics-file -d 'Write this run\'s metrics to PATH, atomically, for node_exporter\'s textfile collector' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l pushgateway -d 'Push this run\'s metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by connector id); a failed push only warns' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l wait -d 'After pushing, follow the run\'s work in OpenCTI until it is imported (at most DURATION, default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
+json\t''"
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l timeout -d 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l connect-timeout -d 'Time allowed to establish a connection [default: 10s]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l retries -d 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l retry-delay -d 'First backoff delay between retries; doubles each time, with jitter [default: 1s]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l repair -d 'Push the missing objects again, with the objects they reference (never a full re-import), then look them up again'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l json -d 'Print each missing object as one JSON document on stdout instead of `ID TYPE`'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -l allow-large-chunks -d 'Allow --chunk-size above 12M, for brokers whose max_message_size was raised above RabbitMQ\'s default 16 MiB (a chunk travels base64-encoded, 4/3 larger)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l to -d 'Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l state-file -d 'Keep the cursor in a local file instead of OpenCTI\'s connector state; without PATH, the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand reset-state" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
@@ -150,10 +174,11 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync reset-state check generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "verify" -d 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

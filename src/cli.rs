@@ -118,6 +118,10 @@ pub enum Command {
     /// Fetch everything newer than the stored cursor, import it, then advance the cursor
     #[command(after_long_help = EXIT_TABLE)]
     Sync(SyncArgs),
+    /// List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair
+    /// pushes only those objects again. Never moves the cursor
+    #[command(after_long_help = EXIT_TABLE)]
+    Verify(VerifyArgs),
     /// Forget the stored cursor (next sync imports everything), or set it with --to
     #[command(after_long_help = EXIT_TABLE)]
     ResetState(ResetStateArgs),
@@ -239,6 +243,38 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub chunks: ChunkArgs,
 
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Check only what DISINFOX serves newer than WHEN (same forms as fetch --since)
+    #[arg(long, value_name = "WHEN", default_value = "all")]
+    pub since: String,
+
+    /// Push the missing objects again, with the objects they reference (never a full
+    /// re-import), then look them up again
+    #[arg(long)]
+    pub repair: bool,
+
+    /// Print each missing object as one JSON document on stdout instead of `ID TYPE`
+    #[arg(long)]
+    pub json: bool,
+
+    /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_bundle_size: Option<u64>,
+
+    #[command(flatten)]
+    pub chunks: ChunkArgs,
+
+    /// Metrics of verify (disinfox_sync_verify_*): --metrics-file takes a file of its own
+    /// (DISINFOX_SYNC_METRICS_FILE, sync's file, is not used); a Pushgateway gets them in the
+    /// group of the connector with command="verify"
     #[command(flatten)]
     pub metrics: MetricsArgs,
 

@@ -8,6 +8,9 @@ use crate::exit_codes::ExitCode;
 pub enum Error {
     #[error("{0}")]
     Usage(String),
+    /// `verify` found objects missing in OpenCTI: a finding, not a failure of the run.
+    #[error("{0}")]
+    Missing(String),
     #[error("{0}")]
     BadData(String),
     #[error("{0}")]
@@ -30,6 +33,7 @@ impl Error {
     pub fn code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
+            Error::Missing(_) => ExitCode::Missing,
             Error::BadData(_) => ExitCode::DataErr,
             Error::NoInput(_) => ExitCode::NoInput,
             Error::Unavailable(_) => ExitCode::Unavailable,
@@ -53,7 +57,7 @@ pub enum Outcome {
 }
 
 /// Walks the chain once: a broken pipe anywhere wins, then our own typed error, then the
-/// library errors we can still read something from. Everything else is a bug (1).
+/// library errors we can still read something from. Everything else is a bug (70).
 pub fn classify(err: &anyhow::Error) -> Outcome {
     for cause in err.chain() {
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
@@ -84,7 +88,7 @@ pub fn classify(err: &anyhow::Error) -> Outcome {
             return Outcome::Fail(ExitCode::IoErr);
         }
     }
-    Outcome::Fail(ExitCode::Failure)
+    Outcome::Fail(ExitCode::Software)
 }
 
 /// The message printed for a failure: the whole chain on one line per problem, scrubbed of
@@ -140,7 +144,7 @@ mod tests {
         );
         assert_eq!(
             classify(&anyhow::anyhow!("??")),
-            Outcome::Fail(ExitCode::Failure)
+            Outcome::Fail(ExitCode::Software)
         );
     }
 }

@@ -7,11 +7,12 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     Success = 0,
-    Failure = 1,
+    Missing = 1,
     Usage = 2,
     DataErr = 65,
     NoInput = 66,
     Unavailable = 69,
+    Software = 70,
     IoErr = 74,
     TempFail = 75,
     Protocol = 76,
@@ -47,9 +48,9 @@ pub const ROWS: &[Row] = &[
         advice: "nothing",
     },
     Row {
-        code: ExitCode::Failure,
-        meaning: "unexpected error (a bug)",
-        advice: "alert; report it",
+        code: ExitCode::Missing,
+        meaning: "`verify` found objects DISINFOX serves that OpenCTI does not hold (listed on stdout; as `diff`)",
+        advice: "alert; run `verify --repair`",
     },
     Row {
         code: ExitCode::Usage,
@@ -72,6 +73,11 @@ pub const ROWS: &[Row] = &[
         advice: "set `CONNECTOR_QUEUE_PROTOCOL=amqp` (before 6.2.6), or upgrade OpenCTI",
     },
     Row {
+        code: ExitCode::Software,
+        meaning: "unexpected error (a bug)",
+        advice: "alert; report it",
+    },
+    Row {
         code: ExitCode::IoErr,
         meaning: "local I/O failure (state file, output file; a state file of another user)",
         advice: "check the disk and permissions",
@@ -88,7 +94,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         code: ExitCode::NoPerm,
-        meaning: "permission: DISINFOX key rejected, OpenCTI token rejected or lacking CONNECTORAPI or KNOWLEDGE_KNUPDATE (`--wait`: MODULES)",
+        meaning: "permission: DISINFOX key rejected, OpenCTI token rejected or lacking CONNECTORAPI or KNOWLEDGE_KNUPDATE (`--wait`: MODULES; `verify`: KNOWLEDGE)",
         advice: "fix the credentials or the role",
     },
     Row {
@@ -174,7 +180,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(codes, sorted);
-        assert_eq!(codes, [0, 1, 2, 65, 66, 69, 74, 75, 76, 77, 78]);
+        assert_eq!(codes, [0, 1, 2, 65, 66, 69, 70, 74, 75, 76, 77, 78]);
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn install_panic_hook() {
             .unwrap_or_default();
         let line = format!("internal error (a bug; please report it): {what}{place}");
         let _ = error_lines(&mut std::io::stderr().lock(), &line);
-        std::process::exit(crate::exit_codes::ExitCode::Failure.code().into());
+        std::process::exit(crate::exit_codes::ExitCode::Software.code().into());
     }));
 }
 

@@ -61,6 +61,19 @@ pub struct Report {
     /// DISINFOX's clock (its `Date` header), for the cursor-lag metric.
     #[serde(skip)]
     pub disinfox_clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// What `verify` found (its metrics).
+    #[serde(skip)]
+    pub verify: Option<VerifyCounts>,
+}
+
+/// What `verify` checked and found missing at the end of its run.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyCounts {
+    pub checked: usize,
+    /// Missing objects by STIX type.
+    pub missing: Counts,
+    /// Look-up requests made.
+    pub lookups: usize,
 }
 
 impl Report {

@@ -55,7 +55,7 @@ impl Report {
     fn fail(&mut self, check: &'static str, err: &anyhow::Error) {
         let code = match classify(err) {
             Outcome::Fail(c) => c,
-            Outcome::QuietSuccess => ExitCode::Failure,
+            Outcome::QuietSuccess => ExitCode::Software,
         };
         self.lines.push(Line {
             check,
@@ -139,6 +139,7 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
     }
     report.pass("capability", "the token's user has CONNECTORAPI".into());
     check_import_capabilities(&gql, &platform, report);
+    check_verify(&platform, report);
     let f = platform.features;
     let yes_no = |b: bool, since: version::Version| {
         if b {
@@ -246,6 +247,20 @@ fn check_access(gql: &Graphql, platform: &opencti::Platform, report: &mut Report
             "the token's user may use the DISARM marking DISINFOX's attack-patterns carry".into(),
         ),
         Err(e) => report.fail("marking-use", &e),
+    }
+}
+
+/// Whether `verify` could read what OpenCTI holds (not needed by `sync`: a warning only).
+fn check_verify(platform: &opencti::Platform, report: &mut Report) {
+    match opencti::lookup::require_knowledge(platform) {
+        Ok(()) => report.pass(
+            "verify",
+            format!(
+                "the token's user has {} (verify can look objects up)",
+                opencti::lookup::KNOWLEDGE
+            ),
+        ),
+        Err(e) => report.warn("verify", format!("verify would exit 77: {}", render(&e))),
     }
 }
 

@@ -9,6 +9,7 @@ mod reset_state;
 mod session;
 mod stage;
 mod sync;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -31,7 +32,7 @@ fn needs(command: &Command) -> Needs {
             disinfox: false,
             opencti: !a.dry_run,
         },
-        Command::Sync(_) | Command::Check(_) => both,
+        Command::Sync(_) | Command::Check(_) | Command::Verify(_) => both,
         // The file backend needs nothing remote.
         Command::ResetState(a) => Needs {
             disinfox: false,
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fetch(args) => fetch::run(&cfg, args),
         Command::Push(args) => push::run(&cfg, args),
         Command::Sync(args) => sync::run(&cfg, args),
+        Command::Verify(args) => verify::run(&cfg, args),
         Command::ResetState(args) => reset_state::run(&cfg, args),
         Command::Generate(args) => generate::run(&args.out),
         Command::Check(args) => return check::run(Ok(cfg), args),

@@ -27,7 +27,11 @@ pub const JOB: &str = "disinfox-sync";
 
 /// Writes and pushes what the flags and settings ask for; a failure is one warning line.
 pub fn publish(cfg: &Config, args: &MetricsArgs, report: &Report, started_at: SystemTime) {
-    let file = args.metrics_file.as_ref().or(cfg.metrics.file.as_ref());
+    // sync's metrics file (the setting) is not verify's: verify writes only where it is told.
+    let file = match report.command {
+        "verify" => args.metrics_file.as_ref(),
+        _ => args.metrics_file.as_ref().or(cfg.metrics.file.as_ref()),
+    };
     let gateway = args
         .pushgateway
         .as_ref()
@@ -196,6 +200,9 @@ fn counter(
 
 /// Every metric of a run, counters carried on from `previous`.
 pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
+    if run.report.command == "verify" {
+        return verify_gauges(run, run.report.verify.as_ref());
+    }
     let mut all = gauges(run, previous);
     all.extend(counters(run, previous));
     all
@@ -269,6 +276,42 @@ fn gauges(run: &Run, previous: &Previous) -> Vec<Family> {
             "disinfox_sync_cursor_lag_seconds",
             "How far the cursor is behind DISINFOX's clock after the last run.",
             lag,
+        ),
+    ]
+}
+
+/// `verify`'s gauges: what its last run checked and found missing (by type; 0 when complete;
+/// absent when the run failed before it could tell).
+fn verify_gauges(run: &Run, counts: Option<&crate::summary::VerifyCounts>) -> Vec<Family> {
+    let mut missing: Vec<(Labels, f64)> = counts
+        .into_iter()
+        .flat_map(|c| c.missing.iter())
+        .map(|(t, n)| (one("type", t), *n as f64))
+        .collect();
+    if missing.is_empty() && counts.is_some() {
+        missing.push((Labels::new(), 0.0));
+    }
+    vec![
+        Family {
+            name: "disinfox_sync_verify_missing",
+            help: "Objects DISINFOX serves that OpenCTI did not hold at the end of the last verify, by STIX type.",
+            kind: Kind::Gauge,
+            samples: missing,
+        },
+        gauge(
+            "disinfox_sync_verify_checked",
+            "Objects the last verify looked up in OpenCTI.",
+            counts.map(|c| c.checked as f64),
+        ),
+        gauge(
+            "disinfox_sync_verify_end_timestamp_seconds",
+            "Unix time the last verify ended.",
+            Some(run.ended),
+        ),
+        gauge(
+            "disinfox_sync_verify_exit_status",
+            "Exit status of the last verify (0 complete, 1 objects missing; see the exit table).",
+            Some(f64::from(run.exit_status)),
         ),
     ]
 }

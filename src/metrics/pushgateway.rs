@@ -25,9 +25,17 @@ pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &
     let deadline = crate::http::deadline(&http);
     let previous = read_group(&client, base, run.connector_id, &auth, deadline)?;
     let body = super::render(&families(run, &previous), &Labels::new());
+    // `verify` has a group of its own: a PUT replaces the whole group, sync's included.
+    let command = match run.report.command {
+        "verify" => "/command/verify",
+        _ => "",
+    };
     let url = under(
         base,
-        &format!("metrics/job/{JOB}/connector_id/{}", run.connector_id),
+        &format!(
+            "metrics/job/{JOB}/connector_id/{}{command}",
+            run.connector_id
+        ),
     );
     let resp = auth(client.put(url))
         .header(
@@ -63,8 +71,12 @@ fn read_group(
 /// The samples of the group whose grouping labels are ours.
 fn group_samples(value: &serde_json::Value, connector_id: &str) -> Vec<Sample> {
     let groups = value["data"].as_array().into_iter().flatten();
-    let ours =
-        groups.filter(|g| g["labels"]["job"] == JOB && g["labels"]["connector_id"] == connector_id);
+    // A group with a `command` label is verify's, whose gauges carry nothing on.
+    let ours = groups.filter(|g| {
+        g["labels"]["job"] == JOB
+            && g["labels"]["connector_id"] == connector_id
+            && g["labels"].get("command").is_none()
+    });
     let mut out = Vec::new();
     for group in ours {
         let Some(families) = group.as_object() else {
@@ -161,5 +173,14 @@ mod tests {
             under(&base, "api/v1/metrics").as_str(),
             "https://pg.example:9091/prefix/api/v1/metrics"
         );
+    }
+
+    #[test]
+    fn verify_s_group_carries_nothing_into_sync_s() {
+        let v = serde_json::json!({"status": "success", "data": [
+            {"labels": {"job": JOB, "connector_id": "me", "command": "verify"},
+             "disinfox_sync_verify_missing": {"metrics": [{"labels": {}, "value": "3"}]}}
+        ]});
+        assert!(group_samples(&v, "me").is_empty());
     }
 }

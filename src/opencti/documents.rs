@@ -148,6 +148,28 @@ pub const MARKINGS: Document = Document {
     since: V6_0_0,
 };
 
+/// Which of the given ids OpenCTI holds, one kind of knowledge each: the `ids` filter key
+/// matches `internal_id`, `standard_id` and `x_opencti_stix_ids` (the id an object came with
+/// when OpenCTI derived its own `standard_id`). `stixCoreObjects` and the two relationship
+/// queries need the KNOWLEDGE capability; every release from 6.0.0 has them with `FilterGroup`.
+pub const LOOKUP_OBJECTS: Document = Document {
+    name: "LookupObjects",
+    text: "query LookupObjects($filters: FilterGroup, $first: Int, $after: ID) { stixCoreObjects(filters: $filters, first: $first, after: $after) { edges { node { id standard_id x_opencti_stix_ids } } pageInfo { endCursor hasNextPage } } }",
+    since: V6_0_0,
+};
+
+pub const LOOKUP_RELATIONSHIPS: Document = Document {
+    name: "LookupRelationships",
+    text: "query LookupRelationships($filters: FilterGroup, $first: Int, $after: ID) { stixCoreRelationships(filters: $filters, first: $first, after: $after) { edges { node { id standard_id x_opencti_stix_ids } } pageInfo { endCursor hasNextPage } } }",
+    since: V6_0_0,
+};
+
+pub const LOOKUP_SIGHTINGS: Document = Document {
+    name: "LookupSightings",
+    text: "query LookupSightings($filters: FilterGroup, $first: Int, $after: ID) { stixSightingRelationships(filters: $filters, first: $first, after: $after) { edges { node { id standard_id x_opencti_stix_ids } } pageInfo { endCursor hasNextPage } } }",
+    since: V6_0_0,
+};
+
 pub const ALL: &[&Document] = &[
     &PROBE,
     &REGISTER,
@@ -169,6 +191,9 @@ pub const ALL: &[&Document] = &[
     &ACCESS,
     &ACCESS_WITH_DRAFT,
     &MARKINGS,
+    &LOOKUP_OBJECTS,
+    &LOOKUP_RELATIONSHIPS,
+    &LOOKUP_SIGHTINGS,
 ];
 
 /// The 7 input fields every release from 6.0.0 accepts; later fields (auto_update, …) would
@@ -221,4 +246,13 @@ pub fn markings_filter(ids: &[&str], definitions: &[&str]) -> Value {
         filters.push(json!({ "key": ["definition"], "values": definitions }));
     }
     json!({ "mode": "or", "filters": filters, "filterGroups": [] })
+}
+
+/// A `FilterGroup` matching any of `ids` by the special key `ids`.
+pub fn ids_filter(ids: &[&str]) -> Value {
+    json!({
+        "mode": "and",
+        "filters": [{ "key": ["ids"], "values": ids, "operator": "eq", "mode": "or" }],
+        "filterGroups": [],
+    })
 }

@@ -5,6 +5,7 @@ pub mod capabilities;
 pub mod connector;
 pub mod documents;
 pub mod graphql;
+pub mod lookup;
 pub mod push;
 pub mod version;
 pub mod work;

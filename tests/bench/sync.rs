@@ -7,7 +7,8 @@
 //! every pushed bundle but skips deep validation; DISINFOX loaded with generated incidents,
 //! stored pre-serialized so an answer is one concatenation), then runs
 //! `target/release/disinfox-sync` as a child process for: a first `sync` (empty state), a
-//! second `sync` (nothing new), `fetch --since all --output FILE`; then the bundle stage alone
+//! second `sync` (nothing new), `verify` (complete: every object looked up), `fetch --since all
+//! --output FILE`; then the bundle stage alone
 //! (`target/release/examples/bench-stage N`, when built).
 //!
 //! Measured, not guessed: every child is reaped with `wait4(2)`; CPU = `ru_utime + ru_stime`,
@@ -26,6 +27,8 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+#[path = "verify_row.rs"]
+mod verify_row;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -712,6 +715,9 @@ impl Bench {
             "RSS ≤ 10 MiB, CPU ≤ 30 ms".into(),
             verdict,
         );
+
+        // 2b. verify of the same answer against the complete stand-in.
+        self.verify_row(n, objects, answer_bytes, &env, &oc, &rss_budget);
 
         // 3. fetch of the same answer into a file.
         let file = self.work.path().join(format!("fetch-{n}.json"));

@@ -185,3 +185,16 @@ fn documents_name_their_operation() {
         );
     }
 }
+
+#[test]
+fn the_ids_filter_carries_only_fields_each_release_knows() {
+    let Some(schemas) = schemas() else { return };
+    let group = documents::ids_filter(&["intrusion-set--1", "relationship--2"]);
+    let filter = &group["filters"][0];
+    assert_eq!(filter["key"], serde_json::json!(["ids"]));
+    assert_eq!(
+        check_keys(schemas, "FilterGroup", Version(6, 0, 0), &group),
+        5
+    );
+    assert_eq!(check_keys(schemas, "Filter", Version(6, 0, 0), filter), 5);
+}

@@ -37,3 +37,4 @@ mod systemd;
 mod tls;
 mod tools;
 mod verdicts;
+mod verify;

@@ -46,20 +46,21 @@ use sandbox::{Sandbox, block, blocks, cron_block, run_block};
 /// The command blocks, by heading and info string, in README order; each is run by a test
 /// below (named in the comment).
 const RUN: &[(&str, &str)] = &[
-    ("disinfox-sync", "sh"),          // readme_make_commands
-    ("Build and install", "sh"),      // readme_make_commands
-    ("Tests", "sh"),                  // readme_make_commands
-    ("Usage", "bash"),                // readme_usage_commands
-    ("From cron", "cron"),            // readme_crontabs
-    ("From a systemd timer", "sh"),   // readme_systemd_commands
-    ("From a systemd timer", "cron"), // readme_crontabs
+    ("disinfox-sync", "sh"),                     // readme_make_commands
+    ("Build and install", "sh"),                 // readme_make_commands
+    ("Tests", "sh"),                             // readme_make_commands
+    ("Usage", "bash"),                           // readme_usage_commands
+    ("From cron", "cron"),                       // readme_crontabs
+    ("From a systemd timer", "sh"),              // readme_systemd_commands
+    ("From a systemd timer", "cron"),            // readme_crontabs
+    ("Auditing and recovery: `verify`", "bash"), // verify::readme_verify_commands
     ("Pushing over AMQP (`CONNECTOR_QUEUE_PROTOCOL=amqp`)", "sh"), // amqp::…_real_rabbitmq
-    ("Metrics", "sh"),                // readme_metrics_commands
-    ("Kubernetes quick start", "sh"), // readme_kubernetes_commands (secrets)
-    ("Kubernetes quick start", "sh"), // readme_kubernetes_commands (kubectl)
-    ("Container image", "sh"),        // readme_container_commands
-    ("Container image", "cron"),      // readme_container_commands
-    ("Several DISINFOX instances", "sh"), // readme_kubernetes_commands (overlay)
+    ("Metrics", "sh"),                           // readme_metrics_commands
+    ("Kubernetes quick start", "sh"),            // readme_kubernetes_commands (secrets)
+    ("Kubernetes quick start", "sh"),            // readme_kubernetes_commands (kubectl)
+    ("Container image", "sh"),                   // readme_container_commands
+    ("Container image", "cron"),                 // readme_container_commands
+    ("Several DISINFOX instances", "sh"),        // readme_kubernetes_commands (overlay)
 ];
 
 const COMMAND_LANGS: &[&str] = &["sh", "bash", "console", "shell", "zsh", "cron"];
@@ -116,7 +117,7 @@ fn write_secret(path: &Path, value: &str) -> String {
 
 /// The README's `disinfox-sync.env` with each value replaced by the stand-ins' (the keys as
 /// printed; a key this test does not know fails).
-fn env_file(sb: &Sandbox, env: &Peers) -> String {
+pub(crate) fn env_file(sb: &Sandbox, env: &Peers) -> String {
     let mut out = String::new();
     for line in block("Usage", "dotenv", 0).lines() {
         let (key, printed) = line.split_once('=').expect("KEY=value");

@@ -163,6 +163,18 @@ fn agree(minimal: &Schema, real: &Schema, version: &str) -> Vec<String> {
                     }
                 }
             }
+            (ExtendedType::Interface(m), ExtendedType::Interface(r)) => {
+                for (fname, f) in &m.fields {
+                    match r.fields.get(fname) {
+                        None => p(format!("field {name}.{fname} does not exist")),
+                        Some(rf) if f.ty.to_string() != rf.ty.to_string() => p(format!(
+                            "{name}.{fname}: type {} here, {} there",
+                            f.ty, rf.ty
+                        )),
+                        Some(_) => {}
+                    }
+                }
+            }
             (ExtendedType::Scalar(_), ExtendedType::Scalar(_)) => {}
             _ => p(format!("{name}: unexpected kind {}", kind(ty))),
         }

@@ -9,6 +9,7 @@ pub mod certs;
 pub mod disinfox;
 pub mod generator;
 pub mod http;
+pub mod knowledge;
 pub mod opencti;
 pub mod platform;
 pub mod rabbitmq;

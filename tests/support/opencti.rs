@@ -30,6 +30,7 @@ use serde_json::{Map, Value, json};
 
 use super::http::{Request, Response, Server, ServerOptions, lock};
 use super::platform::access::{self, Directory, SharedDirectory};
+use super::knowledge::{self, Knowledge};
 use super::platform::{AsyncModel, Platform};
 
 /// The minimal SDL template, with `# since X` gates.
@@ -60,6 +61,16 @@ pub fn render_sdl(version: &str) -> String {
     let mut skipping: Option<(char, char, i64)> = None;
     for line in MINIMAL_SDL_TEMPLATE.lines() {
         if line.trim_start().starts_with('#') {
+            continue;
+        }
+        // `# until X`: kept only below X (a field whose type changed in X).
+        if let Some((c, g)) = line.split_once("# until ") {
+            let gv =
+                Version::parse(g.trim()).unwrap_or_else(|| panic!("bad gate {g:?} in the SDL"));
+            if ver < gv {
+                out.push_str(c.trim_end());
+                out.push('\n');
+            }
             continue;
         }
         let (code, gate) = match line.split_once("# since ") {
@@ -366,6 +377,8 @@ struct State {
     /// A UI reset of this connector at the next `addExpectations` (a run over AMQP).
     reset_on_expectations: Option<String>,
     last_work_ms: i64,
+    /// What the pushes created (`verify`'s look-ups read it).
+    knowledge: Knowledge,
 }
 
 type DocResult = Result<Arc<Valid<ExecutableDocument>>, Vec<Value>>;
@@ -656,6 +669,54 @@ impl OpenctiStandin {
             .iter()
             .find(|w| w.id == id)
             .cloned()
+    }
+
+    /// Loses objects from the knowledge base, as a purge or a restore from an older backup
+    /// would (by any id they answer to); returns how many were there.
+    pub fn lose_objects(&self, ids: &[&str]) -> usize {
+        let mut st = lock(&self.inner.state);
+        let mut lost = 0;
+        for id in ids {
+            let stix_ids: Vec<String> = st
+                .knowledge
+                .node(id)
+                .map(|n| n.stix_ids.iter().chain([&n.standard_id]).cloned().collect())
+                .unwrap_or_default();
+            if st.knowledge.lose(id) {
+                lost += 1;
+                if let Some(p) = &self.inner.platform {
+                    for s in &stix_ids {
+                        p.forget(s);
+                    }
+                }
+            }
+        }
+        lost
+    }
+
+    /// Caps the look-ups' pages below the platform's 5,000 (tests of paging).
+    pub fn set_max_page(&self, n: usize) {
+        lock(&self.inner.state).knowledge.max_page = n;
+    }
+
+    /// Puts objects in the knowledge base without a push (as an earlier import would have).
+    pub fn hold_objects(&self, objects: &[Value]) {
+        let mut st = lock(&self.inner.state);
+        for o in objects {
+            st.knowledge.import(o);
+        }
+    }
+
+    /// The node that answers to `id`: (internal_id, standard_id, x_opencti_stix_ids).
+    pub fn knowledge_node(&self, id: &str) -> Option<(String, String, Vec<String>)> {
+        let st = lock(&self.inner.state);
+        st.knowledge.node(id).map(|n| {
+            (
+                n.internal_id.clone(),
+                n.standard_id.clone(),
+                n.stix_ids.clone(),
+            )
+        })
     }
 
     pub fn pushes(&self) -> Vec<PushRecord> {
@@ -1495,6 +1556,9 @@ impl Inner {
             "workEdit" => &["CONNECTORAPI", "MODULES_MODMANAGE"],
             "connector" | "work" => &["MODULES"],
             "markingDefinitions" => &["KNOWLEDGE", "SETTINGS_SETACCESSES", "SETTINGS_SETMARKINGS"],
+            "stixCoreObjects" | "stixCoreRelationships" | "stixSightingRelationships" => {
+                &["KNOWLEDGE"]
+            }
             "resetStateConnector" => &["MODULES_MODMANAGE"],
             _ => &[],
         };
@@ -1569,6 +1633,9 @@ impl Inner {
                     .map(work_json)
                     .unwrap_or(Value::Null))
             }
+            f @ ("stixCoreObjects" | "stixCoreRelationships" | "stixSightingRelationships") => {
+                self.look_up(f, arg("filters"), arg("first"), arg("after"))
+            }
             "registerConnector" => self.register(arg("input")),
             "pingConnector" => self.ping(arg("id"), arg("state"), arg("connectorInfo")),
             "resetStateConnector" => {
@@ -1594,6 +1661,30 @@ impl Inner {
                 format!("Field {other} is not implemented by the OpenCTI stand-in"),
             )),
         }
+    }
+
+    /// `stixCoreObjects` & co.: one page of the knowledge base. On the asynchronous model a
+    /// node shows once a worker imported one of its ids.
+    fn look_up(
+        &self,
+        field: &str,
+        filters: Value,
+        first: Value,
+        after: Value,
+    ) -> Result<Value, GqlError> {
+        let family = knowledge::Family::of_field(field).expect("a look-up field");
+        let st = lock(&self.state);
+        let visible = |n: &knowledge::Node| match &self.platform {
+            None => true,
+            Some(p) => n
+                .stix_ids
+                .iter()
+                .chain([&n.standard_id])
+                .any(|i| p.is_imported(i)),
+        };
+        st.knowledge
+            .connection(family, &filters, &first, &after, &visible)
+            .map_err(|e| GqlError::new("UNSUPPORTED_ERROR", e))
     }
 
     fn register(&self, input: Value) -> Result<Value, GqlError> {
@@ -1704,6 +1795,7 @@ impl Inner {
             |cause: String| GqlError::new("UNSUPPORTED_ERROR", "Invalid bundle").with_cause(cause);
         let text = bundle.as_str().unwrap_or_default();
         // 1. JSON.parse, type == "bundle", non-empty objects (outside the state lock).
+        let mut pushed_objects: Vec<Value> = Vec::new();
         let ids: Vec<String> = if self.opts.bench {
             #[derive(serde::Deserialize)]
             struct LightObject {
@@ -1748,7 +1840,7 @@ impl Inner {
                     .filter(|o| o.get("type").and_then(Value::as_str) == Some("marking-definition"))
                     .for_each(|o| directory.create(o));
             }
-            objects
+            let ids = objects
                 .iter()
                 .map(|o| {
                     o.get("id")
@@ -1756,8 +1848,13 @@ impl Inner {
                         .unwrap_or_default()
                         .to_string()
                 })
-                .collect()
+                .collect();
+            pushed_objects = objects;
+            ids
         };
+        if self.opts.bench {
+            pushed_objects = ids.iter().map(|i| json!({ "id": i })).collect();
+        }
         let connector_id = connector_id.as_str().unwrap_or_default().to_string();
         let sent_work = work_id
             .as_str()
@@ -1805,6 +1902,9 @@ impl Inner {
                 w
             }
         };
+        for o in &pushed_objects {
+            st.knowledge.import(o);
+        }
         st.pushes.push(PushRecord {
             connector_id: connector_id.clone(),
             work_id: sent_work,

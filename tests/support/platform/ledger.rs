@@ -79,6 +79,11 @@ impl Ledger {
         self.labels_left_out.push(id.to_string());
     }
 
+    /// The object is no longer in the database (a test's platform-side loss).
+    pub fn forget(&mut self, id: &str) {
+        self.imported.remove(id);
+    }
+
     pub fn is_imported(&self, id: &str) -> bool {
         self.imported.contains_key(id)
     }

@@ -479,6 +479,13 @@ impl Platform {
         self.shared.core().ledger.imported_ids()
     }
 
+    /// Loses an imported object, as a purge or an older backup would (tests of `verify`).
+    pub fn forget(&self, id: &str) {
+        let mut core = self.shared.core();
+        core.db.remove(id);
+        core.ledger.forget(id);
+    }
+
     pub fn is_imported(&self, id: &str) -> bool {
         self.shared.core().ledger.is_imported(id)
     }
