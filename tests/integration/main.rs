@@ -12,6 +12,7 @@ mod async_import;
 mod check;
 mod common;
 mod contract;
+mod dist;
 mod fetch;
 mod fixtures;
 mod flags;
