@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts;
 mod amqp;
 mod architecture;
 mod async_import;
