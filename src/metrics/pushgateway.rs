@@ -38,6 +38,23 @@ pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &
     check(resp).map(|_| ())
 }
 
+/// `check`: the read a push starts with.
+pub(super) fn probe(
+    base: &Url,
+    opts: &MetricsOptions,
+    http: &HttpOptions,
+    connector_id: &str,
+) -> Result<()> {
+    let mut http = http.clone();
+    http.timeout = http.timeout.min(MAX_TIMEOUT);
+    let client = crate::http::client(&http, true)?;
+    let auth = |req: RequestBuilder| match (&opts.user, &opts.password) {
+        (Some(user), Some(password)) => req.basic_auth(user, Some(password.expose())),
+        _ => req,
+    };
+    read_group(&client, base, connector_id, &auth).map(|_| ())
+}
+
 /// This connector's group as the Pushgateway holds it; empty on the first push.
 fn read_group(
     client: &Client,
