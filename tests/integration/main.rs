@@ -26,6 +26,7 @@ mod readme;
 mod scale;
 mod sdl_contract;
 mod secrets;
+mod services;
 mod standins;
 mod sync;
 mod systemd;
