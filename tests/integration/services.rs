@@ -73,3 +73,57 @@ fn pycti_loop_settings_get_one_line_with_the_schedule() {
         .unwrap();
     assert!(!stderr_of(&out).contains("CONNECTOR_RUN_AND_TERMINATE"));
 }
+
+/// The compose service is one-shot: never restarted by the engine, bounded in memory, on a
+/// network of its own, and run by the shipped host cron line with `docker compose run --rm`.
+#[test]
+fn compose_service_is_one_shot_with_its_own_network_and_a_memory_limit() {
+    let text = std::fs::read_to_string(root().join("k8s/docker-compose.yml")).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let services = doc["services"].as_object().unwrap();
+    assert_eq!(services.len(), 1);
+    let (name, svc) = services.iter().next().unwrap();
+    assert_eq!(svc["restart"], "no", "a restarting service loops");
+    assert_eq!(svc["command"], serde_json::json!(["sync"]));
+    let limit = svc["mem_limit"].as_str().expect("mem_limit");
+    assert!(limit.ends_with('g') || limit.ends_with('m'), "{limit}");
+    assert!(svc.get("network_mode").is_none());
+    let networks = svc["networks"].as_array().expect("networks");
+    for n in networks {
+        let n = n.as_str().unwrap();
+        let defined = &doc["networks"][n];
+        assert!(defined.is_object(), "network {n} is defined here");
+        assert!(
+            defined.get("external").is_none(),
+            "{n}: its own, not another project's"
+        );
+    }
+    let env = svc["environment"].as_array().unwrap();
+    assert!(
+        env.iter().any(|e| e == "CONNECTOR_DURATION_PERIOD=PT15M"),
+        "{env:?}"
+    );
+    assert!(!env.iter().any(|e| {
+        e.as_str()
+            .unwrap()
+            .starts_with("CONNECTOR_RUN_AND_TERMINATE")
+    }));
+    // The host schedule that runs it: every 15 minutes, matching the period above.
+    let cron = std::fs::read_to_string(root().join("contrib/cron/disinfox-sync-compose")).unwrap();
+    let line = cron
+        .lines()
+        .find(|l| l.starts_with("*/15 "))
+        .expect("a 15-minute line");
+    assert!(
+        line.ends_with(&format!("docker compose run --rm {name} sync")),
+        "{line}"
+    );
+    let compose = cron
+        .lines()
+        .find_map(|l| l.strip_prefix("COMPOSE_FILE="))
+        .expect("COMPOSE_FILE=");
+    assert_eq!(
+        compose.strip_prefix("/opt/disinfox-sync/"),
+        Some("k8s/docker-compose.yml")
+    );
+}

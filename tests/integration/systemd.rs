@@ -116,6 +116,7 @@ fn no_shipped_schedule_keeps_the_cursor_in_a_file() {
         "contrib/systemd/disinfox-sync.env.example",
         "contrib/systemd/legacy/credentials-env.conf",
         "k8s/docker-compose.yml",
+        "contrib/cron/disinfox-sync-compose",
         "k8s/base/cronjob.yaml",
         "k8s/base/configmap.yaml",
     ];
