@@ -127,3 +127,51 @@ fn compose_service_is_one_shot_with_its_own_network_and_a_memory_limit() {
         Some("k8s/docker-compose.yml")
     );
 }
+
+/// The CronJob's ConfigMap carries the Pushgateway setting, empty (no push) until set, and
+/// the NetworkPolicy lets the pods reach the Pushgateway its comment names, on that port.
+#[test]
+fn k8s_wires_an_optional_pushgateway() {
+    let read = |rel: &str| std::fs::read_to_string(root().join(rel)).unwrap();
+    let configmap = read("k8s/base/configmap.yaml");
+    let doc: serde_json::Value = serde_saphyr::from_str(&configmap).unwrap();
+    let data = doc["data"].as_object().unwrap();
+    assert_eq!(data["DISINFOX_SYNC_PUSHGATEWAY_URL"], "", "optional: empty");
+    let example = configmap
+        .split('"')
+        .find(|s| s.starts_with("http://") && s.contains("pushgateway"))
+        .expect("an example Pushgateway URL in the comment");
+    let url = reqwest::Url::parse(example).unwrap();
+    let host = url.host_str().unwrap();
+    let (service, namespace) = host
+        .strip_suffix(".svc")
+        .and_then(|h| h.split_once('.'))
+        .expect("SERVICE.NAMESPACE.svc");
+    let policy: serde_json::Value =
+        serde_saphyr::from_str(&read("k8s/base/networkpolicy.yaml")).unwrap();
+    let allowed = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|rule| {
+            let to = &rule["to"][0];
+            to["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == namespace
+                && to["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == service
+                && rule["ports"][0]["port"] == url.port().unwrap()
+        });
+    assert!(allowed, "no egress rule for {example}");
+
+    // Empty is no push and no complaint; the CronJob's environment is the ConfigMap's.
+    let env = Peers::start("7.260510.0");
+    let mut cmd = env.cmd();
+    cmd.arg("sync");
+    for (k, v) in data {
+        if k.starts_with("DISINFOX_SYNC_") || k == "CONNECTOR_DURATION_PERIOD" {
+            cmd.env(k, v.as_str().unwrap());
+        }
+    }
+    let out = cmd.output().unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("pushgateway"), "{stderr}");
+}
