@@ -59,7 +59,7 @@ esac"#,
     let pkg = sb.path("pkg");
     let mut cmd = sb.shell("sh", &repo);
     cmd.env("pkgdir", &pkg);
-    run_block(cmd, &block("Build and install", "sh", 0));
+    run_block(cmd, &block("From source with make", "sh", 0));
     expected.extend(["cargo build --release --locked", "sudo make install"]);
     run_block(sb.shell("sh", &repo), &block("Tests", "sh", 0));
     expected.extend(MAKE_TEST);
