@@ -35,6 +35,10 @@ fn readme_archive_install() {
     let script = block("Install", "sh", 0);
     let (version, target) = printed_release(&script);
     assert_eq!(version, env!("CARGO_PKG_VERSION"), "the README's release");
+    assert!(
+        super::sandbox::README.contains(&format!("`git checkout v{version}`")),
+        "the README's release tag"
+    );
     if target != host_triple() {
         crate::common::skip(&format!(
             "the README's archive is for {target}, not this host"
