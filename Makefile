@@ -11,7 +11,7 @@ CARGO ?= cargo
 BIN := target/release/disinfox-sync
 K8S_VERSIONS ?= 1.31.0 1.34.0 1.37.0
 
-.PHONY: build test test-async lint fmt generated check-generated k8s-lint demo bench install uninstall ci clean
+.PHONY: build test test-async lint fmt generated check-generated k8s-lint demo bench install uninstall dist ci clean
 
 build:
 	$(CARGO) build --release --locked
@@ -117,7 +117,41 @@ uninstall:
 	rm -f $(DESTDIR)$(systemdunitdir)/disinfox-sync.service $(DESTDIR)$(systemdunitdir)/disinfox-sync.timer
 	rm -f $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.service $(DESTDIR)$(systemdunitdir)/disinfox-sync-verify.timer
 
+## A release archive, dist/disinfox-sync-VERSION-TARGET.tar.gz, and dist/SHA256SUMS for every
+## archive in dist/. Built from a clean tree: the files committed at HEAD (git archive), so
+## nothing uncommitted or git-ignored (credentials, target/) reaches it. The binary names that
+## commit (DISINFOX_SYNC_COMMIT) and the commit's date (SOURCE_DATE_EPOCH, also the archive's
+## file times), so the same commit gives the same archive. TARGET is the host's triple, or
+## CARGO_BUILD_TARGET for a cross build; DIST_TARGET_DIR keeps cargo's build cache between runs.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+TARGET ?= $(or $(CARGO_BUILD_TARGET),$(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p'))
+DIST_DIR ?= dist
+DIST_TARGET_DIR ?= $(CURDIR)/target/dist
+DIST_NAME = disinfox-sync-$(VERSION)-$(TARGET)
+
+dist:
+	@set -e; \
+	[ -n "$(TARGET)" ] || { echo "dist: no target triple (rustc -vV failed); pass TARGET=..."; exit 1; }; \
+	commit=$$(git rev-parse --short=12 HEAD); epoch=$$(git log -1 --format=%ct HEAD); \
+	git diff --quiet HEAD -- || echo "dist: uncommitted changes are not in the archive (built from $$commit)"; \
+	tree=$$(mktemp -d); trap 'rm -rf "$$tree"' EXIT; \
+	git archive --format=tar HEAD | tar -x -C "$$tree"; \
+	echo "dist: building $$commit in a clean tree"; \
+	(cd "$$tree" && DISINFOX_SYNC_COMMIT=$$commit SOURCE_DATE_EPOCH=$$epoch \
+	  CARGO_TARGET_DIR="$(DIST_TARGET_DIR)" $(CARGO) build --release --locked --bin disinfox-sync); \
+	bin="$(DIST_TARGET_DIR)/$(if $(CARGO_BUILD_TARGET),$(CARGO_BUILD_TARGET)/)release/disinfox-sync"; \
+	stage="$$tree/stage/$(DIST_NAME)"; mkdir -p "$$stage"; \
+	install -m 755 "$$bin" "$$stage/disinfox-sync"; \
+	cp -R "$$tree/man" "$$tree/completions" "$$tree/k8s" "$$tree/contrib" "$$stage/"; \
+	cp "$$tree/LICENSE" "$$tree/README.md" "$$tree/CHANGELOG.md" "$$stage/"; \
+	mkdir -p "$(DIST_DIR)"; out=$$(cd "$(DIST_DIR)" && pwd); \
+	(cd "$$tree/stage" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$epoch \
+	  -cf - "$(DIST_NAME)" | gzip -n -9 > "$$out/$(DIST_NAME).tar.gz"); \
+	(cd "$$out" && sha256sum disinfox-sync-*.tar.gz > SHA256SUMS); \
+	echo "$(DIST_DIR)/$(DIST_NAME).tar.gz"; echo "$(DIST_DIR)/SHA256SUMS"
+
 ci: lint test
 
 clean:
 	$(CARGO) clean
+	rm -rf dist

@@ -12,6 +12,8 @@ use crate::exit_codes::TABLE as EXIT_TABLE;
 #[command(
     name = "disinfox-sync",
     version,
+    // build.rs: the version, the commit (or that there is none) and the build date.
+    long_version = env!("DISINFOX_SYNC_LONG_VERSION"),
     about = "Import DISINFOX disinformation incidents (STIX 2.1) into OpenCTI, one run at a time",
     long_about = "Import DISINFOX disinformation incidents (STIX 2.1) into OpenCTI.\n\n\
         Each invocation does one job and exits with a status a scheduler can act on: run \

@@ -82,6 +82,7 @@ pub(super) fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process:
             report.pass("configuration", format!("valid ({file})"));
             check_disinfox(cfg, &mut report);
             check_opencti(cfg, args, &mut report);
+            check_metrics(cfg, &mut report);
         }
         Err(e) => report.fail("configuration", e),
     }
@@ -90,6 +91,24 @@ pub(super) fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process:
         Some(code) => std::process::ExitCode::from(code),
         None => std::process::ExitCode::SUCCESS,
     })
+}
+
+/// The metrics sinks configured for `sync` (settings or environment): a failure here would
+/// only be a warning in a run, and its alerts would then see no metrics.
+fn check_metrics(cfg: &Config, report: &mut Report) {
+    use crate::metrics::preflight;
+    if let Some(path) = &cfg.metrics.file {
+        match preflight::textfile(path) {
+            Ok(detail) => report.pass("metrics", detail),
+            Err(e) => report.fail("metrics", &e),
+        }
+    }
+    if let Some(url) = &cfg.metrics.pushgateway {
+        match preflight::pushgateway(cfg, url) {
+            Ok(detail) => report.pass("metrics", detail),
+            Err(e) => report.fail("metrics", &e),
+        }
+    }
 }
 
 fn check_disinfox(cfg: &Config, report: &mut Report) {

@@ -126,7 +126,13 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
 }
 
 fn man_page(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
-    let man = clap_mangen::Man::new(cmd.clone())
+    // The pages carry the bare version (the long one names a commit, and would make every
+    // commit's pages stale), and list no `help` subcommand: it has no page of its own.
+    let page = cmd
+        .clone()
+        .long_version(None::<&str>)
+        .disable_help_subcommand(true);
+    let man = clap_mangen::Man::new(page)
         .title(name.to_uppercase())
         .date("")
         .source(format!("disinfox-sync {}", env!("CARGO_PKG_VERSION")));

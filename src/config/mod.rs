@@ -11,6 +11,7 @@ mod keys;
 pub(crate) mod metrics;
 mod mq;
 mod reader;
+mod schedule;
 mod values;
 
 use std::path::PathBuf;
@@ -97,6 +98,7 @@ impl Config {
     ) -> Result<Config, Error> {
         let mut warnings = Vec::new();
         let (file_path, value) = file::load_file(args.config.as_deref(), env, &mut warnings)?;
+        let run_and_terminate = schedule::run_and_terminate(env, &value);
         let file = file::flatten_known(value, &mut warnings);
         let mut r = Reader {
             env,
@@ -157,6 +159,10 @@ impl Config {
             warnings: Vec::new(),
         };
         require(&mut r, &cfg);
+        r.warnings.extend(schedule::loop_warning(
+            run_and_terminate.as_deref(),
+            cfg.duration_period,
+        ));
         if !r.errors.is_empty() {
             return Err(Error::Config(r.errors.join("\n")));
         }

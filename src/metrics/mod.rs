@@ -8,6 +8,7 @@
 //! a failed run keeps the last success it did not replace.
 
 mod exposition;
+pub mod preflight;
 mod pushgateway;
 mod textfile;
 

@@ -15,14 +15,8 @@ use crate::error::{Error, Result};
 const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &Run) -> Result<()> {
-    let mut http = http.clone();
-    http.timeout = http.timeout.min(MAX_TIMEOUT);
-    let client = crate::http::client(&http, true, base)?;
-    let auth = |req: RequestBuilder| match (&opts.user, &opts.password) {
-        (Some(user), Some(password)) => req.basic_auth(user, Some(password.expose())),
-        _ => req,
-    };
-    let deadline = crate::http::deadline(&http);
+    let (client, deadline) = connect(base, http)?;
+    let auth = |req: RequestBuilder| with_auth(opts, req);
     let previous = read_group(&client, base, run.connector_id, &auth, deadline)?;
     let body = super::render(&families(run, &previous), &Labels::new());
     // `verify` has a group of its own: a PUT replaces the whole group, sync's included.
@@ -45,6 +39,35 @@ pub(super) fn push(base: &Url, opts: &MetricsOptions, http: &HttpOptions, run: &
         .body(body)
         .send()?;
     check(resp, deadline).map(|_| ())
+}
+
+/// `check`: the read a push starts with.
+pub(super) fn probe(
+    base: &Url,
+    opts: &MetricsOptions,
+    http: &HttpOptions,
+    connector_id: &str,
+) -> Result<()> {
+    let (client, deadline) = connect(base, http)?;
+    let auth = |req: RequestBuilder| with_auth(opts, req);
+    read_group(&client, base, connector_id, &auth, deadline).map(|_| ())
+}
+
+/// The client for the Pushgateway at `base`, with the shorter bookkeeping timeout, and the
+/// deadline its answers are read within.
+fn connect(base: &Url, http: &HttpOptions) -> Result<(Client, std::time::Instant)> {
+    let mut http = http.clone();
+    http.timeout = http.timeout.min(MAX_TIMEOUT);
+    let client = crate::http::client(&http, true, base)?;
+    Ok((client, crate::http::deadline(&http)))
+}
+
+/// `req` with the Pushgateway's Basic credentials, when both are set.
+fn with_auth(opts: &MetricsOptions, req: RequestBuilder) -> RequestBuilder {
+    match (&opts.user, &opts.password) {
+        (Some(user), Some(password)) => req.basic_auth(user, Some(password.expose())),
+        _ => req,
+    }
 }
 
 /// This connector's group as the Pushgateway holds it; empty on the first push.

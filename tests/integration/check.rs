@@ -140,3 +140,58 @@ fn import_capabilities_one_line_each() {
         .success()
         .stdout(contains("ok   kill-chains   SETTINGS_SETLABELS"));
 }
+
+/// The metrics sinks `sync` would use: the textfile's directory must take a file, the
+/// Pushgateway must answer; each failure has its line and exit status.
+#[test]
+fn metrics_sinks_are_checked() {
+    let env = setup("7.260510.0");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("disinfox-sync.prom");
+    check(&env)
+        .env("DISINFOX_SYNC_METRICS_FILE", &file)
+        .assert()
+        .success()
+        .stdout(contains("ok   metrics").and(contains("its directory is writable")));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no probe left behind"
+    );
+    // A directory that does not exist: local I/O, 74.
+    check(&env)
+        .env(
+            "DISINFOX_SYNC_METRICS_FILE",
+            dir.path().join("missing/x.prom"),
+        )
+        .assert()
+        .code(74)
+        .stdout(contains("FAIL metrics").and(contains("missing")));
+    // A directory where the file should be.
+    check(&env)
+        .env("DISINFOX_SYNC_METRICS_FILE", dir.path())
+        .assert()
+        .code(74)
+        .stdout(contains("is not a regular file"));
+    // Nothing listens there: temporary, 75.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    check(&env)
+        .env("DISINFOX_SYNC_PUSHGATEWAY_URL", &url)
+        .assert()
+        .code(75)
+        .stdout(contains("FAIL metrics"));
+    if let Some(pg) = crate::metrics::Pushgateway::start() {
+        check(&env)
+            .env("DISINFOX_SYNC_PUSHGATEWAY_URL", pg.url())
+            .assert()
+            .success()
+            .stdout(contains("ok   metrics").and(contains("answers")));
+    }
+    // Neither configured: no metrics line.
+    check(&env)
+        .assert()
+        .success()
+        .stdout(contains("metrics").not());
+}

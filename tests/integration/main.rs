@@ -7,6 +7,7 @@
 mod support;
 
 mod access;
+mod alerts;
 mod amqp;
 mod amqp_broker;
 mod architecture;
@@ -14,6 +15,7 @@ mod async_import;
 mod check;
 mod common;
 mod contract;
+mod dist;
 mod fetch;
 mod fixtures;
 mod flags;
@@ -29,6 +31,7 @@ mod redirects;
 mod scale;
 mod sdl_contract;
 mod secrets;
+mod services;
 mod settings;
 mod standins;
 mod startup;

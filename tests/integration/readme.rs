@@ -33,6 +33,7 @@
 //! `make test` itself is what `.ci/run` runs, checked below); `make demo` runs for real, its
 //! `cargo build` answered with the binaries this test run already built.
 
+mod install;
 mod recorded;
 pub(crate) mod sandbox;
 
@@ -47,7 +48,9 @@ use sandbox::{Sandbox, block, blocks, cron_block, run_block};
 /// below (named in the comment).
 const RUN: &[(&str, &str)] = &[
     ("disinfox-sync", "sh"),                     // readme_make_commands
-    ("Build and install", "sh"),                 // readme_make_commands
+    ("Install", "sh"),                           // install::readme_archive_install
+    ("Install", "sh"),                           // install::readme_cargo_install
+    ("From source with make", "sh"),             // readme_make_commands
     ("Tests", "sh"),                             // readme_make_commands
     ("Usage", "bash"),                           // readme_usage_commands
     ("From cron", "cron"),                       // readme_crontabs
@@ -241,9 +244,10 @@ fn readme_crontabs() {
         "",
         "cron would mail this"
     );
-    let state = home.join(".local/state/disinfox-sync/state.json");
-    let cursor = std::fs::read_to_string(&state).expect("the bare --state-file's default path");
+    // The cursor in OpenCTI, where the Python connector keeps it; nothing on disk.
+    let cursor = env.octi.state(CONNECTOR_ID).expect("a state in OpenCTI");
     assert!(cursor.contains("last_fetch"), "{cursor}");
+    assert!(!home.join(".local/state").exists());
     let imported = env.octi.received_ids().len();
     assert!(imported >= 15, "{imported} objects imported");
 
@@ -264,11 +268,9 @@ fn readme_crontabs() {
         "",
         "cron would mail this"
     );
-    assert!(home.join(".local/state/disinfox-sync/state.json").is_file());
-    assert!(
-        env.octi.received_ids().len() >= 2 * imported,
-        "a second full import"
-    );
+    assert!(!home.join(".local/state").exists());
+    // It carried on from the cursor the first crontab left in OpenCTI: nothing new to send.
+    assert_eq!(env.octi.received_ids().len(), imported, "no second import");
 
     // A failing run is what cron mails: an error line, a failure status.
     env.octi.stop();
@@ -398,4 +400,102 @@ fn readme_exit_table_is_the_one_definition() {
         help.contains(&disinfox_sync::exit_codes::help_text()),
         "{help}"
     );
+}
+
+/// Every `disinfox-sync …` the README shows, in a command block or inline, and the arguments a
+/// `docker run` hands the image, use only flags that command has (`--help` lists them), and
+/// `docker run`'s own flags are ones docker has.
+#[test]
+fn readme_commands_use_only_flags_that_exist() {
+    const DOCKER_RUN: &[&str] = &[
+        "--rm",
+        "--env-file",
+        "--user",
+        "-v",
+        "--volume",
+        "-e",
+        "--env",
+    ];
+    let mut lines: Vec<String> = sandbox::blocks()
+        .into_iter()
+        .filter(|b| COMMAND_LANGS.contains(&b.lang.as_str()))
+        .flat_map(|b| b.text.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    lines.extend(
+        sandbox::README
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned),
+    );
+    let mut checked = 0;
+    for line in &lines {
+        let line = line.split(" #").next().unwrap();
+        for segment in line.split(['|', ';']).map(str::trim) {
+            let words = shell_words(segment);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let args = match words.as_slice() {
+                ["disinfox-sync", args @ ..] => args,
+                ["docker", "run", rest @ ..] => {
+                    let mut i = 0;
+                    while i < rest.len() && rest[i].starts_with('-') {
+                        assert!(
+                            DOCKER_RUN.contains(&rest[i]),
+                            "docker run {}: {line}",
+                            rest[i]
+                        );
+                        i += if ["--rm"].contains(&rest[i]) { 1 } else { 2 };
+                    }
+                    // The image, then the CLI's arguments.
+                    rest.get(i + 1..).unwrap_or_default()
+                }
+                _ => continue,
+            };
+            check_flags(args, line);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} commands checked");
+}
+
+/// Words as the shell splits them, for the quoting the README uses (`"…"`, `'…'`).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (_, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// `args` (a subcommand and its flags) against that subcommand's `--help`.
+fn check_flags(args: &[&str], line: &str) {
+    let sub = args.iter().find(|a| !a.starts_with('-'));
+    let mut help = std::process::Command::new(bin_path());
+    if let Some(sub) = sub.filter(|s| s.chars().all(|c| c.is_ascii_lowercase() || c == '-')) {
+        help.arg(sub);
+    }
+    let out = help.arg("--help").output().unwrap();
+    assert!(out.status.success(), "{line}: {}", text(&out.stderr));
+    let help = text(&out.stdout);
+    for flag in args.iter().filter(|a| a.starts_with('-')) {
+        let flag = flag.split(['=', '[']).next().unwrap();
+        assert!(
+            help.split(|c: char| c.is_whitespace() || c == ',')
+                .any(|w| w == flag
+                    || w.starts_with(&format!("{flag}["))
+                    || w.starts_with(&format!("{flag}="))),
+            "`{line}`: {flag} is not a flag of that command"
+        );
+    }
 }

@@ -29,8 +29,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::http::{Request, Response, Server, ServerOptions, lock};
-use super::platform::access::{self, Directory, SharedDirectory};
 use super::knowledge::{self, Knowledge};
+use super::platform::access::{self, Directory, SharedDirectory};
 use super::platform::{AsyncModel, Platform};
 
 /// The minimal SDL template, with `# since X` gates.

@@ -59,7 +59,7 @@ esac"#,
     let pkg = sb.path("pkg");
     let mut cmd = sb.shell("sh", &repo);
     cmd.env("pkgdir", &pkg);
-    run_block(cmd, &block("Build and install", "sh", 0));
+    run_block(cmd, &block("From source with make", "sh", 0));
     expected.extend(["cargo build --release --locked", "sudo make install"]);
     run_block(sb.shell("sh", &repo), &block("Tests", "sh", 0));
     expected.extend(MAKE_TEST);
@@ -302,14 +302,22 @@ fn readme_container_commands() {
     let env = peers();
     let sb = Sandbox::new();
     let repo = sb.path("repo");
-    std::fs::write(repo.join("disinfox-sync.env"), env_file(&sb, &env)).unwrap();
+    std::fs::write(
+        repo.join("disinfox-sync.env"),
+        container_env_file(&sb, &env),
+    )
+    .unwrap();
     sb.record(
         "docker",
         r#"[ "$1" != compose ] || [ -f "$COMPOSE_FILE" ] || { echo "no compose file $COMPOSE_FILE" >&2; exit 1; }"#,
     );
     run_block(sb.shell("sh", &repo), &block("Container image", "sh", 0));
     // The compose cron line, its checkout in /opt/disinfox-sync being the sandbox's copy.
-    let cron = cron_block(&block("Container image", "cron", 0), false);
+    // /etc/cron.d's format (a user after the schedule), as contrib/cron ships it.
+    let printed = block("Container image", "cron", 0);
+    let shipped = std::fs::read_to_string(repo.join("contrib/cron/disinfox-sync-compose")).unwrap();
+    assert_eq!(command_lines(&printed), command_lines(&shipped));
+    let cron = cron_block(&printed, true);
     let compose = cron
         .env
         .iter()
@@ -352,19 +360,24 @@ fn check_docker_calls(sb: &Sandbox, compose: &Path) {
                 "--rm",
                 "--env-file",
                 file,
+                "--user",
+                user,
+                "-v",
+                mount,
                 image,
                 args @ ..,
             ] => {
                 assert_eq!(Some(*image), tag.as_deref(), "runs the image just built");
                 assert!(repo.join(file).is_file(), "{file}");
                 assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/disinfox-sync\"]"));
-                // The image's entry point with those arguments and that file's settings.
+                assert_eq!(*user, own_ids(), "the container runs as the secrets' owner");
+                let settings = std::fs::read_to_string(repo.join(file)).unwrap();
                 let mut cmd = std::process::Command::new(bin_path());
                 cmd.env_clear().env("HOME", &home).args(args);
-                for line in std::fs::read_to_string(repo.join(file)).unwrap().lines() {
-                    let (k, v) = line.split_once('=').unwrap();
-                    cmd.env(k, v);
+                for (k, v) in settings.lines().filter_map(|l| l.split_once('=')) {
+                    cmd.env(k, in_container(mount, k, v));
                 }
+                // The image's entry point with those arguments, settings and mounted files.
                 let out = cmd.output().unwrap();
                 assert!(out.status.success(), "{}", text(&out.stderr));
             }
@@ -379,4 +392,52 @@ fn check_docker_calls(sb: &Sandbox, compose: &Path) {
         }
     }
     assert!(tag.is_some());
+}
+
+/// The README's `disinfox-sync.env` as printed for its `*_FILE` paths (which the container
+/// sees under its mount), the stand-ins' addresses for the rest; the secrets are written where
+/// the README says, `./secrets/` beside it.
+fn container_env_file(sb: &Sandbox, env: &crate::common::Peers) -> String {
+    let mut out = String::new();
+    for line in env_file(sb, env).lines() {
+        let (key, value) = line.split_once('=').unwrap();
+        let value = match key {
+            "OPENCTI_TOKEN_FILE" | "DISINFOX_API_KEY_FILE" => {
+                let printed = block("Usage", "dotenv", 0)
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
+                    .unwrap();
+                let name = Path::new(&printed).file_name().unwrap();
+                let secret = sb.path("repo/secrets").join(name);
+                std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+                std::fs::copy(value, &secret).unwrap();
+                printed
+            }
+            _ => value.to_owned(),
+        };
+        out.push_str(&format!("{key}={value}\n"));
+    }
+    out
+}
+
+/// A `*_FILE` setting's path inside the container, as the host file the `-v SRC:DST:ro` mount
+/// shows there; it must be under the mount and exist.
+fn in_container(mount: &str, key: &str, value: &str) -> String {
+    if !key.ends_with("_FILE") {
+        return value.to_owned();
+    }
+    let mut parts = mount.split(':');
+    let (src, dst) = (parts.next().unwrap(), parts.next().unwrap());
+    assert_eq!(parts.next(), Some("ro"), "a read-only mount: {mount}");
+    let rel = value
+        .strip_prefix(&format!("{dst}/"))
+        .unwrap_or_else(|| panic!("{key}={value} is not under the mount {mount}"));
+    let host = Path::new(src).join(rel);
+    assert!(host.is_file(), "{key}: {} is missing", host.display());
+    host.display().to_string()
+}
+
+fn own_ids() -> String {
+    // SAFETY: getuid and getgid only read the process's credentials.
+    unsafe { format!("{}:{}", libc::getuid(), libc::getgid()) }
 }
