@@ -12,7 +12,7 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
 }
 
-/// The metric names a successful `sync` and a failed one write to a textfile.
+/// The metric names a successful `sync`, a failed one and a `verify` write to textfiles.
 fn written_names() -> BTreeSet<String> {
     let mut env = Peers::start("7.260510.0");
     let objs = incidents(2, 0, env.dx.server_now() - Duration::minutes(5));
@@ -35,6 +35,13 @@ fn written_names() -> BTreeSet<String> {
         }
     };
     collect(&std::fs::read_to_string(&file).unwrap());
+    let verified = dir.path().join("verify.prom");
+    env.cmd()
+        .args(["verify", "--metrics-file"])
+        .arg(&verified)
+        .assert()
+        .success();
+    collect(&std::fs::read_to_string(&verified).unwrap());
     env.dx.stop();
     env.cmd()
         .args(["sync", "--retries", "0", "--metrics-file"])
