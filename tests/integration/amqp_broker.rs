@@ -131,7 +131,8 @@ fn garbage_after_the_handshake_fails_76_in_bounded_memory() {
 }
 
 /// The CLI run to its end (killed after 60 s), with its exit code, peak RSS in KiB and stderr.
-/// An address-space cap of 1 GiB keeps a runaway from taking the machine with it.
+/// An address-space cap of 4 GiB keeps a runaway from taking the machine with it (1 GiB was
+/// too tight for the malloc arenas and thread stacks a loaded machine makes the client create).
 fn run_measured(p: &Peers, port: u16, args: &[&str]) -> (Option<i32>, i64, String) {
     use std::os::unix::process::CommandExt;
     let err = p.home.path().join("stderr");
@@ -155,8 +156,8 @@ fn run_measured(p: &Peers, port: u16, args: &[&str]) -> (Option<i32>, i64, Strin
     unsafe {
         cmd.pre_exec(|| {
             let cap = libc::rlimit {
-                rlim_cur: 1 << 30,
-                rlim_max: 1 << 30,
+                rlim_cur: 1 << 32,
+                rlim_max: 1 << 32,
             };
             libc::setrlimit(libc::RLIMIT_AS, &cap);
             Ok(())
