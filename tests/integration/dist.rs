@@ -208,11 +208,7 @@ fn make_dist_builds_a_checksummed_archive_from_a_clean_tree() {
         .output()
         .map_or(true, |o| !o.status.success())
     {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true outside git"
-        );
-        crate::common::skip("make dist: not a git checkout");
+        crate::common::skip_or_fail("make dist: not a git checkout");
         return;
     }
     let work = tempfile::tempdir().unwrap();

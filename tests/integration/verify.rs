@@ -344,12 +344,7 @@ fn repair_over_amqp_on_6_0_0() {
     use crate::support::opencti::{BrokerAnswer, PUSH_EXCHANGE, push_queue, push_routing};
     use crate::support::rabbitmq::{self, PASS, Rabbit, USER};
     if !rabbitmq::installed() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {} is missing",
-            rabbitmq::SERVER
-        );
-        crate::common::skip("rabbitmq-server is absent");
+        crate::common::skip_or_fail("rabbitmq-server is absent");
         return;
     }
     let rabbit = Rabbit::start();

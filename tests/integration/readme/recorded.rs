@@ -30,12 +30,7 @@ fn standins_bin() -> Option<std::path::PathBuf> {
     if built && path.is_file() {
         return Some(path);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {} could not be built",
-        path.display()
-    );
-    crate::common::skip("make demo: examples/standins could not be built");
+    crate::common::skip_or_fail("make demo: examples/standins could not be built");
     None
 }
 
