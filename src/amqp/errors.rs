@@ -1,5 +1,6 @@
 //! amqprs reports failures as text; this maps them onto the exit table. The broker's own reply
-//! codes (403 ACCESS_REFUSED, 530 NOT_ALLOWED) and rustls' messages are stable enough to read.
+//! codes (403 ACCESS_REFUSED, 530 NOT_ALLOWED) are stable enough to read. TLS never reaches
+//! amqprs (the relay dials the broker): its failures arrive typed, as `Fault::Tls`.
 
 use super::endpoint::Endpoint;
 use super::relay::Fault;
@@ -19,19 +20,18 @@ pub(super) fn classify(
 ) -> anyhow::Error {
     let text = crate::secret::scrub(&err.to_string());
     let at = format!("{}:{}", endpoint.host, endpoint.port);
-    kind(stage, endpoint.use_ssl, &text, &at).into()
+    kind(stage, &text, &at).into()
 }
 
 /// What the relay saw before the handshake failed (see `relay`).
 pub(super) fn from_fault(endpoint: &Endpoint, fault: Fault) -> anyhow::Error {
     let at = format!("{}:{}", endpoint.host, endpoint.port);
     match fault {
-        Fault::Dial(text) => kind(
-            Stage::Connect,
-            endpoint.use_ssl,
-            &crate::secret::scrub(&text),
-            &at,
-        ),
+        Fault::Dial(text) => kind(Stage::Connect, &crate::secret::scrub(&text), &at),
+        Fault::Tls(text) => Error::Config(format!(
+            "TLS to the broker at {at} failed ({}): check MQ_USE_SSL, MQ_USE_SSL_CA and the broker's certificate",
+            crate::secret::scrub(&text)
+        )),
         Fault::ClosedEarly(text) => Error::Temporary(format!(
             "the broker at {at} closed the connection before the AMQP handshake ({text}): check that MQ_PORT is its AMQP port (MQ_USE_SSL for a TLS port); run again later"
         )),
@@ -42,7 +42,7 @@ pub(super) fn from_fault(endpoint: &Endpoint, fault: Fault) -> anyhow::Error {
     .into()
 }
 
-fn kind(stage: Stage, tls: bool, text: &str, at: &str) -> Error {
+fn kind(stage: Stage, text: &str, at: &str) -> Error {
     let lower = text.to_ascii_lowercase();
     if stage != Stage::Connect {
         return Error::Temporary(format!("the broker at {at} failed: {text}"));
@@ -55,18 +55,6 @@ fn kind(stage: Stage, tls: bool, text: &str, at: &str) -> Error {
     if lower.contains("not_allowed") || lower.contains("530") || lower.contains("vhost") {
         return Error::Config(format!(
             "the broker at {at} refused the virtual host ({text}): check MQ_VHOST"
-        ));
-    }
-    let tls_words = [
-        "certificate",
-        "tls",
-        "handshake",
-        "alert",
-        "corrupt message",
-    ];
-    if tls && tls_words.iter().any(|w| lower.contains(w)) {
-        return Error::Config(format!(
-            "TLS to the broker at {at} failed ({text}): check MQ_USE_SSL, MQ_USE_SSL_CA and the broker's certificate"
         ));
     }
     if lower.contains("peer shutdown") || lower.contains("connection reset") {
@@ -87,28 +75,16 @@ mod tests {
 
     #[test]
     fn codes() {
-        let k = |s, tls, t| kind(s, tls, t, "h:1").code().code();
+        let k = |s, t| kind(s, t, "h:1").code().code();
+        assert_eq!(k(Stage::Connect, "ACCESS_REFUSED - Login was refused"), 77);
+        assert_eq!(k(Stage::Connect, "530 NOT_ALLOWED - vhost x not found"), 78);
+        // Words alone no longer make a TLS failure: only `Fault::Tls` does.
         assert_eq!(
-            k(Stage::Connect, false, "ACCESS_REFUSED - Login was refused"),
-            77
-        );
-        assert_eq!(
-            k(Stage::Connect, false, "530 NOT_ALLOWED - vhost x not found"),
-            78
-        );
-        assert_eq!(
-            k(
-                Stage::Connect,
-                true,
-                "invalid peer certificate: UnknownIssuer"
-            ),
-            78
-        );
-        assert_eq!(
-            k(Stage::Connect, false, "Connection refused (os error 111)"),
+            k(Stage::Connect, "invalid peer certificate: UnknownIssuer"),
             75
         );
-        assert_eq!(k(Stage::Publish, false, "ACCESS_REFUSED"), 75);
+        assert_eq!(k(Stage::Connect, "Connection refused (os error 111)"), 75);
+        assert_eq!(k(Stage::Publish, "ACCESS_REFUSED"), 75);
     }
 
     #[test]
@@ -131,5 +107,6 @@ mod tests {
         assert_eq!(code(Fault::ClosedEarly("reset".into())), 75);
         assert_eq!(code(Fault::NotAmqp("type 7".into())), 76);
         assert_eq!(code(Fault::Dial("Connection refused".into())), 75);
+        assert_eq!(code(Fault::Tls("invalid peer certificate".into())), 78);
     }
 }

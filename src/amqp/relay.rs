@@ -28,8 +28,12 @@ const MAX_FRAME: u32 = 16 << 20;
 /// Why the relay stopped before the broker's first frame, or what the broker sent instead.
 #[derive(Clone, Debug)]
 pub(super) enum Fault {
-    /// Dialling the broker (TCP or TLS) failed with this error text.
+    /// Dialling the broker failed with this error text (TCP, or a TLS setting such as the
+    /// server name).
     Dial(String),
+    /// The TLS handshake with the broker failed: rustls refused it (certificate, protocol,
+    /// an alert from the broker), told apart by the error's type, not its words.
+    Tls(String),
     /// The broker closed or reset the connection before sending any AMQP frame.
     ClosedEarly(String),
     /// The broker sent bytes that are not AMQP 0-9-1 frames.
@@ -61,7 +65,7 @@ impl Relay {
             match dial(&host, broker_port, tls).await {
                 Ok(Upstream::Plain(s)) => pipe(client, s, &slot).await,
                 Ok(Upstream::Tls(s)) => pipe(client, *s, &slot).await,
-                Err(e) => record(&slot, Fault::Dial(e.to_string())),
+                Err(e) => record(&slot, dial_fault(&e)),
             }
         });
         Ok(Relay { port, fault })
@@ -91,6 +95,19 @@ async fn dial(
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     Ok(Upstream::Tls(Box::new(connector.connect(name, tcp).await?)))
+}
+
+/// tokio-rustls hands rustls' own error back inside the `io::Error`: that is a TLS failure
+/// whatever its text says; anything else is the TCP side.
+fn dial_fault(e: &std::io::Error) -> Fault {
+    let rustls_error = e
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+    if rustls_error {
+        Fault::Tls(e.to_string())
+    } else {
+        Fault::Dial(e.to_string())
+    }
 }
 
 fn record(slot: &Mutex<Option<Fault>>, fault: Fault) {
@@ -248,5 +265,17 @@ mod tests {
         let unlimited = [0, 10, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(tuned_frame_max(1, &unlimited), Some(MAX_FRAME));
         assert_eq!(tuned_frame_max(1, &[0, 60, 0, 80]), None);
+    }
+
+    #[test]
+    fn a_rustls_error_is_tls_whatever_its_words() {
+        let tls = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert!(matches!(dial_fault(&tls), Fault::Tls(_)));
+        // A TCP failure that mentions a certificate is still the TCP side.
+        let tcp = std::io::Error::other("connection refused near the certificate store");
+        assert!(matches!(dial_fault(&tcp), Fault::Dial(_)));
     }
 }
