@@ -102,17 +102,23 @@ impl Scan {
 
 /// Skips the inside of a string up to and including its closing quote: `Ok(bytes skipped)`, or
 /// `Err(ends on a backslash)` when the string goes on past `bytes`.
-fn skip_string(bytes: &[u8], mut escaped: bool) -> Result<usize, bool> {
-    for (i, &b) in bytes.iter().enumerate() {
-        if escaped {
-            escaped = false;
-        } else if b == b'\\' {
-            escaped = true;
-        } else if b == b'"' {
-            return Ok(i + 1);
+fn skip_string(bytes: &[u8], escaped: bool) -> Result<usize, bool> {
+    let mut i = usize::from(escaped);
+    if i > bytes.len() {
+        return Err(true);
+    }
+    while let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+        let at = i + at;
+        if bytes[at] == b'"' {
+            return Ok(at + 1);
+        }
+        // A backslash: the next byte is escaped, whatever it is.
+        i = at + 2;
+        if i > bytes.len() {
+            return Err(true);
         }
     }
-    Err(escaped)
+    Err(false)
 }
 
 #[cfg(test)]
