@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod opencti;
 pub mod output;
 pub(crate) mod secret;
+pub(crate) mod spool;
 pub(crate) mod state;
 pub(crate) mod summary;
 pub(crate) mod when;
