@@ -28,6 +28,9 @@ use super::feed::Feed;
 pub use super::feed::StreamError;
 use super::object::object;
 
+/// Bytes gathered before one write to the output.
+const OUT_BUF: usize = 1 << 20;
+
 /// What a streamed bundle held; everything was written.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Streamed {
@@ -44,8 +47,10 @@ fn copy_with<R: Read>(
     feed: Rc<RefCell<Feed<R>>>,
     output: &mut dyn Write,
 ) -> Result<Streamed, StreamError> {
+    // Elements are a few hundred bytes: gathered into large writes, not one per 8 KiB.
+    let mut buffered = io::BufWriter::with_capacity(OUT_BUF, output);
     let mut out = Out {
-        output,
+        output: &mut buffered,
         feed: Shared(Rc::clone(&feed)),
         counts: BTreeMap::new(),
         bytes_out: 0,
@@ -66,10 +71,12 @@ fn copy_with<R: Read>(
             .take()
             .unwrap_or(StreamError::Write(io::ErrorKind::Other.into()))
     })?;
-    Ok(Streamed {
+    let streamed = Streamed {
         counts: out.counts,
         bytes_out: out.bytes_out,
-    })
+    };
+    buffered.flush().map_err(StreamError::Write)?;
+    Ok(streamed)
 }
 
 /// The output side: writes the frame and each validated element.
@@ -445,6 +452,33 @@ mod tests {
             served(&feed),
             text.len()
         );
+    }
+
+    /// Counts the writes it gets.
+    struct Writes(Vec<u8>, usize);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.1 += 1;
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Elements are gathered into large writes: a write per element cost fetch a tenth of its
+    /// time in system calls.
+    #[test]
+    fn the_output_gets_few_large_writes() {
+        let text =
+            crate::bundle::generator::generate(&crate::bundle::generator::GenOptions::new(200))
+                .into_bundle();
+        let mut out = Writes(Vec::new(), 0);
+        copy(text.as_bytes(), &mut out, u64::MAX).unwrap();
+        assert_eq!(out.0, text.as_bytes());
+        assert!(out.1 <= text.len() / OUT_BUF + 1, "{} writes", out.1);
     }
 
     #[test]
