@@ -17,6 +17,7 @@ pub mod opencti;
 pub mod output;
 pub(crate) mod roots;
 pub(crate) mod secret;
+pub(crate) mod spool;
 pub(crate) mod state;
 pub(crate) mod summary;
 pub(crate) mod when;

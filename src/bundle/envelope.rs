@@ -261,6 +261,9 @@ impl<'de> de::Deserialize<'de> for TopKey {
 /// and how to turn serde_json's line and column into a byte offset.
 pub(super) struct Stop<'a> {
     pub(super) own: Option<BundleError>,
+    /// serde_json's line and column, as they are in the input (`stream` skips bytes it cut out
+    /// itself, so its serde_json counts fewer).
+    pub(super) line_col: (usize, usize),
     pub(super) current: Option<usize>,
     pub(super) offset_of: &'a dyn Fn(usize, usize) -> Option<usize>,
     pub(super) position: &'a dyn Fn(usize, Option<usize>) -> ObjectPosition,
@@ -268,18 +271,19 @@ pub(super) struct Stop<'a> {
 
 /// The one mapping of a failed read to a [`BundleError`].
 pub(super) fn failure(e: &serde_json::Error, stop: Stop<'_>) -> BundleError {
+    let (line, column) = stop.line_col;
     match (stop.own, stop.current) {
         (Some(own), _) => own,
         // The input ends inside an object: a cut-off document, not a bad object.
-        (None, Some(_)) if e.is_eof() => json_error(e),
+        (None, Some(_)) if e.is_eof() => json_error(e, line, column),
         (None, Some(index)) => {
-            let offset = (stop.offset_of)(e.line(), e.column());
+            let offset = (stop.offset_of)(line, column);
             BundleError::Object {
                 position: (stop.position)(index, offset),
                 reason: format!("not valid JSON: {}", bare_message(e)),
             }
         }
-        (None, None) => json_error(e),
+        (None, None) => json_error(e, line, column),
     }
 }
 
@@ -330,10 +334,10 @@ pub(super) fn bare_message(e: &serde_json::Error) -> String {
     }
 }
 
-pub(super) fn json_error(e: &serde_json::Error) -> BundleError {
+fn json_error(e: &serde_json::Error, line: usize, column: usize) -> BundleError {
     BundleError::NotJson {
         reason: bare_message(e),
-        line: e.line(),
-        column: e.column(),
+        line,
+        column,
     }
 }

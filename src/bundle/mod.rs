@@ -18,12 +18,14 @@ mod chunk;
 mod closure;
 mod envelope;
 mod escape;
+mod feed;
 mod group;
 mod hash;
 mod index;
 mod object;
 mod order;
 mod parse;
+mod scan;
 pub mod stream;
 mod well_known;
 

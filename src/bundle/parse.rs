@@ -49,6 +49,7 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
             &e,
             Stop {
                 own: st.failure.take(),
+                line_col: (e.line(), e.column()),
                 current: st.current,
                 offset_of: &|line, column| offset_of_line_col(text, line, column),
                 position: &|index, offset| position(text, index, offset),

@@ -6,6 +6,11 @@
 //! and `sync`. Each element of `objects` is held alone, checked by the same per-object
 //! validation, and copied out byte for byte. UTF-8 is checked as the input is read, a buffer
 //! ahead of the parser, like `parse` checks it before parsing.
+//! Past the first element, the elements are cut out of the buffer as slices (`scan.rs`) and
+//! read by serde_json at slice speed, the envelope's serde_json being handed back the input at
+//! the closing `]`, or at the first element the fast path is unsure of, so that the slow path
+//! gives its verdict and message. Lines and columns serde_json reports after that are moved
+//! past the bytes it did not see ([`Feed::true_line_col`]).
 //! The output frame is `{"id":…,"objects":[…],"type":"bundle"}` + newline, DISINFOX's own
 //! layout, so a DISINFOX answer comes out identical.
 
@@ -17,11 +22,14 @@ use std::rc::Rc;
 use serde::de::{self, DeserializeSeed, SeqAccess};
 use serde_json::value::RawValue;
 
+use super::BundleError;
 use super::envelope::{self, Sink, Stop, TopSeed};
+use super::feed::Feed;
+pub use super::feed::StreamError;
 use super::object::object;
-use super::{BundleError, ObjectPosition};
 
-const BUF: usize = 1 << 20;
+/// Bytes gathered before one write to the output.
+const OUT_BUF: usize = 1 << 20;
 
 /// What a streamed bundle held; everything was written.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,24 +38,19 @@ pub struct Streamed {
     pub bytes_out: u64,
 }
 
-#[derive(Debug)]
-pub enum StreamError {
-    /// Reading the input failed (for HTTP: the answer broke off).
-    Read(io::Error),
-    /// Writing the output failed.
-    Write(io::Error),
-    /// More than the allowed number of bytes came in.
-    TooLarge(u64),
-    /// The text is not a valid bundle. Nothing was written when the top level has no
-    /// `objects` (DISINFOX's `{}` and `{"message": …}` end here).
-    Bundle(BundleError),
-}
-
 /// Copies the bundle in `input` to `output`, validating as it goes. At most `max` bytes are read.
 pub fn copy(input: impl Read, output: &mut dyn Write, max: u64) -> Result<Streamed, StreamError> {
-    let feed = Rc::new(RefCell::new(Feed::new(input, max)));
+    copy_with(Rc::new(RefCell::new(Feed::new(input, max))), output)
+}
+
+fn copy_with<R: Read>(
+    feed: Rc<RefCell<Feed<R>>>,
+    output: &mut dyn Write,
+) -> Result<Streamed, StreamError> {
+    // Elements are a few hundred bytes: gathered into large writes, not one per 8 KiB.
+    let mut buffered = io::BufWriter::with_capacity(OUT_BUF, output);
     let mut out = Out {
-        output,
+        output: &mut buffered,
         feed: Shared(Rc::clone(&feed)),
         counts: BTreeMap::new(),
         bytes_out: 0,
@@ -68,10 +71,12 @@ pub fn copy(input: impl Read, output: &mut dyn Write, max: u64) -> Result<Stream
             .take()
             .unwrap_or(StreamError::Write(io::ErrorKind::Other.into()))
     })?;
-    Ok(Streamed {
+    let streamed = Streamed {
         counts: out.counts,
         bytes_out: out.bytes_out,
-    })
+    };
+    buffered.flush().map_err(StreamError::Write)?;
+    Ok(streamed)
 }
 
 /// The output side: writes the frame and each validated element.
@@ -110,6 +115,7 @@ impl<R: Read> Out<'_, R> {
             e,
             Stop {
                 own: None,
+                line_col: feed.true_line_col(e.line(), e.column()),
                 current: self.current,
                 offset_of: &|line, column| feed.offset_of(line, column),
                 position: &|index, offset| feed.position(index, offset),
@@ -134,7 +140,14 @@ impl<'de, R: Read> Sink<'de> for Out<'_, R> {
         self.write(b"{\"id\":").map_err(|()| fail())?;
         self.write(id.as_bytes()).map_err(|()| fail())?;
         self.write(b",\"objects\":[").map_err(|()| fail())?;
+        let mut fast = false;
         for index in 0usize.. {
+            if fast {
+                if self.fast_element().map_err(|()| fail())? {
+                    continue;
+                }
+                fast = false;
+            }
             self.current = Some(index);
             self.feed.0.borrow_mut().mark();
             let Some(raw) = seq.next_element::<Box<RawValue>>()? else {
@@ -157,6 +170,11 @@ impl<'de, R: Read> Sink<'de> for Out<'_, R> {
                 self.write(b",").map_err(|()| fail())?;
             }
             self.write(text.as_bytes()).map_err(|()| fail())?;
+            if index == 0 {
+                // serde_json has read up to the element's `}` and not a byte further.
+                fast = true;
+                self.feed.0.borrow_mut().fast_begin();
+            }
         }
         self.feed.0.borrow_mut().unmark();
         self.current = None;
@@ -168,242 +186,44 @@ impl<'de, R: Read> Sink<'de> for Out<'_, R> {
     }
 }
 
+impl<R: Read> Out<'_, R> {
+    /// Cuts the next element out of the buffer, checks and writes it: `Ok(false)` when the
+    /// fast path is over (the closing `]`, or something the slow path must judge), the input
+    /// left where that element begins.
+    fn fast_element(&mut self) -> Result<bool, ()> {
+        let feed = Rc::clone(&self.feed.0);
+        let mut feed = feed.borrow_mut();
+        let Some((start, end)) = feed.next_fast() else {
+            feed.fast_end();
+            return Ok(false);
+        };
+        let Ok(text) = std::str::from_utf8(&feed.buf[start..end]) else {
+            feed.fast_end();
+            return Ok(false);
+        };
+        let Ok(o) = object(text, &mut Vec::new()) else {
+            feed.fast_end();
+            return Ok(false);
+        };
+        match self.counts.get_mut(o.kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(o.kind.to_owned(), 1);
+            }
+        }
+        self.write(b",")?;
+        self.write(text.as_bytes())?;
+        feed.pos = end;
+        Ok(true)
+    }
+}
+
 /// The reader serde_json reads from, shared with the sink, which asks it for positions.
 struct Shared<R>(Rc<RefCell<Feed<R>>>);
 
 impl<R: Read> Read for Shared<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.borrow_mut().read(buf)
-    }
-}
-
-/// A buffered reader that checks UTF-8 a buffer ahead of the parser, enforces the size cap,
-/// skips a leading byte-order mark (as `parse` does), and knows lines and columns.
-struct Feed<R> {
-    input: R,
-    buf: Vec<u8>,
-    /// Next byte to hand out; bytes up to `valid` are checked UTF-8; `len` bytes were read.
-    pos: usize,
-    valid: usize,
-    len: usize,
-    /// Bytes before `buf[0]`, the line `buf[0]` is on and where that line starts.
-    offset: u64,
-    line: usize,
-    line_start: u64,
-    max: u64,
-    started: bool,
-    /// A byte other than white space was handed out.
-    content: bool,
-    failure: Option<StreamError>,
-    /// Where the current element of `objects` began to be read, and every byte since.
-    mark: Option<Mark>,
-    since_mark: Vec<u8>,
-}
-
-/// Where an element began to be read: its offset, and its line and where that line starts,
-/// worked out only when needed (an error) or before the buffer holding it is replaced.
-#[derive(Clone, Copy)]
-struct Mark {
-    offset: u64,
-    at: Option<(usize, u64)>,
-}
-
-fn line_error() -> io::Error {
-    io::Error::other("input failure")
-}
-
-impl<R: Read> Feed<R> {
-    fn new(input: R, max: u64) -> Self {
-        Feed {
-            input,
-            buf: vec![0; BUF],
-            pos: 0,
-            valid: 0,
-            len: 0,
-            offset: 0,
-            line: 1,
-            line_start: 0,
-            max,
-            started: false,
-            content: false,
-            failure: None,
-            mark: None,
-            since_mark: Vec::new(),
-        }
-    }
-
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.failure.is_some() {
-            return Err(line_error());
-        }
-        if self.pos == self.valid && !self.refill()? {
-            return Ok(0);
-        }
-        let n = out.len().min(self.valid - self.pos);
-        let bytes = &self.buf[self.pos..self.pos + n];
-        out[..n].copy_from_slice(bytes);
-        if !self.content {
-            self.content = bytes
-                .iter()
-                .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-        }
-        if self.mark.is_some() {
-            self.since_mark.extend_from_slice(bytes);
-        }
-        self.pos += n;
-        Ok(n)
-    }
-
-    /// Moves past the handed-out bytes and reads more; `false` at the end of the input.
-    fn refill(&mut self) -> io::Result<bool> {
-        if let Some(mark) = self.mark
-            && mark.at.is_none()
-        {
-            let at = Some(self.line_col_at((mark.offset - self.offset) as usize));
-            self.mark = Some(Mark { at, ..mark });
-        }
-        let (line, line_start) = self.line_col_at(self.pos);
-        self.line = line;
-        self.line_start = line_start;
-        self.offset += self.pos as u64;
-        self.buf.copy_within(self.pos..self.len, 0);
-        self.len -= self.pos;
-        self.pos = 0;
-        loop {
-            let n = match self.input.read(&mut self.buf[self.len..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.fail(StreamError::Read(e)),
-            };
-            self.len += n;
-            if self.offset + self.len as u64 > self.max {
-                return self.fail(StreamError::TooLarge(self.offset + self.len as u64));
-            }
-            if !self.started {
-                if n > 0 && self.len < 3 && b"\xEF\xBB\xBF".starts_with(&self.buf[..self.len]) {
-                    continue;
-                }
-                self.started = true;
-                if self.buf[..self.len].starts_with(b"\xEF\xBB\xBF") {
-                    self.buf.copy_within(3..self.len, 0);
-                    self.len -= 3;
-                    if self.len == 0 {
-                        continue;
-                    }
-                }
-            }
-            match std::str::from_utf8(&self.buf[..self.len]) {
-                Ok(_) => self.valid = self.len,
-                // A character cut by the end of this read: read on, unless the input ended.
-                Err(e) if e.error_len().is_none() && n > 0 => {
-                    self.valid = e.valid_up_to();
-                    if self.valid == 0 {
-                        continue;
-                    }
-                }
-                Err(e) => return self.not_utf8(e.valid_up_to()),
-            }
-            return Ok(self.valid > 0);
-        }
-    }
-
-    fn fail(&mut self, failure: StreamError) -> io::Result<bool> {
-        self.failure = Some(failure);
-        Err(line_error())
-    }
-
-    fn not_utf8(&mut self, at: usize) -> io::Result<bool> {
-        let (line, line_start) = self.line_col_at(at);
-        let offset = self.offset + at as u64;
-        self.fail(StreamError::Bundle(BundleError::NotUtf8 {
-            offset: offset as usize,
-            line,
-            column: (offset - line_start + 1) as usize,
-        }))
-    }
-
-    /// The line of `buf[at]` and the offset where that line starts.
-    fn line_col_at(&self, at: usize) -> (usize, u64) {
-        let before = &self.buf[..at];
-        let lines = before.iter().filter(|&&b| b == b'\n').count();
-        let start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(self.line_start, |p| self.offset + p as u64 + 1);
-        (self.line + lines, start)
-    }
-
-    /// Called before each element: cheap, since it runs a million times on a big answer.
-    fn mark(&mut self) {
-        self.mark = Some(Mark {
-            offset: self.offset + self.pos as u64,
-            at: None,
-        });
-        self.since_mark.clear();
-    }
-
-    /// The mark's offset, line and line start.
-    fn mark_at(&self) -> Option<(u64, usize, u64)> {
-        let mark = self.mark?;
-        let (line, line_start) = mark
-            .at
-            .unwrap_or_else(|| self.line_col_at((mark.offset - self.offset) as usize));
-        Some((mark.offset, line, line_start))
-    }
-
-    fn unmark(&mut self) {
-        self.mark = None;
-        self.since_mark = Vec::new();
-    }
-
-    /// The offset of the element whose text is `raw`, read since the mark: only white space
-    /// and a comma come before it.
-    fn element_start(&self, raw: &str) -> usize {
-        let mark = self.mark.map_or(0, |m| m.offset);
-        let skipped = self
-            .since_mark
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b','))
-            .unwrap_or(self.since_mark.len());
-        debug_assert!(self.since_mark[skipped..].starts_with(raw.as_bytes()));
-        (mark as usize) + skipped
-    }
-
-    /// Line and column of an offset at or after the mark.
-    fn position(&self, index: usize, offset: Option<usize>) -> ObjectPosition {
-        let (mark, line, line_start) = self.mark_at().unwrap_or_default();
-        ObjectPosition {
-            index,
-            at: offset.map(|o| {
-                let upto = &self.since_mark[..(o as u64)
-                    .saturating_sub(mark)
-                    .min(self.since_mark.len() as u64)
-                    as usize];
-                let lines = upto.iter().filter(|&&b| b == b'\n').count();
-                let start = upto
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(line_start, |p| mark + p as u64 + 1);
-                (o, line + lines, o - start as usize + 1)
-            }),
-        }
-    }
-
-    /// The offset of serde_json's line and column, for a line at or after the mark.
-    fn offset_of(&self, line: usize, column: usize) -> Option<usize> {
-        let (mark, mark_line, line_start) = self.mark_at()?;
-        let start = if line == mark_line {
-            line_start
-        } else {
-            let (i, _) = self
-                .since_mark
-                .iter()
-                .enumerate()
-                .filter(|&(_, &b)| b == b'\n')
-                .nth(line.checked_sub(mark_line + 1)?)?;
-            mark + i as u64 + 1
-        };
-        Some(start as usize + column.saturating_sub(1))
     }
 }
 
@@ -523,6 +343,142 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    type Verdict<T> = Result<T, String>;
+
+    /// The verdict of `parse` on `input` (its own check of relationship ends left out: the
+    /// inputs below have none), and the stream's, read in one piece and one byte at a time.
+    fn verdicts(input: &[u8]) -> (Verdict<()>, [Verdict<Vec<u8>>; 2]) {
+        let parsed = crate::bundle::parse(input)
+            .map(drop)
+            .map_err(|e| e.to_string());
+        let stream = |r: &mut dyn Read| {
+            let mut out = Vec::new();
+            match copy(r, &mut out, u64::MAX) {
+                Ok(_) => Ok(out),
+                Err(StreamError::Bundle(e)) => Err(e.to_string()),
+                Err(other) => panic!("{other:?}"),
+            }
+        };
+        (
+            parsed,
+            [stream(&mut &input[..]), stream(&mut Trickle(input))],
+        )
+    }
+
+    /// Four objects over several lines, then the end of the envelope after `objects`; and the
+    /// same bundle as `fetch` writes it.
+    fn pretty() -> (String, String) {
+        let objects: Vec<String> = (1..=4)
+            .map(|n| {
+                obj(
+                    "identity",
+                    n,
+                    r#""name":"a \"b\" }]","x":[{"y":[1,2.5e3,null]}]"#,
+                )
+            })
+            .collect();
+        let pretty = format!(
+            "{{\n  \"id\": \"bundle--1\",\n  \"objects\": [\n    {},\n {}\n  , {},\n\n{}\n  ],\n  \"type\": \"bundle\"\n}}\n",
+            objects[0], objects[1], objects[2], objects[3]
+        );
+        let compact = format!(
+            "{{\"id\":\"bundle--1\",\"objects\":[{}],\"type\":\"bundle\"}}\n",
+            objects.join(",")
+        );
+        (pretty, compact)
+    }
+
+    /// Past the first element the stream cuts elements out itself; whatever the input, it
+    /// must still say what `parse` says, at the same line and column.
+    #[test]
+    fn cut_elements_get_the_verdict_of_parse_at_every_byte() {
+        let (good, compact) = pretty();
+        let (parsed, streamed) = verdicts(good.as_bytes());
+        assert_eq!(parsed, Ok(()));
+        for s in &streamed {
+            assert_eq!(s.as_deref(), Ok(compact.as_bytes()));
+        }
+        let mut inputs: Vec<Vec<u8>> = (0..good.len())
+            .map(|cut| good.as_bytes()[..cut].to_vec())
+            .collect();
+        for at in 0..good.len() {
+            for b in [b'x', b'}', b']', b',', b'"', b'\\', b'\n', b'{', 0x01] {
+                let mut bad = good.clone().into_bytes();
+                bad[at] = b;
+                inputs.push(bad);
+            }
+        }
+        for input in inputs {
+            let (parsed, streamed) = verdicts(&input);
+            let shown = String::from_utf8_lossy(&input);
+            let count = |text: &[u8]| crate::bundle::parse(text).map(|p| p.len()).ok();
+            for s in streamed {
+                match (&parsed, s) {
+                    (Ok(()), Ok(out)) => assert_eq!(count(&out), count(&input), "{shown}"),
+                    (Err(p), Err(s)) => assert_eq!(without_place(&s), without_place(p), "{shown}"),
+                    (p, s) => panic!("{shown}: parse {p:?}, stream {s:?}"),
+                }
+            }
+        }
+    }
+
+    /// A control character in a string (a line break, when a quote is missing) is placed
+    /// differently by serde_json's slice reader and its byte reader: at the character or just
+    /// past it, and not the same way for keys and values. So only the message is compared.
+    fn without_place(message: &str) -> &str {
+        if message.contains("control character") {
+            "control character"
+        } else {
+            message
+        }
+    }
+
+    /// The elements after the first do not go through serde_json's reader one byte per call.
+    #[test]
+    fn most_bytes_bypass_the_byte_reader() {
+        let text =
+            crate::bundle::generator::generate(&crate::bundle::generator::GenOptions::new(200))
+                .into_bundle();
+        let feed = Rc::new(RefCell::new(Feed::new(text.as_bytes(), u64::MAX)));
+        let served = |feed: &Rc<RefCell<Feed<&[u8]>>>| feed.borrow().served;
+        let mut out = Vec::new();
+        copy_with(Rc::clone(&feed), &mut out).unwrap();
+        assert_eq!(out, text.as_bytes());
+        assert!(
+            served(&feed) * 100 < text.len() as u64,
+            "{} of {} bytes went through serde_json's reader",
+            served(&feed),
+            text.len()
+        );
+    }
+
+    /// Counts the writes it gets.
+    struct Writes(Vec<u8>, usize);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.1 += 1;
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Elements are gathered into large writes: a write per element cost fetch a tenth of its
+    /// time in system calls.
+    #[test]
+    fn the_output_gets_few_large_writes() {
+        let text =
+            crate::bundle::generator::generate(&crate::bundle::generator::GenOptions::new(200))
+                .into_bundle();
+        let mut out = Writes(Vec::new(), 0);
+        copy(text.as_bytes(), &mut out, u64::MAX).unwrap();
+        assert_eq!(out.0, text.as_bytes());
+        assert!(out.1 <= text.len() / OUT_BUF + 1, "{} writes", out.1);
     }
 
     #[test]

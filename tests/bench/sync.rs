@@ -7,8 +7,9 @@
 //! every pushed bundle but skips deep validation; DISINFOX loaded with generated incidents,
 //! stored pre-serialized so an answer is one concatenation), then runs
 //! `target/release/disinfox-sync` as a child process for: a first `sync` (empty state), a
-//! second `sync` (nothing new), `verify` (complete: every object looked up), `fetch --since all
-//! --output FILE`; then the bundle stage alone
+//! second `sync` (nothing new), `verify` (complete: every object looked up), `fetch --since
+//! all --output FILE` three times beside three runs of the floor, `curl -o FILE` and `sync FILE`
+//! (`wire.rs`; medians reported); then the bundle stage alone
 //! (`target/release/examples/bench-stage N`, when built).
 //!
 //! Measured, not guessed: every child is reaped with `wait4(2)`; CPU = `ru_utime + ru_stime`,
@@ -29,6 +30,8 @@
 mod support;
 #[path = "verify_row.rs"]
 mod verify_row;
+#[path = "wire.rs"]
+mod wire;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -719,42 +722,8 @@ impl Bench {
         // 2b. verify of the same answer against the complete stand-in.
         self.verify_row(n, objects, answer_bytes, &env, &oc, &rss_budget);
 
-        // 3. fetch of the same answer into a file.
-        let file = self.work.path().join(format!("fetch-{n}.json"));
-        let fetch_args: Vec<String> = vec![
-            "--log-level".into(),
-            "warn".into(),
-            "--retries".into(),
-            "0".into(),
-            "fetch".into(),
-            "--since".into(),
-            "all".into(),
-            "--output".into(),
-            file.display().to_string(),
-        ];
-        let (u, _) = self.run(
-            &format!("{n}: fetch --since all --output FILE"),
-            &self.bin.clone(),
-            &fetch_args,
-            &env,
-        );
-        let written = std::fs::metadata(&file).map(|m| m.len()).ok();
-        let _ = std::fs::remove_file(&file);
-        if u.ok() && written != answer_bytes {
-            self.broken.push(format!(
-                "{n}: fetch wrote {written:?} bytes, the answer has {answer_bytes:?}"
-            ));
-        }
-        let (budget, verdict) = rss_budget(&u);
-        self.push_row(
-            "fetch --since all --output",
-            n,
-            Some(objects),
-            written.or(answer_bytes),
-            &u,
-            budget,
-            verdict,
-        );
+        // 3. fetch of the same answer into a file, beside the floor of curl and `sync FILE`.
+        self.fetch_against_curl(n, &env, objects, answer_bytes);
 
         // The stand-ins and their data go before the stage benchmark runs.
         drop(dx);

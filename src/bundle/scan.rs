@@ -1,0 +1,164 @@
+//! Where a JSON object ends, found chunk by chunk without parsing it: braces and brackets are
+//! counted outside strings, and strings are skipped to their closing quote. Used by `stream`
+//! to cut the elements of `objects` out of its buffer as slices, which serde_json then reads at
+//! slice speed (`object.rs`) instead of one byte per call through a reader.
+//!
+//! The scanner only finds boundaries: it does not judge the JSON. An element it cuts is read
+//! in full by serde_json afterwards, and whatever it is unsure of (anything but an object, or
+//! nesting deeper than [`MAX_DEPTH`]) is left to the slow path, which gives the verdict.
+
+/// Deeper than this, an element goes the slow way: serde_json's recursion limit (128) counts the
+/// bundle's own two levels there, and not in a slice read alone.
+pub(super) const MAX_DEPTH: u32 = 100;
+
+/// A scan that can stop at the end of the bytes at hand and go on when more arrive.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Scan {
+    /// How many bytes of the element were looked at.
+    pub(super) seen: usize,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+}
+
+/// What the bytes at hand say about the element that starts at their first byte.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Found {
+    /// The element is `bytes[..n]`.
+    End(usize),
+    /// More bytes are needed.
+    More,
+    /// Not an object, or too deep: the slow path decides.
+    Unsure,
+}
+
+/// Classes of bytes outside strings.
+const PLAIN: u8 = 0;
+const OPEN: u8 = 1;
+const CLOSE: u8 = 2;
+const QUOTE: u8 = 3;
+
+static CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    t[b'{' as usize] = OPEN;
+    t[b'[' as usize] = OPEN;
+    t[b'}' as usize] = CLOSE;
+    t[b']' as usize] = CLOSE;
+    t[b'"' as usize] = QUOTE;
+    t
+};
+
+impl Scan {
+    /// Goes on over `bytes` (the element's bytes from its first one, the part seen before
+    /// included).
+    pub(super) fn next(&mut self, bytes: &[u8]) -> Found {
+        if self.seen == 0 {
+            match bytes.first() {
+                None => return Found::More,
+                Some(b'{') => {}
+                Some(_) => return Found::Unsure,
+            }
+        }
+        let mut i = self.seen;
+        while i < bytes.len() {
+            if self.in_string {
+                match skip_string(&bytes[i..], self.escaped) {
+                    Ok(n) => {
+                        i += n;
+                        self.in_string = false;
+                        self.escaped = false;
+                    }
+                    Err(escaped) => {
+                        self.escaped = escaped;
+                        i = bytes.len();
+                    }
+                }
+                continue;
+            }
+            let b = bytes[i];
+            i += 1;
+            match CLASS[b as usize] {
+                OPEN => {
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Found::Unsure;
+                    }
+                }
+                CLOSE => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.seen = i;
+                        return Found::End(i);
+                    }
+                }
+                QUOTE => self.in_string = true,
+                _ => {}
+            }
+        }
+        self.seen = i;
+        Found::More
+    }
+}
+
+/// Skips the inside of a string up to and including its closing quote: `Ok(bytes skipped)`, or
+/// `Err(ends on a backslash)` when the string goes on past `bytes`.
+fn skip_string(bytes: &[u8], escaped: bool) -> Result<usize, bool> {
+    let mut i = usize::from(escaped);
+    if i > bytes.len() {
+        return Err(true);
+    }
+    while let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+        let at = i + at;
+        if bytes[at] == b'"' {
+            return Ok(at + 1);
+        }
+        // A backslash: the next byte is escaped, whatever it is.
+        i = at + 2;
+        if i > bytes.len() {
+            return Err(true);
+        }
+    }
+    Err(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(text: &str) -> Found {
+        Scan::default().next(text.as_bytes())
+    }
+
+    #[test]
+    fn ends_at_the_matching_brace() {
+        let text = r#"{"a":"x}\"]{","b":[{"c":[]}],"d":"\\"},{"next":1}"#;
+        let end = text.find("},{").unwrap() + 1;
+        assert_eq!(whole(text), Found::End(end));
+    }
+
+    #[test]
+    fn goes_on_across_any_split() {
+        let text = r#"{"a":"x}\"]{","b":[{"c":[]}],"d":"\\\\"}  "#;
+        let end = text.trim_end().len();
+        for cut in 0..text.len() {
+            let mut scan = Scan::default();
+            let first = scan.next(&text.as_bytes()[..cut]);
+            let found = if first == Found::More {
+                scan.next(text.as_bytes())
+            } else {
+                first
+            };
+            assert_eq!(found, Found::End(end), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn leaves_non_objects_and_deep_nesting_to_the_slow_path() {
+        assert_eq!(whole("[1]"), Found::Unsure);
+        assert_eq!(whole("1"), Found::Unsure);
+        assert_eq!(whole(""), Found::More);
+        let deep = "{\"a\":".to_owned() + &"[".repeat(MAX_DEPTH as usize) + "]";
+        assert_eq!(whole(&deep), Found::Unsure);
+        assert_eq!(whole(r#"{"a":"#), Found::More);
+    }
+}
