@@ -538,19 +538,7 @@ impl Bench {
         });
         let mut oc_opts = OpenctiOptions::version("6.9.17");
         oc_opts.bench = true;
-        // OpenCTI's built-in "Connector" role: `sync` refuses a token that cannot import.
-        oc_opts.capabilities = [
-            "CONNECTORAPI",
-            "MODULES_MODMANAGE",
-            "KNOWLEDGE_KNUPDATE_KNDELETE",
-            "KNOWLEDGE_KNUPLOAD",
-            "KNOWLEDGE_KNASKIMPORT",
-            "SETTINGS_SETMARKINGS",
-            "SETTINGS_SETLABELS",
-            "SETTINGS_SETKILLCHAINPHASES",
-        ]
-        .map(String::from)
-        .to_vec();
+        oc_opts.capabilities = connector_role();
         oc_opts.server = server;
         let oc = OpenctiStandin::start(oc_opts);
 
@@ -765,7 +753,7 @@ impl Bench {
         let rabbit = self.rabbit.as_ref().expect("started above");
         let mut opts = OpenctiOptions::version("6.9.17");
         opts.bench = true;
-        opts.capabilities = vec!["CONNECTORAPI".into(), "MODULES_MODMANAGE".into()];
+        opts.capabilities = connector_role();
         opts.broker = BrokerAnswer {
             user: rabbitmq::USER.into(),
             pass: rabbitmq::PASS.into(),
@@ -1160,4 +1148,21 @@ fn machine() -> Vec<(String, String)> {
             chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         ),
     ]
+}
+
+/// OpenCTI's built-in "Connector" role: `sync` refuses a token that cannot import, over the
+/// API and over AMQP alike.
+fn connector_role() -> Vec<String> {
+    [
+        "CONNECTORAPI",
+        "MODULES_MODMANAGE",
+        "KNOWLEDGE_KNUPDATE_KNDELETE",
+        "KNOWLEDGE_KNUPLOAD",
+        "KNOWLEDGE_KNASKIMPORT",
+        "SETTINGS_SETMARKINGS",
+        "SETTINGS_SETLABELS",
+        "SETTINGS_SETKILLCHAINPHASES",
+    ]
+    .map(String::from)
+    .to_vec()
 }
