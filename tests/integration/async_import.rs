@@ -58,16 +58,7 @@ fn peers(version: &str, model: AsyncModel) -> Peers {
 
 /// `count` incidents modified `ago` before DISINFOX's clock; their ids.
 fn add(env: &Peers, count: u64, first: u64, ago: chrono::Duration) -> Vec<String> {
-    let objs = incidents(count, first, env.dx.server_now() - ago);
-    env.dx.add_objects(&objs);
-    objs.iter()
-        .map(|o| {
-            serde_json::from_str::<Value>(o).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
+    env.add_incidents(count, first, ago)
 }
 
 /// `sync --json` with extra arguments: the exit code and the summary.

@@ -184,6 +184,29 @@ impl Peers {
         }
     }
 
+    /// Both stand-ins, with this OpenCTI (a model or release `start` does not give).
+    pub fn with_octi(octi: crate::support::opencti::OpenctiStandin) -> Peers {
+        Peers {
+            home: tempfile::tempdir().unwrap(),
+            dx: crate::support::disinfox::DisinfoxStandin::start_default(),
+            octi,
+        }
+    }
+
+    /// Serves `count` more incidents, modified `ago` before DISINFOX's clock; every object id.
+    pub fn add_incidents(&self, count: u64, first: u64, ago: chrono::Duration) -> Vec<String> {
+        let objs = incidents(count, first, self.dx.server_now() - ago);
+        self.dx.add_objects(&objs);
+        objs.iter()
+            .map(|o| {
+                serde_json::from_str::<serde_json::Value>(o).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     fn vars(&self) -> [(&'static str, String); 5] {
         [
             ("DISINFOX_URL", self.dx.endpoint_url()),

@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::{CONNECTOR_ID, CONNECTOR_ROLE, Peers, incidents, settle};
-use crate::support::disinfox::DisinfoxStandin;
 use crate::support::opencti::{Import, OpenctiOptions, OpenctiStandin};
 use crate::support::platform::{AsyncModel, Platform};
 
@@ -32,25 +31,12 @@ fn async_peers(version: &str) -> Peers {
         ..OpenctiOptions::version(version)
     });
     octi.set_capabilities(CONNECTOR_ROLE.iter().copied());
-    Peers {
-        home: tempfile::tempdir().unwrap(),
-        dx: DisinfoxStandin::start_default(),
-        octi,
-    }
+    Peers::with_octi(octi)
 }
 
 /// `count` incidents modified `ago` before DISINFOX's clock; every object id.
 fn add(env: &Peers, count: u64, first: u64, ago: chrono::Duration) -> Vec<String> {
-    let objs = incidents(count, first, env.dx.server_now() - ago);
-    env.dx.add_objects(&objs);
-    objs.iter()
-        .map(|o| {
-            serde_json::from_str::<Value>(o).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
+    env.add_incidents(count, first, ago)
 }
 
 /// `sync --json` and extra arguments: exit code, summary, stderr.

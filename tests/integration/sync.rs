@@ -17,13 +17,6 @@ fn setup(version: &str) -> Peers {
     Peers::start(version)
 }
 
-fn id_of(raw: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// What these tests ask of the stand-ins.
 trait SyncPeers {
     fn sync(&self, extra: &[&str]) -> serde_json::Value;
@@ -56,9 +49,7 @@ impl SyncPeers for Peers {
     }
 
     fn add(&self, count: u64, first: u64, ago: chrono::Duration) -> Vec<String> {
-        let objs = incidents(count, first, self.dx.server_now() - ago);
-        self.dx.add_objects(&objs);
-        objs.iter().map(|o| id_of(o)).collect()
+        self.add_incidents(count, first, ago)
     }
 
     fn last_newer_than(&self) -> String {

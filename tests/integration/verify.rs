@@ -31,11 +31,7 @@ fn peers(version: &str, asynchronous: bool) -> Peers {
         ..OpenctiOptions::version(version)
     });
     octi.set_capabilities(CONNECTOR_ROLE.iter().copied());
-    Peers {
-        home: tempfile::tempdir().unwrap(),
-        dx: DisinfoxStandin::start_default(),
-        octi,
-    }
+    Peers::with_octi(octi)
 }
 
 fn id_of(raw: &str) -> String {
