@@ -5,6 +5,7 @@
 //! the flag value; this module adds the secrets (which have no flags), the `*_FILE` variants,
 //! the file and the defaults, and validates what the command at hand needs.
 
+mod examples;
 mod file;
 mod headers;
 mod keys;
@@ -22,7 +23,7 @@ use reqwest::Url;
 pub(crate) use headers::CustomHeader;
 pub(crate) use metrics::MetricsOptions;
 pub(crate) use mq::{MqSettings, QueueProtocol};
-pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level, parse_uuid};
+pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
 use crate::error::Error;
@@ -128,7 +129,7 @@ impl Config {
             json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
             // Kept exactly as configured: OpenCTI names the connector's queue from this string,
             // and its workers read the queue of the id as stored (case matters there).
-            connector_id: r.parse(CONNECTOR_ID, None, |v| parse_uuid(v).map(|()| v.to_owned())),
+            connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
             connector_name: r
                 .parse(CONNECTOR_NAME, None, parse_name)
                 .unwrap_or_else(|| "DISINFOX".into()),

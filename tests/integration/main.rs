@@ -17,6 +17,7 @@ mod contract;
 mod fetch;
 mod fixtures;
 mod flags;
+mod footguns;
 mod generated;
 mod hostile;
 mod metrics;
