@@ -76,6 +76,9 @@ fn log_config(cfg: &Config) {
     for w in &cfg.warnings {
         log::warn!("{w}");
     }
+    for note in &cfg.notes {
+        log::debug!("{note}");
+    }
     if let Some(path) = &cfg.file {
         log::debug!("configuration file {}", path.display());
     }

@@ -136,13 +136,45 @@ pub(super) const KEYS: &[Key] = &[
     ),
 ];
 
-/// Keys the Python connector's config.yml may carry that mean nothing to a one-shot CLI.
-pub(super) const IGNORED_KEYS: &[&str] = &[
+/// Keys pycti's connector helper reads (and the Python DISINFOX connector's config.yml may
+/// carry) that mean nothing to a one-shot CLI pushing one bundle: noted at debug level, not
+/// warned about, so that a pycti `config.yml` runs as it is. From pycti 6.8.10,
+/// `pycti/connector/opencti_connector_helper.py`: the `get_config_variable` calls of
+/// `OpenCTIConnectorHelper.__init__` and of `create_mq_ssl_context`; plus the keys older pycti
+/// read and connector samples still carry (`confidence_level`, deprecated since OpenCTI 6.0,
+/// and `update_existing_data`).
+pub(super) const PYCTI_UNUSED_KEYS: &[&str] = &[
     "connector.type",
+    "connector.auto",
+    "connector.auto_update",
     "connector.run_and_terminate",
     "connector.confidence_level",
     "connector.update_existing_data",
+    "connector.only_contextual",
+    "connector.validate_before_import",
+    "connector.enrichment_resolution",
     "connector.expose_metrics",
+    "connector.metrics_port",
+    "connector.metrics_namespace",
+    "connector.metrics_subsystem",
+    "connector.listen_protocol",
+    "connector.listen_protocol_api_path",
+    "connector.listen_protocol_api_port",
+    "connector.listen_protocol_api_ssl",
+    "connector.listen_protocol_api_uri",
+    "connector.listen_protocol_api_ssl_cert",
+    "connector.listen_protocol_api_ssl_key",
+    "connector.listen_protocol_api_ssl_passphrase",
+    "connector.live_stream_id",
+    "connector.live_stream_listen_delete",
+    "connector.live_stream_no_dependencies",
+    "connector.live_stream_recover_iso_date",
+    "connector.live_stream_start_timestamp",
+    "connector.live_stream_with_inferences",
+    "connector.send_to_queue",
+    "connector.send_to_directory",
+    "connector.send_to_directory_path",
+    "connector.send_to_directory_retention",
 ];
 
 const fn key(yaml: &'static str, env: &'static str, group: Group) -> Key {

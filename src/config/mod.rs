@@ -78,6 +78,8 @@ pub struct Config {
     pub metrics: MetricsOptions,
     /// Problems that do not stop this command; logged once logging is up.
     pub warnings: Vec<String>,
+    /// Settings read but not used (pycti's keys a one-shot run has no use for): debug level.
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -98,7 +100,8 @@ impl Config {
     ) -> Result<Config, Error> {
         let mut warnings = Vec::new();
         let (file_path, value) = file::load_file(args.config.as_deref(), env, &mut warnings)?;
-        let file = file::flatten_known(value, &mut warnings);
+        let mut notes = Vec::new();
+        let file = file::flatten_known(value, &mut warnings, &mut notes);
         let mut r = Reader {
             env,
             file,
@@ -156,6 +159,7 @@ impl Config {
             metrics: metrics::options(&mut r),
             file: r.file_path.clone(),
             warnings: Vec::new(),
+            notes,
         };
         require(&mut r, &cfg);
         if !r.errors.is_empty() {
@@ -179,7 +183,7 @@ pub(crate) fn json_logging_hint(
         return parse_bool(&v).ok();
     }
     let (_, value) = file::load_file(args.config.as_deref(), env, &mut Vec::new()).ok()?;
-    let file = file::flatten_known(value, &mut Vec::new());
+    let file = file::flatten_known(value, &mut Vec::new(), &mut Vec::new());
     parse_bool(file.get(OPENCTI_JSON_LOGGING.yaml)?).ok()
 }
 

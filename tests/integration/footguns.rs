@@ -53,3 +53,81 @@ fn example_connector_ids_are_refused_with_78() {
             .stderr(contains("/proc/sys/kernel/random/uuid"));
     }
 }
+
+/// A `config.yml` as pycti connectors ship it (the connectors repository's external-import
+/// template, with every key pycti's helper reads and the DISINFOX connector's own).
+const PYCTI_CONFIG: &str = "\
+opencti:
+  url: 'http://127.0.0.1:9'
+  token: 'ChangeMe'
+  ssl_verify: true
+  json_logging: false
+connector:
+  id: '3f6e2c1a-8b4d-4e7a-9c2b-5d1f0a7e9b34'
+  type: 'EXTERNAL_IMPORT'
+  name: 'DISINFOX'
+  scope: 'stix2'
+  log_level: 'info'
+  duration_period: 'PT5M'
+  confidence_level: 75
+  update_existing_data: false
+  auto: false
+  expose_metrics: false
+  metrics_port: 9095
+  queue_threshold: 500
+  run_and_terminate: false
+  listen_protocol: 'AMQP'
+  send_to_queue: true
+  send_to_directory: false
+  send_to_directory_path: '/tmp'
+  send_to_directory_retention: 7
+  validate_before_import: false
+mq:
+  use_ssl: false
+disinfox:
+  url: 'http://127.0.0.1:9/incidents'
+  api_key: 'ChangeMe'
+";
+
+fn run_with_pycti_config(level: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.yml");
+    std::fs::write(&config, PYCTI_CONFIG).unwrap();
+    let out = cli(home.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--log-level", level, "fetch", "--retries", "0"])
+        .output()
+        .unwrap();
+    // Nobody listens at the DISINFOX URL: past its configuration, the run ends 75.
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_pycti_config_yml_runs_without_a_warning() {
+    let stderr = run_with_pycti_config("info");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert!(warned.is_empty(), "{stderr}");
+    let debug = run_with_pycti_config("debug");
+    for key in ["connector.send_to_directory_path", "connector.metrics_port"] {
+        assert!(
+            debug.contains(&format!("config key '{key}' (pycti's)")),
+            "{debug}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_config_key_still_warns() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.yml");
+    std::fs::write(&config, format!("{PYCTI_CONFIG}  api_kye: 'typo'\n")).unwrap();
+    cli(home.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["fetch", "--retries", "0"])
+        .assert()
+        .code(75)
+        .stderr(contains("unknown config key 'disinfox.api_kye' ignored"));
+}
