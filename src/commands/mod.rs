@@ -50,6 +50,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         // A broken configuration is still reported in the format the operator asked for.
         Err(_) => crate::config::json_logging_hint(&cli.global, &env),
     };
+    if let Ok(cfg) = &loaded {
+        crate::logging::set_name(&cfg.connector_name);
+    }
     crate::logging::init(
         loaded.as_ref().ok().and_then(|c| c.log_level),
         crate::logging::choose_format(cli.global.log_format, json_logging),

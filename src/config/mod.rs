@@ -39,6 +39,8 @@ pub(crate) const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_QUEUE_THRESHOLD_MB: f64 = 500.0;
 pub(crate) const DEFAULT_MAX_BUNDLE_SIZE: u64 = 1 << 30;
+/// `CONNECTOR_NAME` when none is set: the Python connector's documented default.
+pub(crate) const DEFAULT_CONNECTOR_NAME: &str = "DISINFOX";
 
 /// What a command needs; settings outside these groups are not required, and a malformed
 /// value there is only a warning (a `fetch` must not fail on a placeholder `CONNECTOR_ID`).
@@ -135,7 +137,7 @@ impl Config {
             connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
             connector_name: r
                 .parse(CONNECTOR_NAME, None, parse_name)
-                .unwrap_or_else(|| "DISINFOX".into()),
+                .unwrap_or_else(|| DEFAULT_CONNECTOR_NAME.into()),
             connector_scope: r
                 .parse(CONNECTOR_SCOPE, None, |v| Ok(split_list(v)))
                 .unwrap_or_else(|| vec!["stix2".into()]),
