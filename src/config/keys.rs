@@ -48,6 +48,11 @@ pub(super) const KEYS: &[Key] = &[
     key("mq.use_ssl_cert", "MQ_USE_SSL_CERT", Group::Opencti),
     key("mq.use_ssl_key", "MQ_USE_SSL_KEY", Group::Opencti),
     key(
+        "mq.use_ssl_passphrase",
+        "MQ_USE_SSL_PASSPHRASE",
+        Group::Opencti,
+    ),
+    key(
         "mq.use_ssl_reject_unauthorized",
         "MQ_USE_SSL_REJECT_UNAUTHORIZED",
         Group::Opencti,
@@ -230,6 +235,7 @@ pub(super) const MQ_PASS: &Key = find("mq.pass");
 pub(super) const MQ_USE_SSL_CA: &Key = find("mq.use_ssl_ca");
 pub(super) const MQ_USE_SSL_CERT: &Key = find("mq.use_ssl_cert");
 pub(super) const MQ_USE_SSL_KEY: &Key = find("mq.use_ssl_key");
+pub(super) const MQ_USE_SSL_PASSPHRASE: &Key = find("mq.use_ssl_passphrase");
 pub(super) const MQ_USE_SSL_REJECT_UNAUTHORIZED: &Key = find("mq.use_ssl_reject_unauthorized");
 pub(super) const DISINFOX_URL: &Key = find("disinfox.url");
 pub(super) const DISINFOX_API_KEY: &Key = find("disinfox.api_key");
@@ -290,6 +296,7 @@ mod tests {
             MQ_USE_SSL_CA,
             MQ_USE_SSL_CERT,
             MQ_USE_SSL_KEY,
+            MQ_USE_SSL_PASSPHRASE,
             MQ_USE_SSL_REJECT_UNAUTHORIZED,
             DISINFOX_URL,
             DISINFOX_API_KEY,

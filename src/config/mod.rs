@@ -163,6 +163,7 @@ impl Config {
             warnings: Vec::new(),
             notes,
         };
+        mq::check_key_encryption(&mut r, &cfg.mq, cfg.queue_protocol);
         require(&mut r, &cfg);
         if !r.errors.is_empty() {
             return Err(Error::Config(r.errors.join("\n")));

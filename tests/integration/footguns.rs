@@ -131,3 +131,56 @@ fn an_unknown_config_key_still_warns() {
         .code(75)
         .stderr(contains("unknown config key 'disinfox.api_kye' ignored"));
 }
+
+/// pycti decrypts `MQ_USE_SSL_KEY` with `MQ_USE_SSL_PASSPHRASE`; rustls cannot, so such a key
+/// is refused before the run, with the `openssl` command that decrypts it.
+#[test]
+fn an_encrypted_broker_key_is_refused_with_the_fix() {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("client.key");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-aes256", "-pass", "pass:s3cret-phrase", "-out"])
+        .arg(&key)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("openssl not available; skipped");
+        return;
+    }
+    let run = |protocol: &str| {
+        cli(home.path())
+            .env("DISINFOX_URL", format!("{DEAD}/incidents"))
+            .env("DISINFOX_API_KEY", "k3y")
+            .env("OPENCTI_URL", DEAD)
+            .env("OPENCTI_TOKEN", "t0ken")
+            .env("CONNECTOR_ID", crate::common::CONNECTOR_ID)
+            .env("CONNECTOR_QUEUE_PROTOCOL", protocol)
+            .env("MQ_USE_SSL", "true")
+            .env("MQ_USE_SSL_CERT", &key)
+            .env("MQ_USE_SSL_KEY", &key)
+            .env("MQ_USE_SSL_PASSPHRASE", "s3cret-phrase")
+            .args(["sync", "--retries", "0"])
+            .output()
+            .unwrap()
+    };
+    let out = run("amqp");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("is an encrypted private key"), "{stderr}");
+    assert!(stderr.contains("openssl pkey -in"), "{stderr}");
+    assert!(!stderr.contains("s3cret-phrase"), "{stderr}");
+    // Over the API the key is not used: a warning, and the run goes on (to the dead peers).
+    let out = run("api");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains("used only with CONNECTOR_QUEUE_PROTOCOL=amqp"),
+        "{stderr}"
+    );
+}
