@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use log::LevelFilter;
 
 use crate::cli::LogFormat;
+use crate::config::environment::ENV_LOG_FORMAT;
+use crate::config::keys::OPENCTI_JSON_LOGGING;
 
 /// `level`: from --log-level / CONNECTOR_LOG_LEVEL / config.yml; without it RUST_LOG decides,
 /// else info. Other crates stay at warn so HTTP internals never flood (or leak into) the log.
@@ -100,8 +102,9 @@ pub fn format_from_env() -> LogFormat {
     let flag = typed_log_format(std::env::args().skip(1))
         .as_deref()
         .and_then(named)
-        .or_else(|| var("DISINFOX_SYNC_LOG_FORMAT").as_deref().and_then(named));
-    let json_logging = var("OPENCTI_JSON_LOGGING").and_then(|v| crate::config::parse_bool(&v).ok());
+        .or_else(|| var(ENV_LOG_FORMAT).as_deref().and_then(named));
+    let json_logging =
+        var(OPENCTI_JSON_LOGGING.env).and_then(|v| crate::config::parse_bool(&v).ok());
     choose_format(flag, json_logging)
 }
 

@@ -13,7 +13,7 @@ pub(crate) const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
 
 /// Replaces `/etc` in [`SYSTEM_CONFIG`], for packagers whose configuration lives elsewhere
 /// (`/usr/local/etc`) and for tests, which must not write to the real `/etc`.
-const SYSCONFDIR_VAR: &str = "DISINFOX_SYNC_SYSCONFDIR";
+const SYSCONFDIR_VAR: &str = super::environment::ENV_SYSCONFDIR;
 
 /// Explicit path: must exist. Otherwise the user's file, then the system's; both optional.
 /// A system file this user may not read is skipped with a warning: it is for the system's

@@ -5,10 +5,11 @@
 //! the flag value; this module adds the secrets (which have no flags), the `*_FILE` variants,
 //! the file and the defaults, and validates what the command at hand needs.
 
+pub(crate) mod environment;
 mod examples;
 mod file;
 mod headers;
-mod keys;
+pub(crate) mod keys;
 pub(crate) mod metrics;
 mod mq;
 mod reader;

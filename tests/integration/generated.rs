@@ -102,3 +102,45 @@ fn completions_load_in_their_shells() {
         "disinfox-sync.fish",
     );
 }
+
+/// The names of a man page's ENVIRONMENT section (`.B NAME[, NAME_FILE]` entries).
+fn environment_names(page: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("man").join(page)).unwrap();
+    let section = text
+        .split(".SH ENVIRONMENT")
+        .nth(1)
+        .expect("ENVIRONMENT section");
+    let section = section.split("\n.SH ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix(".B "))
+        .flat_map(|l| l.split(", ").map(|n| n.replace("\\-", "-")))
+        .collect()
+}
+
+/// Every variable a subcommand's man page lists (the settings table's, for that command) is
+/// in the binary's `--help` for it; the main page lists every variable, and /etc in FILES.
+#[test]
+fn every_variable_is_in_help_and_man_pages() {
+    let main = environment_names("disinfox-sync.1");
+    assert!(main.len() >= 45, "{main:?}");
+    for sub in ["fetch", "push", "sync", "reset-state", "check"] {
+        let names = environment_names(&format!("disinfox-sync-{sub}.1"));
+        assert!(names.len() >= 15, "{sub}: {names:?}");
+        let out = assert_cmd::cargo::cargo_bin_cmd!("disinfox-sync")
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for name in &names {
+            assert!(
+                help.contains(name.as_str()),
+                "{name} missing in `{sub} --help`"
+            );
+            assert!(main.contains(name), "{name} missing in disinfox-sync(1)");
+        }
+    }
+    let page = std::fs::read_to_string(root().join("man/disinfox-sync.1")).unwrap();
+    let files = page.split(".SH FILES").nth(1).unwrap();
+    assert!(files.contains("/etc/disinfox\\-sync/config.yml"), "{files}");
+}
