@@ -55,10 +55,41 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
         (Shell::PowerShell, format!("_{BIN}.ps1")),
     ] {
         let mut out = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
+        clap_complete::generate(shell, &mut completed_command(), BIN, &mut out);
+        if shell == Shell::Bash {
+            out = bash_fixed(out);
+        }
         files.push((PathBuf::from("completions").join(file), out));
     }
     Ok(files)
+}
+
+/// The command line as completions offer it: without the hidden subcommands, which clap's
+/// bash generator would otherwise offer (it ignores `hide`).
+fn completed_command() -> clap::Command {
+    let full = Cli::command();
+    let visible: Vec<clap::Command> = full
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    let top = clap::Command::new(BIN)
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(true)
+        .about(full.get_about().cloned().unwrap_or_default())
+        .long_about(full.get_long_about().cloned().unwrap_or_default());
+    <crate::cli::GlobalArgs as clap::Args>::augment_args(top).subcommands(visible)
+}
+
+/// clap_complete 4.6's bash script names a binary with a `-` two ways: the loop that finds
+/// the subcommand yields `disinfox__sync__subcmd__push`, the `case` that completes it expects
+/// `disinfox__subcmd__sync__subcmd__push`, so no subcommand's flags were ever completed. The
+/// `case` labels are renamed to what the loop yields.
+fn bash_fixed(script: Vec<u8>) -> Vec<u8> {
+    let wrong = format!("{}__subcmd__", BIN.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", BIN.replace('-', "__"));
+    let text = String::from_utf8_lossy(&script);
+    text.replace(&wrong, &right).into_bytes()
 }
 
 /// A man page; ENVIRONMENT lists the variables `command` reads (all of them on the main page).

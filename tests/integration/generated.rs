@@ -144,3 +144,48 @@ fn every_variable_is_in_help_and_man_pages() {
     let files = page.split(".SH FILES").nth(1).unwrap();
     assert!(files.contains("/etc/disinfox\\-sync/config.yml"), "{files}");
 }
+
+/// What the bash completion offers after `words` (the last one is the word being completed).
+fn bash_completes(words: &[&str]) -> Option<Vec<String>> {
+    let script = root().join("completions/disinfox-sync.bash");
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let last = words.len() - 1;
+    let probe = format!(
+        ". '{}'; COMP_WORDS=({}); COMP_CWORD={last}; \
+         _disinfox__sync disinfox-sync '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words[last],
+        words[last - 1],
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &probe])
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{out:?}");
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// bash completes each subcommand's own flags (clap_complete's script never did for a
+/// binary named with a `-`), and never offers the hidden `generate`.
+#[test]
+fn bash_completes_subcommand_flags_and_hides_generate() {
+    let Some(top) = bash_completes(&["disinfox-sync", ""]) else {
+        return; // no bash here
+    };
+    assert!(top.contains(&"sync".to_owned()), "{top:?}");
+    assert!(!top.contains(&"generate".to_owned()), "{top:?}");
+    let sync = bash_completes(&["disinfox-sync", "sync", "--"]).unwrap();
+    for flag in ["--queue-threshold", "--state-file", "--dry-run", "--config"] {
+        assert!(sync.contains(&flag.to_owned()), "{flag}: {sync:?}");
+    }
+    let push = bash_completes(&["disinfox-sync", "push", "--f"]).unwrap();
+    assert_eq!(push, ["--file"], "{push:?}");
+    let format = bash_completes(&["disinfox-sync", "fetch", "--log-format", ""]).unwrap();
+    assert_eq!(format, ["text", "json"], "{format:?}");
+}
