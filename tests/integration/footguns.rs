@@ -184,3 +184,31 @@ fn an_encrypted_broker_key_is_refused_with_the_fix() {
         "{stderr}"
     );
 }
+
+/// DISINFOX's clock ten minutes ahead of ours: the cursor stops at our clock, below what
+/// DISINFOX stamps, so each run would import the same incidents again: one warning says so.
+#[test]
+fn a_disinfox_clock_ahead_of_ours_warns_once_with_the_skew() {
+    let peers = crate::common::Peers::start("6.9.17");
+    peers.dx.set_clock_skew(chrono::Duration::minutes(10));
+    peers
+        .dx
+        .add_objects(crate::common::incidents(2, 0, peers.dx.server_now()));
+    let out = peers.cmd().arg("sync").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("ahead of this machine's"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains(" WARN ") && warned[0].contains("10m"),
+        "{stderr}"
+    );
+    // In step: no warning.
+    peers.dx.set_clock_skew(chrono::Duration::zero());
+    let out = peers.cmd().arg("sync").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("ahead of this machine's"), "{stderr}");
+}
