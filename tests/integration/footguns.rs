@@ -212,3 +212,48 @@ fn a_disinfox_clock_ahead_of_ours_warns_once_with_the_skew() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("ahead of this machine's"), "{stderr}");
 }
+
+/// A download on a terminal shows a bar with its size; off a terminal one info line says
+/// what is being fetched, and no bar is drawn.
+#[test]
+fn a_download_on_a_terminal_shows_its_progress_and_size() {
+    let peers = crate::common::Peers::start("6.9.17");
+    peers
+        .dx
+        .add_objects(crate::common::incidents(50, 0, chrono::Utc::now()));
+    let out_file = peers.home.path().join("all.json");
+    let bin = crate::common::bin_path();
+    let line = format!(
+        "'{}' fetch --output '{}' </dev/null",
+        bin.display(),
+        out_file.display()
+    );
+    // `script` runs the command on a pseudo-terminal.
+    let Ok(out) = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("HOME", peers.home.path())
+        .env("DISINFOX_URL", peers.dx.endpoint_url())
+        .env("DISINFOX_API_KEY", peers.dx.api_key())
+        .env("TERM", "xterm")
+        .output()
+    else {
+        eprintln!("script(1) not available; skipped");
+        return;
+    };
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("fetching DISINFOX: "), "{shown}");
+    let size = std::fs::metadata(&out_file).unwrap().len();
+    assert!(size > 10_000, "{size}");
+    assert!(shown.contains("KiB"), "the size: {shown}");
+    // Off a terminal: the line, not the bar.
+    let plain = peers
+        .cmd()
+        .args(["fetch", "--output", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains(" INFO  fetching from "), "{stderr}");
+    assert!(!stderr.contains("fetching DISINFOX: "), "{stderr}");
+}
