@@ -257,3 +257,39 @@ fn a_download_on_a_terminal_shows_its_progress_and_size() {
     assert!(stderr.contains(" INFO  fetching from "), "{stderr}");
     assert!(!stderr.contains("fetching DISINFOX: "), "{stderr}");
 }
+
+/// A push of several chunks on a terminal shows the chunks and the bytes sent so far.
+#[test]
+fn a_push_on_a_terminal_shows_chunks_and_size() {
+    let peers = crate::common::Peers::start("6.9.17");
+    let bundle = peers.home.path().join("in.json");
+    let objects = crate::common::incidents(40, 0, chrono::Utc::now());
+    let text = format!(
+        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[{}]}}",
+        crate::common::CONNECTOR_ID,
+        objects.join(",")
+    );
+    std::fs::write(&bundle, text).unwrap();
+    let line = format!(
+        "'{}' push --chunk-objects 20 --file '{}' </dev/null",
+        crate::common::bin_path().display(),
+        bundle.display()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("HOME", peers.home.path())
+        .env("TERM", "xterm")
+        .env("OPENCTI_URL", peers.octi.url())
+        .env("OPENCTI_TOKEN", peers.octi.token())
+        .env("CONNECTOR_ID", crate::common::CONNECTOR_ID);
+    let Ok(out) = script.output() else {
+        eprintln!("script(1) not available; skipped");
+        return;
+    };
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("pushing chunk "), "{shown}");
+    assert!(shown.contains(" KiB"), "the size: {shown}");
+}
