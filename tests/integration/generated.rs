@@ -189,3 +189,49 @@ fn bash_completes_subcommand_flags_and_hides_generate() {
     let format = bash_completes(&["disinfox-sync", "fetch", "--log-format", ""]).unwrap();
     assert_eq!(format, ["text", "json"], "{format:?}");
 }
+
+/// The README's configuration table and the settings table name the same variables: each
+/// one the binary reads from its settings (the man page's list) is documented, and each one
+/// the README's table documents is read.
+#[test]
+fn readme_configuration_table_matches_the_settings() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("\n## Configuration\n").nth(1).unwrap();
+    let table: Vec<&str> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("| setting |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let documented: Vec<String> = table
+        .iter()
+        .filter_map(|row| row.split('|').nth(3))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .filter(|n| n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    let read = environment_names("disinfox-sync.1");
+    for name in &documented {
+        assert!(
+            read.contains(name),
+            "README documents {name}, which nothing reads"
+        );
+    }
+    let general = [
+        "RUST_LOG",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+    ];
+    for name in read
+        .iter()
+        .filter(|n| !general.contains(&n.as_str()) && *n != "NO_PROXY")
+    {
+        let in_text = documented.contains(name)
+            || section.contains(&format!("`{name}"))
+            || section.contains(&format!("${name}"));
+        assert!(
+            in_text,
+            "{name} is read but not in the README's Configuration section"
+        );
+    }
+}
