@@ -235,3 +235,40 @@ fn readme_configuration_table_matches_the_settings() {
         );
     }
 }
+
+/// A variable read by name anywhere in `src/` (outside the settings table) is listed too.
+#[test]
+fn variables_read_by_name_are_in_the_settings_table() {
+    let listed = environment_names("disinfox-sync.1");
+    let mut dirs = vec![root().join("src")];
+    let mut found = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for call in ["env(\"", "var(\"", "var_os(\"", "env_path(\""] {
+                for rest in text.split(call).skip(1) {
+                    let name = rest.split('"').next().unwrap();
+                    let is_var = !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                    // The panic hook's own test switch is no setting.
+                    if is_var && name != "DISINFOX_SYNC_TEST_PANIC" {
+                        found += 1;
+                        assert!(
+                            listed.iter().any(|l| l == name),
+                            "{} reads {name}, which the settings table lacks",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(found >= 3, "{found}");
+}
