@@ -10,8 +10,10 @@ const DEAD: &str = "http://127.0.0.1:9";
 
 /// The UUIDs on the `CONNECTOR_ID` / `id:` lines of a file of the repository.
 fn printed_ids(file: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    // A sample that moved away is no longer printed; the caller counts what it found.
+    let Ok(text) = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))) else {
+        return Vec::new();
+    };
     text.lines()
         .filter(|l| l.contains("CONNECTOR_ID") || l.trim_start().starts_with("id:"))
         .flat_map(|l| {
