@@ -41,7 +41,6 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor')
             [CompletionResult]::new('reset-state', 'reset-state', [CompletionResultType]::ParameterValue, 'Forget the stored cursor (next sync imports everything), or set it with --to')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers; `make generated`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -186,24 +185,6 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'disinfox-sync;generate' {
-            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Project root: files go to OUT/man and OUT/completions')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (the Python connector''s config.yml layout)')
-            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)')
-            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]')
-            [CompletionResult]::new('--disinfox-url', '--disinfox-url', [CompletionResultType]::ParameterName, 'DISINFOX base URL or full /incidents endpoint')
-            [CompletionResult]::new('--opencti-url', '--opencti-url', [CompletionResultType]::ParameterName, 'OpenCTI base URL (without /graphql)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]')
-            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Time allowed to establish a connection [default: 10s]')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]')
-            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First backoff delay between retries; doubles each time, with jitter [default: 1s]')
-            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'PEM file with extra CA certificates to trust (system roots are kept)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'disinfox-sync;help' {
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Import a bundle file (or stdin) into OpenCTI')
@@ -211,7 +192,6 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor')
             [CompletionResult]::new('reset-state', 'reset-state', [CompletionResultType]::ParameterValue, 'Forget the stored cursor (next sync imports everything), or set it with --to')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers; `make generated`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -231,9 +211,6 @@ Register-ArgumentCompleter -Native -CommandName 'disinfox-sync' -ScriptBlock {
             break
         }
         'disinfox-sync;help;check' {
-            break
-        }
-        'disinfox-sync;help;generate' {
             break
         }
         'disinfox-sync;help;help' {

@@ -22,9 +22,6 @@ _disinfox__sync() {
             disinfox__sync,fetch)
                 cmd="disinfox__sync__subcmd__fetch"
                 ;;
-            disinfox__sync,generate)
-                cmd="disinfox__sync__subcmd__generate"
-                ;;
             disinfox__sync,help)
                 cmd="disinfox__sync__subcmd__help"
                 ;;
@@ -45,9 +42,6 @@ _disinfox__sync() {
                 ;;
             disinfox__sync__subcmd__help,fetch)
                 cmd="disinfox__sync__subcmd__help__subcmd__fetch"
-                ;;
-            disinfox__sync__subcmd__help,generate)
-                cmd="disinfox__sync__subcmd__help__subcmd__generate"
                 ;;
             disinfox__sync__subcmd__help,help)
                 cmd="disinfox__sync__subcmd__help__subcmd__help"
@@ -71,7 +65,7 @@ _disinfox__sync() {
 
     case "${cmd}" in
         disinfox__sync)
-            opts="-h -V --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version fetch push sync verify reset-state check generate help"
+            opts="-h -V --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version fetch push sync verify reset-state check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,7 +118,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__check)
+        disinfox__sync__subcmd__check)
             opts="-h -V --json --state-file --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -182,7 +176,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__fetch)
+        disinfox__sync__subcmd__fetch)
             opts="-o -h -V --since --output --max-bundle-size --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -252,66 +246,8 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__generate)
-            opts="-h -V --out --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --out)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-level)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --disinfox-url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --opencti-url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --retry-delay)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ca-cert)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        disinfox__subcmd__sync__subcmd__help)
-            opts="fetch push sync verify reset-state check generate help"
+        disinfox__sync__subcmd__help)
+            opts="fetch push sync verify reset-state check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -324,7 +260,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__check)
+        disinfox__sync__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -338,7 +274,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__fetch)
+        disinfox__sync__subcmd__help__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -352,7 +288,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__generate)
+        disinfox__sync__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -366,7 +302,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__help)
+        disinfox__sync__subcmd__help__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -380,7 +316,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__push)
+        disinfox__sync__subcmd__help__subcmd__reset__subcmd__state)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -394,7 +330,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__reset__subcmd__state)
+        disinfox__sync__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -408,7 +344,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__sync)
+        disinfox__sync__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -422,21 +358,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__help__subcmd__verify)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        disinfox__subcmd__sync__subcmd__push)
+        disinfox__sync__subcmd__push)
             opts="-f -h -V --file --dry-run --json --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -514,7 +436,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__reset__subcmd__state)
+        disinfox__sync__subcmd__reset__subcmd__state)
             opts="-h -V --to --state-file --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -576,7 +498,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__sync)
+        disinfox__sync__subcmd__sync)
             opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --metrics-file --pushgateway --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -666,7 +588,7 @@ _disinfox__sync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        disinfox__subcmd__sync__subcmd__verify)
+        disinfox__sync__subcmd__verify)
             opts="-h -V --since --repair --json --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --metrics-file --pushgateway --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -38,7 +38,6 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand verify 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
-            cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'disinfox-sync;fetch'= {
@@ -176,23 +175,6 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'disinfox-sync;generate'= {
-            cand --out 'Project root: files go to OUT/man and OUT/completions'
-            cand --config 'Configuration file (the Python connector''s config.yml layout)'
-            cand --log-level 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)'
-            cand --log-format 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]'
-            cand --disinfox-url 'DISINFOX base URL or full /incidents endpoint'
-            cand --opencti-url 'OpenCTI base URL (without /graphql)'
-            cand --timeout 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]'
-            cand --connect-timeout 'Time allowed to establish a connection [default: 10s]'
-            cand --retries 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]'
-            cand --retry-delay 'First backoff delay between retries; doubles each time, with jitter [default: 1s]'
-            cand --ca-cert 'PEM file with extra CA certificates to trust (system roots are kept)'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
         &'disinfox-sync;help'= {
             cand fetch 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
             cand push 'Import a bundle file (or stdin) into OpenCTI'
@@ -200,7 +182,6 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand verify 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
             cand reset-state 'Forget the stored cursor (next sync imports everything), or set it with --to'
             cand check 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
-            cand generate 'Write the man pages and shell completions (for packagers; `make generated`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'disinfox-sync;help;fetch'= {
@@ -214,8 +195,6 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
         &'disinfox-sync;help;reset-state'= {
         }
         &'disinfox-sync;help;check'= {
-        }
-        &'disinfox-sync;help;generate'= {
         }
         &'disinfox-sync;help;help'= {
         }

@@ -43,7 +43,6 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "sync" -
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "verify" -d 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
-complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -l since -d 'Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand fetch" -s o -l output -d 'Write the bundle to FILE (atomically) instead of stdout; - means stdout' -r -F
@@ -160,25 +159,10 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l ca
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -l json -d 'Print the results as one JSON object on stdout'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand check" -s V -l version -d 'Print version'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l out -d 'Project root: files go to OUT/man and OUT/completions' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l config -d 'Configuration file (the Python connector\'s config.yml layout)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-level -d 'Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l log-format -d 'Log line format on stderr; json writes one object per line [default: text, or json when OPENCTI_JSON_LOGGING is true]' -r -f -a "text\t''
-json\t''"
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l disinfox-url -d 'DISINFOX base URL or full /incidents endpoint' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l opencti-url -d 'OpenCTI base URL (without /graphql)' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l timeout -d 'Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l connect-timeout -d 'Time allowed to establish a connection [default: 10s]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l retries -d 'Retries after a temporary failure (timeouts, 429, 5xx) [default: 3]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l retry-delay -d 'First backoff delay between retries; doubles each time, with jitter [default: 1s]' -r
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -l ca-cert -d 'PEM file with extra CA certificates to trust (system roots are kept)' -r -F
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s h -l help -d 'Print help'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "verify" -d 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers; `make generated`)'
-complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "fetch" -d 'Print a DISINFOX bundle of everything newer than WHEN (for pipelines)'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "push" -d 'Import a bundle file (or stdin) into OpenCTI'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "sync" -d 'Fetch everything newer than the stored cursor, import it, then advance the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "verify" -d 'List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair pushes only those objects again. Never moves the cursor'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "reset-state" -d 'Forget the stored cursor (next sync imports everything), or set it with --to'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "check" -d 'Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check'
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand help; and not __fish_seen_subcommand_from fetch push sync verify reset-state check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::environment;
+use crate::config::keys;
 use crate::exit_codes::TABLE as EXIT_TABLE;
 
 #[derive(Debug, Parser)]
@@ -35,7 +37,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "PATH",
-        env = "DISINFOX_SYNC_CONFIG",
+        env = environment::ENV_CONFIG,
         hide_env_values = true
     )]
     pub config: Option<PathBuf>,
@@ -45,7 +47,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "LEVEL",
-        env = "CONNECTOR_LOG_LEVEL",
+        env = keys::CONNECTOR_LOG_LEVEL.env,
         hide_env_values = true
     )]
     pub log_level: Option<String>,
@@ -57,7 +59,7 @@ pub struct GlobalArgs {
         global = true,
         value_enum,
         value_name = "FORMAT",
-        env = "DISINFOX_SYNC_LOG_FORMAT",
+        env = environment::ENV_LOG_FORMAT,
         hide_env_values = true
     )]
     pub log_format: Option<LogFormat>,
@@ -67,7 +69,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "URL",
-        env = "DISINFOX_URL",
+        env = keys::DISINFOX_URL.env,
         hide_env_values = true
     )]
     pub disinfox_url: Option<String>,
@@ -77,7 +79,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "URL",
-        env = "OPENCTI_URL",
+        env = keys::OPENCTI_URL.env,
         hide_env_values = true
     )]
     pub opencti_url: Option<String>,
@@ -112,23 +114,23 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a DISINFOX bundle of everything newer than WHEN (for pipelines)
-    #[command(after_long_help = EXIT_TABLE)]
+    #[command(after_long_help = long_help("fetch"))]
     Fetch(FetchArgs),
     /// Import a bundle file (or stdin) into OpenCTI
-    #[command(after_long_help = EXIT_TABLE)]
+    #[command(after_long_help = long_help("push"))]
     Push(PushArgs),
     /// Fetch everything newer than the stored cursor, import it, then advance the cursor
-    #[command(after_long_help = EXIT_TABLE)]
+    #[command(after_long_help = long_help("sync"))]
     Sync(SyncArgs),
     /// List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair
     /// pushes only those objects again. Never moves the cursor
     #[command(after_long_help = EXIT_TABLE)]
     Verify(VerifyArgs),
     /// Forget the stored cursor (next sync imports everything), or set it with --to
-    #[command(after_long_help = EXIT_TABLE)]
+    #[command(after_long_help = long_help("reset-state"))]
     ResetState(ResetStateArgs),
     /// Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check
-    #[command(after_long_help = EXIT_TABLE)]
+    #[command(after_long_help = long_help("check"))]
     Check(CheckArgs),
     /// Write the man pages and shell completions (for packagers; `make generated`)
     #[command(hide = true)]
@@ -142,7 +144,7 @@ pub struct CheckArgs {
     pub json: bool,
 
     /// Check this state file instead of the state in OpenCTI (as sync --state-file)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = keys::DISINFOX_SYNC_STATE_FILE.env, hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -165,7 +167,7 @@ pub struct ChunkArgs {
 
     /// Allow --chunk-size above 12M, for brokers whose max_message_size was raised above
     /// RabbitMQ's default 16 MiB (a chunk travels base64-encoded, 4/3 larger)
-    #[arg(long, env = "DISINFOX_SYNC_ALLOW_LARGE_CHUNKS", hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = environment::ENV_ALLOW_LARGE_CHUNKS, hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_large_chunks: bool,
 }
 
@@ -173,7 +175,7 @@ pub struct ChunkArgs {
 pub struct StateArgs {
     /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
     /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = "DISINFOX_SYNC_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = keys::DISINFOX_SYNC_STATE_FILE.env, hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
@@ -232,7 +234,7 @@ pub struct SyncArgs {
     #[arg(
         long,
         value_name = "MB",
-        env = "CONNECTOR_QUEUE_THRESHOLD",
+        env = keys::CONNECTOR_QUEUE_THRESHOLD.env,
         hide_env_values = true,
         value_parser = parse_megabytes
     )]
@@ -319,6 +321,15 @@ pub struct FetchArgs {
     /// Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_bundle_size: Option<u64>,
+}
+
+/// A subcommand's `--help` ends with every variable it reads, then the exit statuses.
+fn long_help(command: &str) -> String {
+    format!(
+        "{}\n{}",
+        environment::environment_help(command),
+        crate::exit_codes::help_text()
+    )
 }
 
 /// A path that may be empty: the bare `--state-file` stands for the default location, and

@@ -37,7 +37,10 @@ pub(crate) fn next_at(
             .unwrap_or(DateTime::UNIX_EPOCH)
     };
     let bound = match server_date {
-        Some(date) => behind(date).min(now),
+        Some(date) => {
+            warn_if_ahead(date, now, settle);
+            behind(date).min(now)
+        }
         None => {
             log::debug!(
                 "DISINFOX sent no readable Date header: the cursor trails the local clock by the settle window"
@@ -63,6 +66,32 @@ pub(crate) fn next_at(
             Some(bound)
         }
         m => m,
+    }
+}
+
+/// How far DISINFOX's clock runs ahead of ours beyond the settle window, if it does: then
+/// the cursor stops at our clock (above), below the `modified` DISINFOX stamps, and every run
+/// fetches and imports again the incidents of that gap.
+fn ahead_by(
+    server_date: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settle: chrono::Duration,
+) -> Option<chrono::Duration> {
+    let skew = server_date.signed_duration_since(now);
+    // A second either way is the `Date` header's resolution.
+    (skew > settle.max(chrono::Duration::zero()) + chrono::Duration::seconds(1)).then_some(skew)
+}
+
+fn warn_if_ahead(server_date: DateTime<Utc>, now: DateTime<Utc>, settle: chrono::Duration) {
+    if let Some(skew) = ahead_by(server_date, now, settle) {
+        // Whole seconds: the `Date` header has no finer resolution.
+        let seconds = (skew.num_milliseconds() + 500) / 1000;
+        let skew = humantime::format_duration(Duration::from_secs(seconds.unsigned_abs()));
+        log::warn!(
+            "DISINFOX's clock (its Date header) is {skew} ahead of this machine's: every run \
+             imports again the incidents DISINFOX stamped in the last {skew}; synchronise \
+             both clocks (NTP)"
+        );
     }
 }
 
@@ -152,6 +181,19 @@ mod tests {
             Duration::from_secs(60),
         );
         assert_eq!(n, Some(t("2026-11-27T10:00:00.123Z")));
+    }
+
+    #[test]
+    fn a_server_clock_ahead_beyond_the_settle_window_is_measured() {
+        let now = t("2026-11-01T00:00:00Z");
+        let settle = chrono::Duration::seconds(60);
+        let at = |s| ahead_by(t(s), now, settle);
+        assert_eq!(
+            at("2026-11-01T00:10:00Z"),
+            Some(chrono::Duration::minutes(10))
+        );
+        assert_eq!(at("2026-11-01T00:01:00Z"), None, "within the window");
+        assert_eq!(at("2026-10-31T23:00:00Z"), None, "behind is harmless");
     }
 
     #[test]

@@ -110,10 +110,11 @@ impl Disinfox {
     pub(crate) fn open(&self, since: Option<DateTime<Utc>>) -> Result<Stream> {
         let url = self.url(since);
         let (resp, deadline) = self.retry.run("DISINFOX", || self.send(&url))?;
+        let size = resp.content_length();
         Ok(Stream {
             content_type: content_type(resp.headers()),
             max: self.max_size,
-            body: http::timed_body(resp, deadline),
+            body: crate::progress::download(http::timed_body(resp, deadline), "DISINFOX", size),
         })
     }
 
@@ -191,7 +192,7 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
 
 /// An answer of `GET /incidents` not read yet.
 pub(crate) struct Stream {
-    body: http::TimedBody,
+    body: crate::progress::Download<http::TimedBody>,
     content_type: String,
     max: u64,
 }

@@ -3,12 +3,15 @@
 //! Under JSON logging every stderr line is a JSON object, the final error line included, so
 //! pycti-style log pipelines never meet a line they cannot parse.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::OnceLock;
 
 use log::LevelFilter;
 
 use crate::cli::LogFormat;
+use crate::config::environment::ENV_LOG_FORMAT;
+use crate::config::keys::OPENCTI_JSON_LOGGING;
 
 /// `level`: from --log-level / CONNECTOR_LOG_LEVEL / config.yml; without it RUST_LOG decides,
 /// else info. Other crates stay at warn so HTTP internals never flood (or leak into) the log.
@@ -38,7 +41,8 @@ pub fn init(level: Option<LevelFilter>, format: LogFormat) {
         }),
         LogFormat::Json => builder.format(|buf, record| {
             let message = record.args().to_string();
-            let line = json_line(record.level().as_str(), record.target(), &message);
+            let attributes = ATTRIBUTES.with(|a| a.borrow().clone());
+            let line = json_line(record.level().as_str(), &message, attributes);
             writeln!(buf, "{line}")
         }),
     };
@@ -47,6 +51,30 @@ pub fn init(level: Option<LevelFilter>, format: LogFormat) {
 }
 
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// The connector name, pycti's logger `name`; the default name until the settings are read.
+static NAME: OnceLock<String> = OnceLock::new();
+
+thread_local! {
+    /// The structured fields of the line being logged on this thread (see [`with_attributes`]).
+    static ATTRIBUTES: RefCell<Option<serde_json::Value>> = const { RefCell::new(None) };
+}
+
+/// Sets the `name` of every JSON line: the connector's name, as pycti's connector helper
+/// names its logger (`self.api.logger_class(self.connect_name)`). The first call wins.
+pub fn set_name(name: &str) {
+    let _ = NAME.set(name.to_owned());
+}
+
+/// Runs `log` (a `log::info!` and the like) with `attributes` as the JSON line's structured
+/// fields, as pycti's `logger.info(message, meta)` puts `meta` under `attributes`. Text
+/// lines show the message only.
+pub fn with_attributes<R>(attributes: serde_json::Value, log: impl FnOnce() -> R) -> R {
+    ATTRIBUTES.with(|a| *a.borrow_mut() = Some(attributes));
+    let result = log();
+    ATTRIBUTES.with(|a| *a.borrow_mut() = None);
+    result
+}
 
 /// `--log-format` / `DISINFOX_SYNC_LOG_FORMAT` wins; else pycti's `OPENCTI_JSON_LOGGING`
 /// (environment or config.yml); else text.
@@ -74,8 +102,9 @@ pub fn format_from_env() -> LogFormat {
     let flag = typed_log_format(std::env::args().skip(1))
         .as_deref()
         .and_then(named)
-        .or_else(|| var("DISINFOX_SYNC_LOG_FORMAT").as_deref().and_then(named));
-    let json_logging = var("OPENCTI_JSON_LOGGING").and_then(|v| crate::config::parse_bool(&v).ok());
+        .or_else(|| var(ENV_LOG_FORMAT).as_deref().and_then(named));
+    let json_logging =
+        var(OPENCTI_JSON_LOGGING.env).and_then(|v| crate::config::parse_bool(&v).ok());
     choose_format(flag, json_logging)
 }
 
@@ -142,19 +171,31 @@ pub fn error_lines(out: &mut impl Write, message: &str) -> std::io::Result<()> {
     for line in message.lines() {
         match format {
             LogFormat::Text => writeln!(out, "disinfox-sync: error: {line}")?,
-            LogFormat::Json => writeln!(out, "{}", json_line("ERROR", "disinfox_sync", line))?,
+            LogFormat::Json => writeln!(out, "{}", json_line("ERROR", line, None))?,
         }
     }
     Ok(())
 }
 
-fn json_line(level: &str, target: &str, message: &str) -> serde_json::Value {
-    serde_json::json!({
+/// One line with the fields of pycti's JSON logger (pycti 6.8.10, `pycti/utils/opencti_logger.py`:
+/// `CustomJsonFormatter("%(timestamp)s %(level)s %(name)s %(message)s")`, the level upper case,
+/// and `AppLogger.prepare_meta` putting a call's structured fields under `attributes`), so
+/// that log pipelines built for connectors read these lines too.
+fn json_line(level: &str, message: &str, attributes: Option<serde_json::Value>) -> String {
+    let name = NAME
+        .get()
+        .map_or(crate::config::DEFAULT_CONNECTOR_NAME, String::as_str);
+    let mut line = serde_json::json!({
         "timestamp": timestamp(),
-        "level": level,
-        "target": target,
-        "message": crate::secret::scrub(message),
-    })
+        "level": level.to_ascii_uppercase(),
+        "name": name,
+        "message": message,
+    });
+    if let Some(attributes) = attributes {
+        line["attributes"] = attributes;
+    }
+    // The whole line: a secret could sit in an attribute as well as in the message.
+    crate::secret::scrub(&line.to_string())
 }
 
 fn timestamp() -> String {
@@ -188,6 +229,24 @@ mod tests {
         );
         assert_eq!(found(&["fetch", "--", "--log-format=json"]), None);
         assert_eq!(found(&["fetch"]), None);
+    }
+
+    #[test]
+    fn json_lines_carry_pycti_fields() {
+        let plain: serde_json::Value =
+            serde_json::from_str(&json_line("warn", "hello", None)).unwrap();
+        let keys: Vec<&str> = plain
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["level", "message", "name", "timestamp"]);
+        assert_eq!(plain["level"], "WARN");
+        let attrs = serde_json::json!({"objects": 3, "work_id": "w"});
+        let with: serde_json::Value =
+            serde_json::from_str(&json_line("INFO", "done", Some(attrs.clone()))).unwrap();
+        assert_eq!(with["attributes"], attrs);
     }
 
     #[test]

@@ -132,11 +132,15 @@ impl Report {
 
     /// Logs the human line; with `json`, also prints the object on stdout.
     pub fn emit(&self, json: bool) -> crate::error::Result<()> {
-        if self.status == Some(Status::Failed) {
-            log::error!("{}", self.human());
-        } else {
-            log::info!("{}", self.human());
-        }
+        // JSON log lines carry the summary's fields (counts, work id) as pycti's `attributes`.
+        let attributes = serde_json::to_value(self)?;
+        crate::logging::with_attributes(attributes, || {
+            if self.status == Some(Status::Failed) {
+                log::error!("{}", self.human());
+            } else {
+                log::info!("{}", self.human());
+            }
+        });
         if json {
             let text = crate::secret::scrub(&serde_json::to_string(self)?);
             crate::output::write_to(None, |w| Ok(writeln!(w, "{text}")?))?;

@@ -11,82 +11,14 @@ use crate::error::{Error, Result};
 
 const BIN: &str = "disinfox-sync";
 
-const ENVIRONMENT: &[(&str, &str)] = &[
-    (
-        "DISINFOX_URL",
-        "DISINFOX base URL or full /incidents endpoint (config.yml: disinfox.url).",
-    ),
-    (
-        "DISINFOX_API_KEY, DISINFOX_API_KEY_FILE",
-        "DISINFOX API key, or a file holding it (disinfox.api_key).",
-    ),
-    ("OPENCTI_URL", "OpenCTI base URL (opencti.url)."),
-    (
-        "OPENCTI_TOKEN, OPENCTI_TOKEN_FILE",
-        "OpenCTI API token, or a file holding it (opencti.token).",
-    ),
-    (
-        "OPENCTI_SSL_VERIFY",
-        "false turns TLS verification off for OpenCTI, with a warning (opencti.ssl_verify).",
-    ),
-    (
-        "CONNECTOR_ID",
-        "UUID of this connector in OpenCTI; its state holds the cursor (connector.id).",
-    ),
-    (
-        "CONNECTOR_NAME",
-        "Connector name shown in OpenCTI, default DISINFOX (connector.name).",
-    ),
-    (
-        "CONNECTOR_SCOPE",
-        "Comma-separated connector scope, default stix2 (connector.scope).",
-    ),
-    (
-        "CONNECTOR_LOG_LEVEL",
-        "error, warn, info or debug; default info (connector.log_level).",
-    ),
-    (
-        "CONNECTOR_DURATION_PERIOD",
-        "ISO-8601 schedule such as PT1H; informational, shown as the next run in OpenCTI (connector.duration_period).",
-    ),
-    (
-        "CONNECTOR_QUEUE_THRESHOLD",
-        "Queue size in MB above which sync skips its run, default 500 (connector.queue_threshold).",
-    ),
-    (
-        "DISINFOX_SYNC_CONFIG",
-        "Configuration file to read instead of the default.",
-    ),
-    (
-        "DISINFOX_SYNC_STATE_FILE",
-        "Keep the cursor in this file instead of OpenCTI.",
-    ),
-    (
-        "DISINFOX_SYNC_METRICS_FILE",
-        "sync writes its metrics to this file for node_exporter's textfile collector (disinfox_sync.metrics_file).",
-    ),
-    (
-        "DISINFOX_SYNC_PUSHGATEWAY_URL",
-        "sync pushes its metrics to this Prometheus Pushgateway (disinfox_sync.pushgateway_url).",
-    ),
-    (
-        "DISINFOX_SYNC_PUSHGATEWAY_USER, DISINFOX_SYNC_PUSHGATEWAY_PASSWORD, DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE",
-        "Basic auth for the Pushgateway; the password, or a file holding it (disinfox_sync.pushgateway_user, disinfox_sync.pushgateway_password).",
-    ),
-    (
-        "RUST_LOG",
-        "Log filter used when no log level is configured.",
-    ),
-    (
-        "SSL_CERT_FILE, HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
-        "Standard TLS trust and proxy settings.",
-    ),
-];
-
 const FILES: &[(&str, &str)] = &[
     (
         "~/.config/disinfox-sync/config.yml",
-        "Default configuration file (the Python connector's config.yml layout).",
+        "The user's configuration file (the Python connector's config.yml layout).",
+    ),
+    (
+        "/etc/disinfox-sync/config.yml",
+        "System-wide configuration file, read when the user has none (DISINFOX_SYNC_SYSCONFDIR replaces /etc).",
     ),
     (
         "~/.local/state/disinfox-sync/state.json",
@@ -98,9 +30,13 @@ const FILES: &[(&str, &str)] = &[
 pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut files = Vec::new();
     let cmd = Cli::command();
-    files.push((PathBuf::from(format!("man/{BIN}.1")), man_page(&cmd, BIN)?));
+    files.push((
+        PathBuf::from(format!("man/{BIN}.1")),
+        man_page(&cmd, BIN, None)?,
+    ));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("{BIN}-{}", sub.get_name());
+        let command = sub.get_name().to_owned();
+        let name = format!("{BIN}-{command}");
         let sub = sub
             .clone()
             .name(name.clone())
@@ -108,7 +44,7 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
             .version(env!("CARGO_PKG_VERSION"));
         files.push((
             PathBuf::from(format!("man/{name}.1")),
-            man_page(&sub, &name)?,
+            man_page(&sub, &name, Some(&command))?,
         ));
     }
     for (shell, file) in [
@@ -119,13 +55,45 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
         (Shell::PowerShell, format!("_{BIN}.ps1")),
     ] {
         let mut out = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
+        clap_complete::generate(shell, &mut completed_command(), BIN, &mut out);
+        if shell == Shell::Bash {
+            out = bash_fixed(out);
+        }
         files.push((PathBuf::from("completions").join(file), out));
     }
     Ok(files)
 }
 
-fn man_page(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
+/// The command line as completions offer it: without the hidden subcommands, which clap's
+/// bash generator would otherwise offer (it ignores `hide`).
+fn completed_command() -> clap::Command {
+    let full = Cli::command();
+    let visible: Vec<clap::Command> = full
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    let top = clap::Command::new(BIN)
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(true)
+        .about(full.get_about().cloned().unwrap_or_default())
+        .long_about(full.get_long_about().cloned().unwrap_or_default());
+    <crate::cli::GlobalArgs as clap::Args>::augment_args(top).subcommands(visible)
+}
+
+/// clap_complete 4.6's bash script names a binary with a `-` two ways: the loop that finds
+/// the subcommand yields `disinfox__sync__subcmd__push`, the `case` that completes it expects
+/// `disinfox__subcmd__sync__subcmd__push`, so no subcommand's flags were ever completed. The
+/// `case` labels are renamed to what the loop yields.
+fn bash_fixed(script: Vec<u8>) -> Vec<u8> {
+    let wrong = format!("{}__subcmd__", BIN.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", BIN.replace('-', "__"));
+    let text = String::from_utf8_lossy(&script);
+    text.replace(&wrong, &right).into_bytes()
+}
+
+/// A man page; ENVIRONMENT lists the variables `command` reads (all of them on the main page).
+fn man_page(cmd: &clap::Command, name: &str, command: Option<&str>) -> Result<Vec<u8>> {
     // The pages carry the bare version (the long one names a commit, and would make every
     // commit's pages stale), and list no `help` subcommand: it has no page of its own.
     let page = cmd
@@ -146,7 +114,12 @@ fn man_page(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
         man.render_subcommands_section(&mut out)?;
     }
     out.extend_from_slice(exit_status_section().as_bytes());
-    out.extend_from_slice(list_section("ENVIRONMENT", ENVIRONMENT).as_bytes());
+    let environment = crate::config::environment::environment(command);
+    let environment: Vec<(&str, &str)> = environment
+        .iter()
+        .map(|(n, h)| (n.as_str(), h.as_str()))
+        .collect();
+    out.extend_from_slice(list_section("ENVIRONMENT", &environment).as_bytes());
     out.extend_from_slice(list_section("FILES", FILES).as_bytes());
     man.render_version_section(&mut out)?;
     Ok(out)
@@ -196,4 +169,76 @@ pub fn run(root: &Path) -> Result<()> {
         log::info!("wrote {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::environment::{ENV_ONLY, environment};
+    use crate::config::keys::KEYS;
+
+    fn subcommands() -> Vec<clap::Command> {
+        Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .cloned()
+            .collect()
+    }
+
+    /// Every variable of the settings table is in the `--help` and the man page of each
+    /// subcommand it matters to, and the main man page lists them all.
+    #[test]
+    fn every_variable_is_in_its_subcommands_help_and_man_page() {
+        let files = render_all().unwrap();
+        let page = |name: &str| {
+            let (_, bytes) = files
+                .iter()
+                .find(|(p, _)| p.ends_with(format!("man/{name}.1")))
+                .unwrap();
+            String::from_utf8_lossy(bytes).replace("\\-", "-")
+        };
+        let all: Vec<(&str, &[&str])> = KEYS
+            .iter()
+            .map(|k| (k.env, k.commands))
+            .chain(ENV_ONLY.iter().map(|e| (e.env, e.commands)))
+            .collect();
+        assert!(all.len() >= 45, "{}", all.len());
+        let main = page(BIN);
+        for mut sub in subcommands() {
+            let name = sub.get_name().to_owned();
+            let help = sub.render_long_help().to_string();
+            let man = page(&format!("{BIN}-{name}"));
+            for (var, commands) in all.iter().filter(|(_, c)| c.contains(&name.as_str())) {
+                assert!(help.contains(var), "{var} missing in `{name} --help`");
+                assert!(man.contains(var), "{var} missing in man {BIN}-{name}");
+                assert!(
+                    main.contains(var),
+                    "{var} missing in man {BIN} ({commands:?})"
+                );
+            }
+        }
+        for k in KEYS.iter().filter(|k| k.secret) {
+            assert!(main.contains(&format!("{}_FILE", k.env)), "{}_FILE", k.env);
+        }
+        assert!(
+            main.contains("/etc/disinfox-sync/config.yml"),
+            "FILES lacks /etc"
+        );
+    }
+
+    /// clap's `env` names come from the table: a variable a flag reads is a listed one.
+    #[test]
+    fn flag_variables_are_in_the_table() {
+        let cmd = Cli::command();
+        let listed: Vec<String> = environment(None).into_iter().map(|(n, _)| n).collect();
+        for arg in std::iter::once(&cmd)
+            .chain(cmd.get_subcommands())
+            .flat_map(|c| c.get_arguments())
+        {
+            if let Some(var) = arg.get_env() {
+                let var = var.to_string_lossy();
+                assert!(listed.iter().any(|n| *n == var), "{var} not in the table");
+            }
+        }
+    }
 }

@@ -52,6 +52,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         // A broken configuration is still reported in the format the operator asked for.
         Err(_) => crate::config::json_logging_hint(&cli.global, &env),
     };
+    if let Ok(cfg) = &loaded {
+        crate::logging::set_name(&cfg.connector_name);
+    }
     crate::logging::init(
         loaded.as_ref().ok().and_then(|c| c.log_level),
         crate::logging::choose_format(cli.global.log_format, json_logging),
@@ -78,6 +81,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 fn log_config(cfg: &Config) {
     for w in &cfg.warnings {
         log::warn!("{w}");
+    }
+    for note in &cfg.notes {
+        log::debug!("{note}");
     }
     if let Some(path) = &cfg.file {
         log::debug!("configuration file {}", path.display());

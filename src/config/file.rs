@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::keys::{IGNORED_KEYS, KEYS};
+use super::keys::{KEYS, PYCTI_UNUSED_KEYS};
 use crate::error::Error;
 use crate::input::{Accept, ReadError};
 
@@ -13,7 +13,7 @@ pub(crate) const SYSTEM_CONFIG: &str = "/etc/disinfox-sync/config.yml";
 
 /// Replaces `/etc` in [`SYSTEM_CONFIG`], for packagers whose configuration lives elsewhere
 /// (`/usr/local/etc`) and for tests, which must not write to the real `/etc`.
-const SYSCONFDIR_VAR: &str = "DISINFOX_SYNC_SYSCONFDIR";
+const SYSCONFDIR_VAR: &str = super::environment::ENV_SYSCONFDIR;
 
 /// Explicit path: must exist. Otherwise the user's file, then the system's; both optional.
 /// A system file this user may not read is skipped with a warning: it is for the system's
@@ -159,10 +159,12 @@ pub(crate) fn default_config_path() -> Option<PathBuf> {
         .map(|d| d.config_dir().join("config.yml"))
 }
 
-/// Flattens `a: {b: v}` into `"a.b" → v`, keeping scalars only; warns on keys we do not know.
+/// Flattens `a: {b: v}` into `"a.b" → v`, keeping scalars only; warns on keys nobody knows,
+/// and notes (for the debug log) the keys pycti knows and this tool does not use.
 pub(super) fn flatten_known(
     value: serde_json::Value,
     warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![(String::new(), value)];
@@ -201,7 +203,11 @@ pub(super) fn flatten_known(
                         other => other.to_string(),
                     };
                     out.insert(prefix, text);
-                } else if !IGNORED_KEYS.contains(&prefix.as_str()) {
+                } else if PYCTI_UNUSED_KEYS.contains(&prefix.as_str()) {
+                    notes.push(format!(
+                        "config key '{prefix}' (pycti's) is not used by a one-shot run"
+                    ));
+                } else {
                     warnings.push(format!("unknown config key '{prefix}' ignored"));
                 }
             }
@@ -252,12 +258,13 @@ mod tests {
     #[test]
     fn flatten_warns_on_unknown_keys() {
         let v = serde_json::json!({"opencti": {"url": "http://x", "typo": 1}, "connector": {"type": "EXTERNAL_IMPORT"}});
-        let mut w = Vec::new();
-        let m = flatten_known(v, &mut w);
+        let (mut w, mut notes) = (Vec::new(), Vec::new());
+        let m = flatten_known(v, &mut w, &mut notes);
         assert_eq!(m.get("opencti.url").map(String::as_str), Some("http://x"));
         assert_eq!(
             w,
             vec!["unknown config key 'opencti.typo' ignored".to_owned()]
         );
+        assert_eq!(notes.len(), 1, "{notes:?}");
     }
 }

@@ -5,9 +5,11 @@
 //! the flag value; this module adds the secrets (which have no flags), the `*_FILE` variants,
 //! the file and the defaults, and validates what the command at hand needs.
 
+pub(crate) mod environment;
+mod examples;
 mod file;
 mod headers;
-mod keys;
+pub(crate) mod keys;
 pub(crate) mod metrics;
 mod mq;
 mod reader;
@@ -23,7 +25,7 @@ use reqwest::Url;
 pub(crate) use headers::CustomHeader;
 pub(crate) use metrics::MetricsOptions;
 pub(crate) use mq::{MqSettings, QueueProtocol};
-pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level, parse_uuid};
+pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
 use crate::error::Error;
@@ -39,6 +41,8 @@ pub(crate) const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_QUEUE_THRESHOLD_MB: f64 = 500.0;
 pub(crate) const DEFAULT_MAX_BUNDLE_SIZE: u64 = 1 << 30;
+/// `CONNECTOR_NAME` when none is set: the Python connector's documented default.
+pub(crate) const DEFAULT_CONNECTOR_NAME: &str = "DISINFOX";
 
 /// What a command needs; settings outside these groups are not required, and a malformed
 /// value there is only a warning (a `fetch` must not fail on a placeholder `CONNECTOR_ID`).
@@ -78,6 +82,8 @@ pub struct Config {
     pub metrics: MetricsOptions,
     /// Problems that do not stop this command; logged once logging is up.
     pub warnings: Vec<String>,
+    /// Settings read but not used (pycti's keys a one-shot run has no use for): debug level.
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +105,8 @@ impl Config {
         let mut warnings = Vec::new();
         let (file_path, value) = file::load_file(args.config.as_deref(), env, &mut warnings)?;
         let run_and_terminate = schedule::run_and_terminate(env, &value);
-        let file = file::flatten_known(value, &mut warnings);
+        let mut notes = Vec::new();
+        let file = file::flatten_known(value, &mut warnings, &mut notes);
         let mut r = Reader {
             env,
             file,
@@ -130,10 +137,10 @@ impl Config {
             json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
             // Kept exactly as configured: OpenCTI names the connector's queue from this string,
             // and its workers read the queue of the id as stored (case matters there).
-            connector_id: r.parse(CONNECTOR_ID, None, |v| parse_uuid(v).map(|()| v.to_owned())),
+            connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
             connector_name: r
                 .parse(CONNECTOR_NAME, None, parse_name)
-                .unwrap_or_else(|| "DISINFOX".into()),
+                .unwrap_or_else(|| DEFAULT_CONNECTOR_NAME.into()),
             connector_scope: r
                 .parse(CONNECTOR_SCOPE, None, |v| Ok(split_list(v)))
                 .unwrap_or_else(|| vec!["stix2".into()]),
@@ -157,7 +164,9 @@ impl Config {
             metrics: metrics::options(&mut r),
             file: r.file_path.clone(),
             warnings: Vec::new(),
+            notes,
         };
+        mq::check_key_encryption(&mut r, &cfg.mq, cfg.queue_protocol);
         require(&mut r, &cfg);
         r.warnings.extend(schedule::loop_warning(
             run_and_terminate.as_deref(),
@@ -184,7 +193,7 @@ pub(crate) fn json_logging_hint(
         return parse_bool(&v).ok();
     }
     let (_, value) = file::load_file(args.config.as_deref(), env, &mut Vec::new()).ok()?;
-    let file = file::flatten_known(value, &mut Vec::new());
+    let file = file::flatten_known(value, &mut Vec::new(), &mut Vec::new());
     parse_bool(file.get(OPENCTI_JSON_LOGGING.yaml)?).ok()
 }
 

@@ -34,6 +34,49 @@ pub struct MqSettings {
     pub reject_unauthorized: bool,
 }
 
+/// `MQ_USE_SSL_PASSPHRASE` (pycti's `create_mq_ssl_context` hands it to `load_cert_chain` to
+/// decrypt `MQ_USE_SSL_KEY`): rustls reads unencrypted PKCS#8, PKCS#1 and SEC1 keys only. So
+/// an encrypted key is refused over AMQP, naming the one-off `openssl` command that decrypts
+/// it, rather than failing later as "not a PEM private key" or the setting being ignored.
+pub(super) fn check_key_encryption(r: &mut Reader, mq: &MqSettings, protocol: QueueProtocol) {
+    let passphrase = r.secret(keys::MQ_USE_SSL_PASSPHRASE);
+    let Some(path) = &mq.key else { return };
+    // An unreadable file is reported where the key is loaded, with the reason.
+    let Ok(pem) = crate::input::read_file(
+        path,
+        crate::input::MAX_CONFIG,
+        crate::input::Accept::RegularOnly,
+    ) else {
+        return;
+    };
+    if !is_encrypted_pem(&pem) {
+        return;
+    }
+    let given = if passphrase.is_some() {
+        " (MQ_USE_SSL_PASSPHRASE is its passphrase)"
+    } else {
+        ""
+    };
+    let message = format!(
+        "MQ_USE_SSL_KEY {} is an encrypted private key{given}, which the TLS library here          cannot use: decrypt it once with `openssl pkey -in {0} -out key.pem` (asks for the          passphrase), keep key.pem private (chmod 600), point MQ_USE_SSL_KEY at it and unset          MQ_USE_SSL_PASSPHRASE",
+        path.display()
+    );
+    if protocol == QueueProtocol::Amqp {
+        r.report(keys::MQ_USE_SSL_KEY.group, message);
+    } else {
+        r.warnings.push(format!(
+            "{message} (used only with CONNECTOR_QUEUE_PROTOCOL=amqp)"
+        ));
+    }
+}
+
+/// PKCS#8 `ENCRYPTED PRIVATE KEY`, or a traditional key with `Proc-Type: 4,ENCRYPTED`.
+fn is_encrypted_pem(pem: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(pem);
+    text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || text.contains("Proc-Type: 4,ENCRYPTED")
+}
+
 pub(super) fn queue_protocol(r: &mut Reader) -> QueueProtocol {
     r.parse(keys::CONNECTOR_QUEUE_PROTOCOL, None, parse_protocol)
         .unwrap_or_default()
@@ -79,5 +122,16 @@ mod tests {
         assert_eq!(parse_protocol("AMQP"), Ok(QueueProtocol::Amqp));
         assert_eq!(parse_protocol("api"), Ok(QueueProtocol::Api));
         assert!(parse_protocol("http").unwrap_err().contains("api or amqp"));
+    }
+
+    #[test]
+    fn encrypted_keys_are_recognised() {
+        let pkcs8 =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let legacy =
+            b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n";
+        let plain = b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+        assert!(is_encrypted_pem(pkcs8) && is_encrypted_pem(legacy));
+        assert!(!is_encrypted_pem(plain));
     }
 }

@@ -104,7 +104,7 @@ impl Reader<'_> {
         }
     }
 
-    fn report(&mut self, group: Group, message: String) {
+    pub(super) fn report(&mut self, group: Group, message: String) {
         let needed = match group {
             Group::General => true,
             Group::Disinfox => self.needs.disinfox,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::values::parse_bool;
 
-const VAR: &str = "CONNECTOR_RUN_AND_TERMINATE";
+const VAR: &str = super::environment::ENV_RUN_AND_TERMINATE;
 
 /// `CONNECTOR_RUN_AND_TERMINATE`, else config.yml's `connector.run_and_terminate` (a boolean
 /// or a string there), as text.

@@ -124,6 +124,7 @@ fn push_chunks(
         progress.chunks += 1;
         progress.objects += plan.len();
         progress.bytes += bundle_bytes as u64;
+        bar.set_message(indicatif::HumanBytes(progress.bytes).to_string());
         bar.inc(1);
         if bar.is_hidden() {
             log::info!(
@@ -220,9 +221,9 @@ fn progress_bar(chunks: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(chunks as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} pushing chunk {pos}/{len} {wide_bar} {elapsed}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} pushing chunk {pos}/{len}, {msg} {wide_bar} {elapsed}",
+    ) {
         bar.set_style(style);
     }
     bar

@@ -677,7 +677,7 @@ fn no_target_ref_the_cli_refuses_before_pushing() {
 // Queue names come from the id string sent: a connector stored as upper-case hex and pushed
 // to in lower case fills a queue no worker reads.
 
-const UPPER: &str = "6A2A1C5E-0B0C-4C4C-9F9F-0123456789AB";
+const UPPER: &str = "3F6E2C1A-8B4D-4E7A-9C2B-5D1F0A7E9B34";
 
 #[test]
 fn id_spelling_another_case_orphans_the_pushes() {

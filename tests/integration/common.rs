@@ -6,7 +6,7 @@ use assert_cmd::Command;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-pub const CONNECTOR_ID: &str = "6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab";
+pub const CONNECTOR_ID: &str = "3f6e2c1a-8b4d-4e7a-9c2b-5d1f0a7e9b34";
 
 /// What a token's user holds with OpenCTI's built-in "Connector" role: enough to register,
 /// push, read works and the queue, and for the workers to import every object as that user.

@@ -446,7 +446,7 @@ fn json_log_lines_are_objects() {
     for line in String::from_utf8(out).unwrap().lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        for k in ["timestamp", "level", "target", "message"] {
+        for k in ["timestamp", "level", "name", "message"] {
             assert!(v.get(k).is_some(), "{k} missing in {line}");
         }
     }

@@ -19,6 +19,7 @@ mod dist;
 mod fetch;
 mod fixtures;
 mod flags;
+mod footguns;
 mod generated;
 mod hostile;
 mod ledger;

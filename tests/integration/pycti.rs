@@ -84,12 +84,47 @@ fn only_json_lines(stderr: &[u8]) -> serde_json::Value {
     for line in text.lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        for k in ["timestamp", "level", "target", "message"] {
+        for k in ["timestamp", "level", "name", "message"] {
             assert!(v.get(k).is_some(), "{k} missing in {line}");
         }
         last = Some(v);
     }
     last.expect("at least one line on stderr")
+}
+
+/// pycti's JSON logger's fields: `name` is the connector's name, and the run's summary line
+/// carries its counts and work id under `attributes`.
+#[test]
+fn json_lines_carry_the_connector_name_and_the_runs_attributes() {
+    let peers = Peers::start("6.9.17");
+    peers
+        .dx
+        .add_objects(crate::common::incidents(2, 0, Utc::now()));
+    let ok = peers
+        .cmd()
+        .env("OPENCTI_JSON_LOGGING", "true")
+        .env("CONNECTOR_NAME", "DISINFOX east")
+        .arg("sync")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8_lossy(&ok.stderr);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["name"] == "DISINFOX east"), "{text}");
+    let summary = lines
+        .iter()
+        .find(|l| l.get("attributes").is_some())
+        .unwrap_or_else(|| panic!("no line with attributes: {text}"));
+    let attributes = &summary["attributes"];
+    assert!(
+        attributes["objects_total"].as_u64() >= Some(2 * 5),
+        "{summary}"
+    );
+    assert!(attributes["work_id"].is_string(), "{summary}");
 }
 
 #[test]

@@ -135,7 +135,7 @@ pub(crate) fn env_file(sb: &Sandbox, env: &Peers) -> String {
             }
             "OPENCTI_URL" => env.octi.url(),
             "OPENCTI_TOKEN_FILE" => write_secret(&sb.path("secrets/opencti"), &env.octi.token()),
-            "CONNECTOR_ID" => printed.to_owned(),
+            "CONNECTOR_ID" => CONNECTOR_ID.to_owned(),
             other => panic!("the README's disinfox-sync.env sets {other}: map it here"),
         };
         out.push_str(&format!("{key}={value}\n"));
