@@ -82,6 +82,9 @@ fn log_config(cfg: &Config) {
     for w in &cfg.warnings {
         log::warn!("{w}");
     }
+    for line in &cfg.infos {
+        log::info!("{line}");
+    }
     for note in &cfg.notes {
         log::debug!("{note}");
     }

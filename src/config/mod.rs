@@ -84,6 +84,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Settings read but not used (pycti's keys a one-shot run has no use for): debug level.
     pub notes: Vec<String>,
+    /// Lines said once at info level (pycti's loop switch answered with the schedule).
+    pub infos: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,70 +117,76 @@ impl Config {
             errors: Vec::new(),
             warnings,
         };
-        let cfg = Config {
-            disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), |v| {
-                without_credentials(v, "DISINFOX_API_KEY", "")
-            }),
-            disinfox_key: r.secret(DISINFOX_API_KEY),
-            opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), |v| {
-                without_credentials(
-                    v,
-                    "OPENCTI_TOKEN",
-                    "; a proxy's own header goes in OPENCTI_CUSTOM_HEADERS",
-                )
-            }),
-            opencti_token: r.secret(OPENCTI_TOKEN),
-            opencti_ssl_verify: r
-                .parse(OPENCTI_SSL_VERIFY, None, parse_bool)
-                .unwrap_or(true),
-            opencti_custom_headers: r
-                .parse(OPENCTI_CUSTOM_HEADERS, None, headers::parse_custom_headers)
-                .unwrap_or_default(),
-            json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
-            // Kept exactly as configured: OpenCTI names the connector's queue from this string,
-            // and its workers read the queue of the id as stored (case matters there).
-            connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
-            connector_name: r
-                .parse(CONNECTOR_NAME, None, parse_name)
-                .unwrap_or_else(|| DEFAULT_CONNECTOR_NAME.into()),
-            connector_scope: r
-                .parse(CONNECTOR_SCOPE, None, |v| Ok(split_list(v)))
-                .unwrap_or_else(|| vec!["stix2".into()]),
-            duration_period: r.parse(CONNECTOR_DURATION_PERIOD, None, parse_iso8601_duration),
-            queue_threshold_mb: r
-                .parse(CONNECTOR_QUEUE_THRESHOLD, None, parse_positive_f64)
-                .unwrap_or(DEFAULT_QUEUE_THRESHOLD_MB),
-            log_level: r.parse(CONNECTOR_LOG_LEVEL, args.log_level.as_deref(), parse_level),
-            http: http_options(&mut r, args),
-            state_file: r.text(DISINFOX_SYNC_STATE_FILE).map(PathBuf::from),
-            settle: r
-                .parse(DISINFOX_SYNC_SETTLE, None, parse_duration)
-                .unwrap_or(DEFAULT_SETTLE),
-            chunk_size: r.parse(DISINFOX_SYNC_CHUNK_SIZE, None, parse_size),
-            chunk_objects: r.parse(DISINFOX_SYNC_CHUNK_OBJECTS, None, parse_size),
-            max_bundle_size: r
-                .parse(DISINFOX_SYNC_MAX_BUNDLE_SIZE, None, parse_size)
-                .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
-            queue_protocol: mq::queue_protocol(&mut r),
-            mq: mq::mq_settings(&mut r),
-            metrics: metrics::options(&mut r),
-            file: r.file_path.clone(),
-            warnings: Vec::new(),
-            notes,
-        };
+        let cfg = read(&mut r, args, notes);
         mq::check_key_encryption(&mut r, &cfg.mq, cfg.queue_protocol);
         require(&mut r, &cfg);
-        r.warnings.extend(schedule::loop_warning(
-            run_and_terminate.as_deref(),
-            cfg.duration_period,
-        ));
+        // Said at info, not as a warning: pycti's own config.yml template carries
+        // `run_and_terminate: false`, and such a file must run without a warning.
+        let schedule = schedule::loop_warning(run_and_terminate.as_deref(), cfg.duration_period);
         if !r.errors.is_empty() {
             return Err(Error::Config(r.errors.join("\n")));
         }
         Ok(Config {
             warnings: r.warnings,
+            infos: schedule.into_iter().collect(),
             ..cfg
         })
+    }
+}
+
+/// Every setting, read through `r` (flags in `args` first); problems collect in `r`.
+fn read(r: &mut Reader<'_>, args: &GlobalArgs, notes: Vec<String>) -> Config {
+    Config {
+        disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), |v| {
+            without_credentials(v, "DISINFOX_API_KEY", "")
+        }),
+        disinfox_key: r.secret(DISINFOX_API_KEY),
+        opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), |v| {
+            without_credentials(
+                v,
+                "OPENCTI_TOKEN",
+                "; a proxy's own header goes in OPENCTI_CUSTOM_HEADERS",
+            )
+        }),
+        opencti_token: r.secret(OPENCTI_TOKEN),
+        opencti_ssl_verify: r
+            .parse(OPENCTI_SSL_VERIFY, None, parse_bool)
+            .unwrap_or(true),
+        opencti_custom_headers: r
+            .parse(OPENCTI_CUSTOM_HEADERS, None, headers::parse_custom_headers)
+            .unwrap_or_default(),
+        json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
+        // Kept exactly as configured: OpenCTI names the connector's queue from this string,
+        // and its workers read the queue of the id as stored (case matters there).
+        connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
+        connector_name: r
+            .parse(CONNECTOR_NAME, None, parse_name)
+            .unwrap_or_else(|| DEFAULT_CONNECTOR_NAME.into()),
+        connector_scope: r
+            .parse(CONNECTOR_SCOPE, None, |v| Ok(split_list(v)))
+            .unwrap_or_else(|| vec!["stix2".into()]),
+        duration_period: r.parse(CONNECTOR_DURATION_PERIOD, None, parse_iso8601_duration),
+        queue_threshold_mb: r
+            .parse(CONNECTOR_QUEUE_THRESHOLD, None, parse_positive_f64)
+            .unwrap_or(DEFAULT_QUEUE_THRESHOLD_MB),
+        log_level: r.parse(CONNECTOR_LOG_LEVEL, args.log_level.as_deref(), parse_level),
+        http: http_options(r, args),
+        state_file: r.text(DISINFOX_SYNC_STATE_FILE).map(PathBuf::from),
+        settle: r
+            .parse(DISINFOX_SYNC_SETTLE, None, parse_duration)
+            .unwrap_or(DEFAULT_SETTLE),
+        chunk_size: r.parse(DISINFOX_SYNC_CHUNK_SIZE, None, parse_size),
+        chunk_objects: r.parse(DISINFOX_SYNC_CHUNK_OBJECTS, None, parse_size),
+        max_bundle_size: r
+            .parse(DISINFOX_SYNC_MAX_BUNDLE_SIZE, None, parse_size)
+            .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
+        queue_protocol: mq::queue_protocol(r),
+        mq: mq::mq_settings(r),
+        metrics: metrics::options(r),
+        file: r.file_path.clone(),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+        notes,
     }
 }
 

@@ -1,7 +1,7 @@
 //! pycti's loop settings. A pycti connector with `CONNECTOR_RUN_AND_TERMINATE=false` runs
 //! forever, one import every `CONNECTOR_DURATION_PERIOD`; this CLI does one import and exits,
 //! so such a configuration (a compose or Helm service with `restart: always`) would either stop
-//! after one run or restart in a tight loop. One warning line says so and gives the schedule
+//! after one run or restart in a tight loop. One info line says so and gives the schedule
 //! that runs it at that period instead.
 
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub(super) fn run_and_terminate(
     })
 }
 
-/// The warning for a configuration that asks for pycti's loop (`run_and_terminate` false).
+/// The line for a configuration that asks for pycti's loop (`run_and_terminate` false).
 pub(super) fn loop_warning(
     run_and_terminate: Option<&str>,
     period: Option<Duration>,

@@ -458,7 +458,12 @@ fn the_missing_gauge_goes_to_verify_s_own_metrics_file() {
             "{text}"
         );
     }
-    assert!(text.contains("disinfox_sync_verify_exit_status{connector_id=\"6a2a1c5e-0b0c-4c4c-9f9f-0123456789ab\"} 1"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "disinfox_sync_verify_exit_status{{connector_id=\"{CONNECTOR_ID}\"}} 1"
+        )),
+        "{text}"
+    );
     assert!(!text.contains("disinfox_sync_runs_total"), "{text}");
     // sync's own file (the setting) is not verify's to write.
     assert_eq!(std::fs::read_to_string(&sync_file).unwrap(), sync_metrics);
