@@ -34,7 +34,7 @@ use super::platform::access::{self, Directory, SharedDirectory};
 use super::platform::{AsyncModel, Platform};
 
 /// The minimal SDL template, with `# since X` gates.
-pub const MINIMAL_SDL_TEMPLATE: &str = include_str!("opencti-minimal.graphql");
+pub const MINIMAL_SDL_TEMPLATE: &str = include_str!("../opencti-minimal.graphql");
 
 /// Versions the stand-in is commonly run as (one per gate that matters to the client).
 pub const KNOWN_VERSIONS: &[&str] = &[
