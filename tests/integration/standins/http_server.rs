@@ -109,7 +109,13 @@ fn http_server_stops_on_drop_and_when_idle() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(idle.is_stopped(), "idle server did not stop");
-    std::thread::sleep(Duration::from_millis(100));
+    // The listener closes just after the flag is set: poll for it, bounded.
+    let closed = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        && Instant::now() < closed
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
     drop(idle);
 
