@@ -60,3 +60,19 @@ impl Hasher for IdHasher {
         h
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::id;
+    use super::*;
+
+    #[test]
+    fn id_hasher_spreads_similar_ids() {
+        let b = IdBuildHasher::default();
+        let hashes: std::collections::HashSet<u64> = (0..10_000)
+            .map(|n| b.hash_one(id("relationship", n).as_str()) >> 50)
+            .collect();
+        // 14 top bits, 10k keys: a decent hash fills most of the 16k buckets' worth.
+        assert!(hashes.len() > 6_000, "{}", hashes.len());
+    }
+}

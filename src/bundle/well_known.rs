@@ -118,3 +118,146 @@ fn dangling<'a>(objects: &[Object<'a>], refs: &Refs<'a>) -> BTreeMap<String, Vec
     }
     by_type
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{bundle, id, obj};
+    use super::super::{parse, prepare};
+    use super::*;
+
+    fn ids<'a>(p: &'a super::super::Prepared<'a>) -> Vec<&'a str> {
+        p.objects.iter().map(|o| o.id).collect()
+    }
+
+    #[test]
+    fn marking_implies_disarm_identity() {
+        let text = bundle(&[obj(
+            "attack-pattern",
+            1,
+            &format!(r#""object_marking_refs":["{DISARM_MARKING_ID}"]"#),
+        )]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert_eq!(p.added, vec![DISARM_IDENTITY_ID, DISARM_MARKING_ID]);
+        assert_eq!(
+            ids(&p),
+            vec![
+                DISARM_IDENTITY_ID,
+                DISARM_MARKING_ID,
+                &id("attack-pattern", 1)
+            ]
+        );
+        assert!(p.dangling.is_empty());
+        assert!(p.objects.iter().any(|o| o.raw == DISARM_MARKING));
+    }
+
+    #[test]
+    fn present_well_known_objects_are_not_added_again() {
+        let text = bundle(&[
+            obj(
+                "attack-pattern",
+                1,
+                &format!(
+                    r#""created_by_ref":"{DISARM_IDENTITY_ID}","object_marking_refs":["{DISARM_MARKING_ID}"]"#
+                ),
+            ),
+            DISARM_IDENTITY.to_string(),
+        ]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert_eq!(p.added, vec![DISARM_MARKING_ID]);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.objects[0].id, DISARM_IDENTITY_ID);
+    }
+
+    #[test]
+    fn unreferenced_well_known_objects_are_not_added() {
+        let text = bundle(&[obj("threat-actor", 1, "")]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert!(p.added.is_empty());
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn all_three_added_for_a_disinfox_bundle() {
+        let ap = obj(
+            "attack-pattern",
+            1,
+            &format!(
+                r#""created_by_ref":"{DISARM_IDENTITY_ID}","object_marking_refs":["{DISARM_MARKING_ID}"]"#
+            ),
+        );
+        let is = obj(
+            "intrusion-set",
+            2,
+            &format!(r#""created_by_ref":"{DISINFOX_IDENTITY_ID}""#),
+        );
+        let text = bundle(&[ap, is]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert_eq!(
+            p.added,
+            vec![DISINFOX_IDENTITY_ID, DISARM_IDENTITY_ID, DISARM_MARKING_ID]
+        );
+        let pos = |i: &str| p.objects.iter().position(|o| o.id == i).unwrap();
+        assert!(pos(DISARM_IDENTITY_ID) < pos(DISARM_MARKING_ID));
+        assert!(pos(DISARM_MARKING_ID) < pos(&id("attack-pattern", 1)));
+        assert!(pos(DISINFOX_IDENTITY_ID) < pos(&id("intrusion-set", 2)));
+    }
+
+    #[test]
+    fn dangling_references_are_grouped_sorted_and_unique() {
+        let rel = |n: u32, target: &str| {
+            obj(
+                "relationship",
+                n,
+                &format!(
+                    r#""source_ref":"{}","target_ref":"{target}""#,
+                    id("intrusion-set", 1)
+                ),
+            )
+        };
+        let text = bundle(&[
+            obj("intrusion-set", 1, ""),
+            rel(2, &id("attack-pattern", 9)),
+            rel(3, &id("attack-pattern", 8)),
+            rel(4, &id("attack-pattern", 9)),
+            rel(5, &id("location", 7)),
+            rel(6, "garbage"),
+        ]);
+        let p = prepare(parse(text.as_bytes()).unwrap());
+        assert_eq!(
+            p.dangling,
+            BTreeMap::from([
+                ("(malformed)".to_string(), vec!["garbage".to_string()]),
+                (
+                    "attack-pattern".to_string(),
+                    vec![id("attack-pattern", 8), id("attack-pattern", 9)]
+                ),
+                ("location".to_string(), vec![id("location", 7)]),
+            ])
+        );
+        assert!(p.added.is_empty());
+    }
+
+    #[test]
+    fn embedded_objects_match_the_shared_fixture() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/disinfox/well-known-objects.json"
+        );
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipped: {path} is absent");
+            return;
+        };
+        let fixture: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let embedded: Vec<serde_json::Value> = WELL_KNOWN
+            .iter()
+            .map(|s| serde_json::from_str(s).unwrap())
+            .collect();
+        assert_eq!(fixture, embedded);
+        for (raw, id) in WELL_KNOWN.iter().zip(WELL_KNOWN_IDS) {
+            let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(v["id"], id);
+            // Compact: no whitespace outside strings.
+            assert_eq!(serde_json::to_string(&v).unwrap().len(), raw.len());
+        }
+    }
+}

@@ -2,10 +2,13 @@
 //! `registerConnector` names a broker the job cannot resolve, `MQ_HOST`/`MQ_PORT` point at the
 //! test broker, and the test reads the push queue as a platform worker would.
 //!
-//! One broker serves every scenario, in sequence, in one test: starting RabbitMQ takes seconds.
+//! One broker serves every scenario (starting RabbitMQ takes seconds): the first test to need it
+//! starts it, a watchdog stops it when the test binary exits. Each scenario is its own test;
+//! they take turns on the broker, because they all publish on the one connector's push queue
+//! (the peers' `CONNECTOR_ID`) and one of them kills and restarts the broker.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use base64::Engine;
 use predicates::str::contains;
@@ -141,36 +144,136 @@ fn ids(objects: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn amqp_transport_against_a_real_rabbitmq() {
-    if !rabbitmq::installed() {
+/// The shared broker, `None` when RabbitMQ is not installed.
+static BROKER: OnceLock<Option<Arc<Mutex<Rabbit>>>> = OnceLock::new();
+/// Held by the scenario using the broker.
+static TURN: Mutex<()> = Mutex::new(());
+
+/// Waits for the broker's turn and hands it over, up (a scenario that failed after killing it
+/// must not fail the next ones); `None` after the skip-or-fail notice when it is not installed.
+fn take_turn() -> Option<(MutexGuard<'static, ()>, &'static Arc<Mutex<Rabbit>>)> {
+    let shared = BROKER.get_or_init(|| {
+        if !rabbitmq::installed() {
+            return None;
+        }
+        let rabbit = Rabbit::start();
+        rabbit.stop_when_this_process_exits();
+        skip_note(&format!(
+            "RabbitMQ started in {:.1}s",
+            rabbit.startup.as_secs_f64()
+        ));
+        Some(Arc::new(Mutex::new(rabbit)))
+    });
+    let Some(rabbit) = shared else {
         crate::common::skip_or_fail(&format!(
             "{} is absent (apt-get install rabbitmq-server)",
             rabbitmq::SERVER
         ));
-        return;
+        return None;
+    };
+    let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    rabbit.clear_poison();
+    let mut r = rabbit.lock().unwrap();
+    if !r.is_up() {
+        r.restart();
     }
-    let rabbit = Arc::new(Mutex::new(Rabbit::start()));
-    skip_note(&format!(
-        "RabbitMQ started in {:.1}s",
-        rabbit.lock().unwrap().startup.as_secs_f64()
-    ));
-    imports_every_object_in_pycti_messages(&rabbit.lock().unwrap());
-    broker_lost_mid_run_fails_75_then_next_run_completes(&rabbit);
-    refused_credentials_fail_77_and_stay_secret(&rabbit.lock().unwrap());
-    unreachable_broker_fails_75(&rabbit.lock().unwrap());
-    unroutable_messages_are_retried_then_75(&rabbit.lock().unwrap());
-    a_full_queue_nacks_and_the_run_fails_75(&rabbit.lock().unwrap());
-    opencti_6_0_0_works_over_amqp_only(&rabbit.lock().unwrap());
-    knowledge_update_is_required_before_publishing(&rabbit.lock().unwrap());
-    wait_follows_the_work_the_run_opened(&rabbit.lock().unwrap());
-    reset_during_the_run_keeps_the_cursor(&rabbit.lock().unwrap());
-    dry_run_neither_registers_nor_contacts_the_broker(&rabbit.lock().unwrap());
-    deferred_while_an_earlier_run_is_queued(&rabbit.lock().unwrap());
-    differently_cased_id_publishes_on_the_stored_route(&rabbit.lock().unwrap());
-    check_opens_the_vhost_and_finds_the_exchange(&rabbit.lock().unwrap());
-    readme_amqp_commands_run_as_printed(&rabbit.lock().unwrap());
-    tls_to_the_broker(&rabbit.lock().unwrap());
+    drop(r);
+    Some((turn, rabbit))
+}
+
+/// Runs one scenario on the shared broker, in its turn.
+fn with_broker(scenario: fn(&Rabbit)) {
+    if let Some((_turn, rabbit)) = take_turn() {
+        scenario(&rabbit.lock().unwrap());
+    }
+}
+
+/// One test per scenario, over the shared broker.
+mod against_a_real_rabbitmq {
+    use super::with_broker;
+
+    #[test]
+    fn imports_every_object_in_pycti_messages() {
+        with_broker(super::imports_every_object_in_pycti_messages);
+    }
+
+    #[test]
+    fn broker_lost_mid_run_fails_75_then_next_run_completes() {
+        // The scenario kills the broker from a stand-in's thread: it takes the lock itself.
+        if let Some((_turn, rabbit)) = super::take_turn() {
+            super::broker_lost_mid_run_fails_75_then_next_run_completes(rabbit);
+        }
+    }
+
+    #[test]
+    fn refused_credentials_fail_77_and_stay_secret() {
+        with_broker(super::refused_credentials_fail_77_and_stay_secret);
+    }
+
+    #[test]
+    fn unreachable_broker_fails_75() {
+        with_broker(super::unreachable_broker_fails_75);
+    }
+
+    #[test]
+    fn unroutable_messages_are_retried_then_75() {
+        with_broker(super::unroutable_messages_are_retried_then_75);
+    }
+
+    #[test]
+    fn a_full_queue_nacks_and_the_run_fails_75() {
+        with_broker(super::a_full_queue_nacks_and_the_run_fails_75);
+    }
+
+    #[test]
+    fn opencti_6_0_0_works_over_amqp_only() {
+        with_broker(super::opencti_6_0_0_works_over_amqp_only);
+    }
+
+    #[test]
+    fn knowledge_update_is_required_before_publishing() {
+        with_broker(super::knowledge_update_is_required_before_publishing);
+    }
+
+    #[test]
+    fn wait_follows_the_work_the_run_opened() {
+        with_broker(super::wait_follows_the_work_the_run_opened);
+    }
+
+    #[test]
+    fn reset_during_the_run_keeps_the_cursor() {
+        with_broker(super::reset_during_the_run_keeps_the_cursor);
+    }
+
+    #[test]
+    fn dry_run_neither_registers_nor_contacts_the_broker() {
+        with_broker(super::dry_run_neither_registers_nor_contacts_the_broker);
+    }
+
+    #[test]
+    fn deferred_while_an_earlier_run_is_queued() {
+        with_broker(super::deferred_while_an_earlier_run_is_queued);
+    }
+
+    #[test]
+    fn differently_cased_id_publishes_on_the_stored_route() {
+        with_broker(super::differently_cased_id_publishes_on_the_stored_route);
+    }
+
+    #[test]
+    fn check_opens_the_vhost_and_finds_the_exchange() {
+        with_broker(super::check_opens_the_vhost_and_finds_the_exchange);
+    }
+
+    #[test]
+    fn readme_amqp_commands_run_as_printed() {
+        with_broker(super::readme_amqp_commands_run_as_printed);
+    }
+
+    #[test]
+    fn tls_to_the_broker() {
+        with_broker(super::tls_to_the_broker);
+    }
 }
 
 /// Not a skip: a measured figure worth seeing in the run's output.

@@ -120,6 +120,8 @@ impl Rabbit {
             .process_group(0)
             .spawn()
             .expect("start rabbitmq-server");
+        // The group the watchdog (`stop_when_this_process_exits`) kills: a restart changes it.
+        std::fs::write(self.path("group"), child.id().to_string()).unwrap();
         self.child = Some(child);
         let deadline = started + START_DEADLINE;
         loop {
@@ -172,6 +174,39 @@ impl Rabbit {
             let _ = child.wait();
         }
         self.stop_epmd();
+    }
+
+    /// Whether the broker was started and not killed since.
+    pub fn is_up(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// For a broker kept in a `static`, which is never dropped: a watchdog outside this
+    /// process waits for it to end (however it ends, a kill included), then kills the broker's
+    /// process group as it is then (the `group` file), stops its epmd and removes its
+    /// directory. Detached (a background subshell of a shell that exits at once, so no zombie
+    /// is left here) in its own process group, with no standard stream of ours.
+    pub fn stop_when_this_process_exits(&self) {
+        const WATCHDOG: &str = r#"(
+while kill -0 "$1" 2>/dev/null; do sleep 1; done
+kill -KILL "-$(cat "$2/group")" 2>/dev/null
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  ERL_EPMD_PORT="$3" epmd -port "$3" -kill >/dev/null 2>&1
+  sleep 1
+done
+rm -rf "$2"
+) &"#;
+        Command::new("sh")
+            .args(["-c", WATCHDOG, "rabbitmq-watchdog"])
+            .arg(std::process::id().to_string())
+            .arg(self.dir.path())
+            .arg(self.epmd_port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .status()
+            .expect("start the broker's watchdog");
     }
 
     /// The same node again, on the same ports and data.
