@@ -5,29 +5,23 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::client::{Client, Rejected};
 use super::endpoint::Endpoint;
 use super::message::{self, Meta};
 use crate::bundle::Prepared;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::Graphql;
-use crate::opencti::documents as doc;
 use crate::opencti::push::Pushed;
+use crate::opencti::work::RunWork;
 
 /// Messages published between two waits for confirms; bounds what a retry sends again.
 const BATCH: usize = 500;
 
 pub(crate) struct Target<'a> {
-    pub gql: &'a Graphql,
-    pub connector_id: &'a str,
-    pub connector_name: &'a str,
+    /// The run's work, opened and closed per its policy (`CountedUpFront`).
+    pub run: &'a RunWork<'a>,
     pub endpoint: &'a Endpoint,
     pub cfg: &'a Config,
-    /// `--wait` follows the work: publishing without one would leave nothing to follow.
-    pub needs_work: bool,
 }
 
 pub(crate) fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) -> Result<()> {
@@ -36,11 +30,16 @@ pub(crate) fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) 
     }
     // The broker first: when it is down, no work is left behind on the platform.
     let mut client = Client::connect(target.endpoint, &target.cfg.mq, target.cfg.http.timeout)?;
-    let result = open_work(target, prepared.len()).and_then(|work_id| {
+    let run = target.run;
+    let result = run.open(prepared.len()).and_then(|work_id| {
         progress.work_id = work_id.clone();
         let published = publish_all(target, &mut client, prepared, work_id.as_deref(), progress);
         if let Some(id) = &work_id {
-            close_work(target.gql, id, &published, progress);
+            let done = format!(
+                "{} objects published over AMQP in {} messages",
+                progress.objects, progress.chunks
+            );
+            run.close(id, &published, true, done);
         }
         published
     });
@@ -108,69 +107,4 @@ fn publish_with_retries(cfg: &Config, client: &mut Client, bodies: &[Vec<u8>]) -
         }
     }
     unreachable!("the last attempt returns")
-}
-
-/// One work per run, with every message it will receive already expected. Before 6.1.0 works
-/// need the import capabilities, which a user with only CONNECTORAPI lacks: the messages then
-/// go without a work, as pycti sends them when it has none (those releases drop nothing for a
-/// missing work). With `--wait` the refusal stands (exit 77, nothing published).
-fn open_work(target: &Target, messages: usize) -> Result<Option<String>> {
-    match add_work(target, messages) {
-        Ok(id) => Ok(Some(id)),
-        Err(e)
-            if !target.needs_work
-                && matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) =>
-        {
-            log::warn!(
-                "OpenCTI refused to open a work ({}); publishing without one, so the platform will not track this run",
-                crate::error::render(&e)
-            );
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn add_work(target: &Target, messages: usize) -> Result<String> {
-    let name = format!(
-        "{} run @ {}",
-        target.connector_name,
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    let data = target.gql.run(
-        &doc::WORK_ADD,
-        json!({ "connectorId": target.connector_id, "friendlyName": name }),
-    )?;
-    let id = data
-        .pointer("/workAdd/id")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::Protocol("OpenCTI answered workAdd without a work id".into()))?
-        .to_owned();
-    target.gql.run(
-        &doc::ADD_EXPECTATIONS,
-        json!({ "id": id, "expectations": messages }),
-    )?;
-    log::debug!("work {id} opened, expecting {messages} messages");
-    Ok(id)
-}
-
-/// Safe on every release here: with the expectations counted up front, `toProcessed` cannot
-/// complete (or delete) the work before the workers reported every message.
-fn close_work(gql: &Graphql, id: &str, outcome: &Result<()>, progress: &Pushed) {
-    let (message, in_error) = match outcome {
-        Ok(()) => (
-            format!(
-                "{} objects published over AMQP in {} messages",
-                progress.objects, progress.chunks
-            ),
-            false,
-        ),
-        Err(e) => (format!("run failed: {}", crate::error::render(e)), true),
-    };
-    if let Err(e) = gql.run(
-        &doc::WORK_DONE,
-        json!({ "id": id, "message": message, "inError": in_error }),
-    ) {
-        log::warn!("could not close work {id}: {}", crate::error::render(&e));
-    }
 }
