@@ -15,6 +15,7 @@ pub mod logging;
 pub mod metrics;
 pub mod opencti;
 pub mod output;
+pub mod retry;
 pub(crate) mod roots;
 pub(crate) mod secret;
 pub(crate) mod spool;

@@ -3,7 +3,7 @@
 //! per object in dependency order, every message confirmed by the broker before the run
 //! counts as done.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::client::{Client, Rejected};
 use super::endpoint::Endpoint;
@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::opencti::push::Pushed;
 use crate::opencti::work::RunWork;
+use crate::retry::{Attempt, GaveUp, RetryPolicy};
 
 /// Messages published between two waits for confirms; bounds what a retry sends again.
 const BATCH: usize = 500;
@@ -82,29 +83,22 @@ fn publish_all(
     Ok(())
 }
 
-/// A NACK or an unroutable message: the whole batch again (a repeat is an upsert), with the
-/// HTTP retry policy's backoff; after the last retry the run fails with 75.
+/// A NACK or an unroutable message: the whole batch again (a repeat is an upsert), by the one
+/// retry policy; after the last retry the run fails with 75. A lost broker fails at once.
 fn publish_with_retries(cfg: &Config, client: &mut Client, bodies: &[Vec<u8>]) -> Result<()> {
-    let mut delay = cfg.http.retry_delay;
-    for attempt in 0..=cfg.http.retries {
-        match client.publish_confirmed(bodies)? {
-            Ok(()) => return Ok(()),
-            Err(Rejected(why)) if attempt < cfg.http.retries => {
-                log::warn!(
-                    "{why}; publishing the batch again in {}s",
-                    delay.as_secs_f64()
-                );
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(60));
-            }
-            Err(Rejected(why)) => {
-                return Err(Error::Temporary(format!(
-                    "{why}; gave up after {} retries, nothing was committed",
-                    cfg.http.retries
-                ))
-                .into());
-            }
+    let policy = RetryPolicy::from_options(&cfg.http);
+    let published = policy.try_run("publishing to the broker", || {
+        match client.publish_confirmed(bodies) {
+            Ok(Ok(())) => Attempt::Done(()),
+            Ok(Err(Rejected(why))) => Attempt::Retry { why, after: None },
+            Err(e) => Attempt::Fail(e),
         }
-    }
-    unreachable!("the last attempt returns")
+    });
+    published.map_err(|gave_up| match gave_up {
+        GaveUp::Failed(e) => e,
+        GaveUp::Spent { why, retries } => Error::Temporary(format!(
+            "{why}; gave up after {retries} retries, nothing was committed"
+        ))
+        .into(),
+    })
 }
