@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub(crate) mod config;
 pub(crate) mod cursor;
+pub(crate) mod delivery;
 pub(crate) mod disinfox;
 pub mod error;
 pub mod exit_codes;

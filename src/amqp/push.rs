@@ -10,8 +10,8 @@ use super::endpoint::Endpoint;
 use super::message::{self, Meta};
 use crate::bundle::Prepared;
 use crate::config::Config;
+use crate::delivery::Pushed;
 use crate::error::{Error, Result};
-use crate::opencti::push::Pushed;
 use crate::opencti::work::RunWork;
 use crate::retry::{Attempt, GaveUp, RetryPolicy};
 

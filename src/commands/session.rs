@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::bundle::{Limits, Prepared};
 use crate::config::Config;
+use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 use crate::opencti::connector::Queue;
-use crate::opencti::push::Pushed;
 use crate::opencti::session::{self, Purpose};
 use crate::opencti::{Platform, version, work};
 use crate::state::Store;

@@ -11,18 +11,8 @@ use serde_json::json;
 use super::documents as doc;
 use super::work::RunWork;
 use crate::bundle::{Limits, Prepared};
+use crate::delivery::Pushed;
 use crate::error::{Error, Result};
-
-#[derive(Clone, Debug, Default)]
-pub struct Pushed {
-    pub chunks: usize,
-    pub objects: usize,
-    /// Bytes of the bundles as sent (escaped, inside the request bodies).
-    pub bytes: u64,
-    pub work_id: Option<String>,
-    /// Pushes sent, answered or not: a push that timed out may still have been queued.
-    pub attempted: usize,
-}
 
 /// Pushes every chunk in order, in the run's work (opened and closed by `run`, per its
 /// policy). On failure the error is returned; `progress` receives what was pushed so far.

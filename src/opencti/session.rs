@@ -9,12 +9,13 @@ use super::access::Access;
 use super::capabilities;
 use super::connector::{self, Platform, Registered};
 use super::graphql::Graphql;
-use super::push::{self, Pushed};
+use super::push;
 use super::version::{self, WorkPolicy};
 use super::work::RunWork;
 use crate::amqp;
 use crate::bundle::{Limits, Prepared};
 use crate::config::{Config, QueueProtocol};
+use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 
 /// What the session is opened for.
