@@ -16,7 +16,8 @@ use crate::bundle::stream::{self, StreamError, Streamed};
 use crate::bundle::{self, BundleError, Parsed};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::{self, Attempt, BodyError, RetryPolicy};
+use crate::http::{self, BodyError};
+use crate::retry::{Attempt, RetryPolicy};
 use crate::secret::Secret;
 
 pub(crate) struct Disinfox {

@@ -1,5 +1,6 @@
-//! What both peers share: one way to build a client (timeouts, TLS), one retry loop (bounded,
-//! exponential backoff with jitter, `Retry-After` honoured), and one capped body reader.
+//! What both peers share: one way to build a client (timeouts, TLS), how an HTTP answer or
+//! failure feeds the retry loop (`retry.rs`; `Retry-After` honoured), and one capped body
+//! reader.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -9,9 +10,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::config::HttpOptions;
 use crate::error::{Error, Result};
-
-/// The longest single wait, whatever the server asks: a scheduled run must end in bounded time.
-const MAX_WAIT: Duration = Duration::from_secs(120);
+use crate::retry::Attempt;
 
 fn user_agent() -> String {
     format!("disinfox-sync/{}", env!("CARGO_PKG_VERSION"))
@@ -128,70 +127,6 @@ pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
         url.set_path(&format!("{path}/{segment}"));
     }
     url
-}
-
-/// Retries this process made, for the run's metrics (one run per process).
-static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-pub fn retries_made() -> u64 {
-    RETRIES.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// What one attempt came to.
-pub enum Attempt<T> {
-    Done(T),
-    Retry {
-        why: String,
-        after: Option<Duration>,
-    },
-    Fail(anyhow::Error),
-}
-
-#[derive(Clone, Debug)]
-pub struct RetryPolicy {
-    pub retries: u32,
-    pub delay: Duration,
-}
-
-impl RetryPolicy {
-    pub fn from_options(opts: &HttpOptions) -> Self {
-        RetryPolicy {
-            retries: opts.retries,
-            delay: opts.retry_delay,
-        }
-    }
-
-    /// Runs `attempt` until it is done, fails, or the retries are spent (then exit 75).
-    pub fn run<T>(&self, what: &str, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
-        let mut n = 0;
-        loop {
-            match attempt() {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { why, after } => {
-                    if n >= self.retries {
-                        let tries = n + 1;
-                        return Err(Error::Temporary(format!(
-                            "{what}: {why} (gave up after {tries} attempt{}; run again later)",
-                            if tries == 1 { "" } else { "s" }
-                        ))
-                        .into());
-                    }
-                    let wait = after.unwrap_or_else(|| self.backoff(n)).min(MAX_WAIT);
-                    log::warn!("{what}: {why}; retrying in {:.1}s", wait.as_secs_f64());
-                    std::thread::sleep(wait);
-                    RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    n += 1;
-                }
-            }
-        }
-    }
-
-    /// delay × 2ⁿ, spread by ±50 % so many cron jobs do not retry in lock-step.
-    fn backoff(&self, n: u32) -> Duration {
-        let base = self.delay.saturating_mul(1u32 << n.min(16));
-        base.mul_f64(0.5 + fastrand::f64())
-    }
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
@@ -454,25 +389,6 @@ mod tests {
             assert_eq!(http_date(form), Some(want.to_utc()), "{form}");
         }
         assert_eq!(http_date("yesterday"), None);
-    }
-
-    #[test]
-    fn retries_are_bounded() {
-        let policy = RetryPolicy {
-            retries: 2,
-            delay: Duration::from_millis(1),
-        };
-        let mut calls = 0;
-        let r: Result<()> = policy.run("test", || {
-            calls += 1;
-            Attempt::Retry {
-                why: "busy".into(),
-                after: None,
-            }
-        });
-        assert_eq!(calls, 3);
-        let msg = format!("{:#}", r.unwrap_err());
-        assert!(msg.contains("gave up after 3 attempts"), "{msg}");
     }
 
     #[test]

@@ -177,12 +177,7 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
             yes_no(f.multipart_work, version::MULTIPART_WORK)
         ),
     );
-    let works = if over_amqp {
-        // Over AMQP the run opens its work itself and counts every message before the first.
-        "one per run over AMQP, every message expected before the first is published".into()
-    } else {
-        describe_works(f.work_policy)
-    };
+    let works = describe_works(version::WorkPolicy::for_transport(&f, over_amqp));
     report.pass("works", works);
     check_state(cfg, args, &gql, &platform, report);
 }
@@ -201,6 +196,10 @@ fn describe_works(policy: version::WorkPolicy) -> String {
                 .into()
         }
         P::Multipart => "one multi-part work per run, closed by one toProcessed".into(),
+        // Over AMQP the run opens its work itself and counts every message before the first.
+        P::CountedUpFront => {
+            "one per run over AMQP, every message expected before the first is published".into()
+        }
     }
 }
 

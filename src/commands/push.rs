@@ -10,6 +10,7 @@ use crate::bundle;
 use crate::cli::PushArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::opencti::session::Purpose;
 use crate::summary::{Report, Status, reported};
 
 pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
@@ -31,7 +32,12 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
             report.status = Some(Status::DryRun);
             return Ok(());
         }
-        let session = Session::open_for_import(cfg, args.wait.wait)?;
+        let session = Session::open(
+            cfg,
+            Purpose::Import {
+                wait: args.wait.wait,
+            },
+        )?;
         // A pipeline's bundle lives nowhere else: refuse (75, retry later) rather than skip.
         if let (_, Some(why)) = session.queue_verdict(None, true) {
             return Err(Error::Temporary(format!(

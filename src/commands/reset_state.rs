@@ -5,6 +5,7 @@ use super::session::Session;
 use crate::cli::ResetStateArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::opencti::session::Purpose;
 use crate::state::{self, FileStore, State, Store};
 
 pub(super) fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
@@ -35,7 +36,7 @@ pub(super) fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
             print(before.trim(), &after)
         }
         None => {
-            let session = Session::open(cfg)?;
+            let session = Session::open(cfg, Purpose::State)?;
             let before = session.registered.state.clone().unwrap_or_default();
             let store = session.store();
             let after = reset(&store, parse_lenient(&before), to)?;

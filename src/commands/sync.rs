@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
 use crate::opencti::connector::Queue;
+use crate::opencti::session::Purpose;
 use crate::opencti::{Platform, documents};
 use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported};
@@ -42,10 +43,11 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     let limits = stage::limits(cfg, &args.chunks)?;
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
     let wait = args.wait.wait;
-    let session = match args.dry_run {
-        true => Session::open_read_only(cfg, wait)?,
-        false => Session::open_for_import(cfg, wait)?,
+    let purpose = match args.dry_run {
+        true => Purpose::ReadOnly { wait },
+        false => Purpose::Import { wait },
     };
+    let session = Session::open(cfg, purpose)?;
     let store = match file {
         Some(f) => Store::File(f),
         None => session.store(),

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::{Error, Result};
 use crate::opencti::lookup::{self, Family};
+use crate::opencti::session::Purpose;
 use crate::opencti::{Graphql, connector};
 use crate::summary::{Report, Status, VerifyCounts};
 
@@ -57,7 +58,12 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
     let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
     // The capability is checked before DISINFOX is asked for anything.
     let (session, probed) = if args.repair {
-        let session = Session::open_for_import(cfg, args.wait.wait)?;
+        let session = Session::open(
+            cfg,
+            Purpose::Import {
+                wait: args.wait.wait,
+            },
+        )?;
         lookup::require_knowledge(&session.platform)?;
         (Some(session), None)
     } else {

@@ -95,7 +95,7 @@ impl<'a> Run<'a> {
             started: unix(started_at),
             ended: unix(now),
             exit_status: report.exit_code.unwrap_or(0),
-            retries: crate::http::retries_made(),
+            retries: crate::retry::retries_made(),
             now: DateTime::<Utc>::from(now),
         }
     }

@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::documents::Document;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::{self, Attempt, BodyError, RetryPolicy};
+use crate::http::{self, BodyError};
+use crate::retry::{Attempt, RetryPolicy};
 use crate::secret::Secret;
 
 /// A GraphQL answer is small unless something is wrong; this bounds a misbehaving proxy.

@@ -1,4 +1,4 @@
-//! The OpenCTI sink: a pure-HTTP connector (GraphQL only; no pycti, no RabbitMQ).
+//! The OpenCTI sink: GraphQL (no pycti); `session` opens a run and picks its transport (the API or `amqp`).
 
 pub mod access;
 pub mod capabilities;
@@ -7,6 +7,7 @@ pub mod documents;
 pub mod graphql;
 pub mod lookup;
 pub mod push;
+pub mod session;
 pub mod version;
 pub mod work;
 

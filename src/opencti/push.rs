@@ -1,7 +1,6 @@
-//! Pushing a prepared bundle: one work per run (where the platform can link pushes to it),
-//! one `stixBundlePush` per request (the server allows one mutation per request), the work
-//! closed only where closing it cannot make the platform drop what is still queued
-//! (`version::WorkPolicy`).
+//! Pushing a prepared bundle over the API: one `stixBundlePush` per request (the server allows
+//! one mutation per request), inside the run's work where the platform can link pushes to it
+//! (opened and closed by `work::RunWork`, per `version::WorkPolicy`).
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -9,35 +8,16 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::connector::Platform;
 use super::documents as doc;
-use super::graphql::Graphql;
+use super::work::RunWork;
 use crate::bundle::{Limits, Prepared};
+use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 
-/// Who is pushing.
-pub struct Target<'a> {
-    pub gql: &'a Graphql,
-    pub platform: &'a Platform,
-    pub connector_id: &'a str,
-    pub connector_name: &'a str,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Pushed {
-    pub chunks: usize,
-    pub objects: usize,
-    /// Bytes of the bundles as sent (escaped, inside the request bodies).
-    pub bytes: u64,
-    pub work_id: Option<String>,
-    /// Pushes sent, answered or not: a push that timed out may still have been queued.
-    pub attempted: usize,
-}
-
-/// Pushes every chunk in order. On failure the work is closed in error and the error returned;
-/// `progress` (when set) receives what was pushed so far.
+/// Pushes every chunk in order, in the run's work (opened and closed by `run`, per its
+/// policy). On failure the error is returned; `progress` receives what was pushed so far.
 pub fn push(
-    target: &Target,
+    run: &RunWork,
     prepared: &Prepared,
     limits: &Limits,
     progress: &mut Pushed,
@@ -46,49 +26,21 @@ pub fn push(
     if plans.is_empty() {
         return Ok(());
     }
-    let work_id = open_work(target)?;
+    let work_id = run.open(prepared.len())?;
     progress.work_id = work_id.clone();
-    let result = push_chunks(target, prepared, &plans, work_id.as_deref(), progress);
+    let result = push_chunks(run, prepared, &plans, work_id.as_deref(), progress);
     if let Some(id) = &work_id {
-        close_work(target, id, &result, progress);
+        let done = format!(
+            "{} objects pushed in {} chunk(s)",
+            progress.objects, progress.chunks
+        );
+        run.close(id, &result, progress.attempted > 0, done);
     }
     result
 }
 
-/// The one `toProcessed` a run may send, per release (see `WorkPolicy`).
-fn close_work(target: &Target, id: &str, result: &Result<()>, progress: &Pushed) {
-    let policy = target.platform.features.work_policy;
-    if !policy.to_processed(result.is_err(), progress.attempted > 0) {
-        log::debug!(
-            "work {id} left to the platform's workers ({policy:?}: closing it now could make OpenCTI drop queued pieces)"
-        );
-        return;
-    }
-    let (message, in_error) = match result {
-        Ok(()) => (
-            format!(
-                "{} objects pushed in {} chunk(s)",
-                progress.objects, progress.chunks
-            ),
-            false,
-        ),
-        Err(e) => (format!("run failed: {}", crate::error::render(e)), true),
-    };
-    let sent = target.gql.run(
-        &doc::WORK_DONE,
-        json!({ "id": id, "message": message, "inError": in_error }),
-    );
-    if let Err(close) = sent {
-        // The import's own outcome matters more than the bookkeeping.
-        log::warn!(
-            "could not close work {id}: {}",
-            crate::error::render(&close)
-        );
-    }
-}
-
 fn push_chunks(
-    target: &Target,
+    run: &RunWork,
     prepared: &Prepared,
     plans: &[crate::bundle::ChunkPlan],
     work_id: Option<&str>,
@@ -103,16 +55,18 @@ fn push_chunks(
     let mut body = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let started = Instant::now();
-        let bundle_bytes =
-            request_body(&mut body, doc, target.connector_id, work_id, prepared, plan)?;
+        let bundle_bytes = request_body(&mut body, doc, run.connector_id, work_id, prepared, plan)?;
+        // The expectation the platform gives no one-object message of a client-given work
+        // (`WorkPolicy::expect_single_objects`), added before the push so the piece can never
+        // report first.
         if let Some(work) = work_id
             && plan.len() == 1
-            && target.platform.features.work_policy.expect_single_objects()
+            && run.policy.expect_single_objects()
         {
-            expect_one(target, work)?;
+            run.expect(work, 1)?;
         }
         progress.attempted += 1;
-        let data = target.gql.run_body(doc.name, &body)?;
+        let data = run.gql.run_body(doc.name, &body)?;
         if data.get("stixBundlePush").and_then(|v| v.as_bool()) != Some(true) {
             return Err(Error::Protocol(format!(
                 "OpenCTI did not accept chunk {} (stixBundlePush answered {})",
@@ -138,17 +92,6 @@ fn push_chunks(
         }
     }
     bar.finish_and_clear();
-    Ok(())
-}
-
-/// The expectation the platform gives no one-object message of a client-given work
-/// (`WorkPolicy::expect_single_objects`), added before the push so the piece can never report
-/// first.
-fn expect_one(target: &Target, work: &str) -> Result<()> {
-    target.gql.run(
-        &doc::ADD_EXPECTATIONS,
-        json!({ "id": work, "expectations": 1 }),
-    )?;
     Ok(())
 }
 
@@ -180,39 +123,6 @@ fn request_body(
     let escaped = body.len() - before;
     body.extend_from_slice(b"}}");
     Ok(escaped)
-}
-
-fn open_work(target: &Target) -> Result<Option<String>> {
-    let policy = target.platform.features.work_policy;
-    // Before 6.5.7 a push cannot name a work: the server makes one per push, and a work of our
-    // own would stay empty.
-    if !policy.own_work() {
-        return Ok(None);
-    }
-    let name = format!(
-        "{} run @ {}",
-        target.connector_name,
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    // Multi-part only where the final toProcessed is safe: on 7.260422.0–7.260423.x a
-    // multi-part work would wait for a toProcessed that must not be sent.
-    let data = if policy.multipart() {
-        target.gql.run(
-            &doc::WORK_ADD_MULTIPART,
-            json!({ "connectorId": target.connector_id, "friendlyName": name, "isMultiPartWork": true }),
-        )?
-    } else {
-        target.gql.run(
-            &doc::WORK_ADD,
-            json!({ "connectorId": target.connector_id, "friendlyName": name }),
-        )?
-    };
-    let id = data
-        .pointer("/workAdd/id")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::Protocol("OpenCTI answered workAdd without a work id".into()))?;
-    log::debug!("work {id} opened");
-    Ok(Some(id.to_owned()))
 }
 
 /// A bar on a terminal only; cron and Kubernetes logs get one plain line per chunk instead.

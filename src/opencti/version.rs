@@ -64,9 +64,21 @@ pub enum WorkPolicy {
     /// 7.260428.0+: `workAdd(isMultiPartWork: true)` and one final `toProcessed`, which
     /// only marks the work processed; it completes once every piece has reported.
     Multipart,
+    /// Over AMQP, on every release (as pycti): a plain work with every message expected before
+    /// the first is published, so one final `toProcessed` cannot complete (or delete) it before
+    /// the workers reported every message.
+    CountedUpFront,
 }
 
 impl WorkPolicy {
+    /// The policy a run follows: the release's over the API, pycti's over AMQP.
+    pub fn for_transport(features: &Features, over_amqp: bool) -> WorkPolicy {
+        match over_amqp {
+            true => WorkPolicy::CountedUpFront,
+            false => features.work_policy,
+        }
+    }
+
     /// Whether the run opens a work of its own.
     pub fn own_work(self) -> bool {
         self != WorkPolicy::ServerMade
@@ -86,7 +98,12 @@ impl WorkPolicy {
     /// unchanged in 7.260510.0). Without it `processed === expected` never holds and the work
     /// never completes.
     pub fn expect_single_objects(self) -> bool {
-        self.own_work()
+        self.own_work() && !self.counted_up_front()
+    }
+
+    /// Whether every message is expected when the work opens (`addExpectations` with them all).
+    pub fn counted_up_front(self) -> bool {
+        self == WorkPolicy::CountedUpFront
     }
 
     /// Whether the run ends with `toProcessed` (`failed`: with `inError`; `pushed`: a push
@@ -96,7 +113,7 @@ impl WorkPolicy {
             WorkPolicy::ServerMade => false,
             WorkPolicy::NoSuccessClose => failed,
             WorkPolicy::NeverCloseAfterPush => failed && !pushed,
-            WorkPolicy::Multipart => true,
+            WorkPolicy::Multipart | WorkPolicy::CountedUpFront => true,
         }
     }
 }
@@ -206,5 +223,18 @@ mod tests {
         assert_eq!(k("6.7.5"), "SETTINGS_SETLABELS");
         assert_eq!(k("6.8.0"), "SETTINGS_SETKILLCHAINPHASES");
         assert!(Version(7, 260224, 0) > Version(6, 9, 22));
+    }
+
+    #[test]
+    fn over_amqp_every_release_counts_up_front_and_closes() {
+        for v in [Version(6, 0, 0), Version(6, 5, 7), Version(7, 260422, 0)] {
+            let p = WorkPolicy::for_transport(&Features::of(v), true);
+            assert_eq!(p, WorkPolicy::CountedUpFront);
+            assert!(p.own_work() && p.counted_up_front());
+            assert!(!p.multipart() && !p.expect_single_objects());
+            assert!(p.to_processed(false, true) && p.to_processed(true, true));
+            let api = WorkPolicy::for_transport(&Features::of(v), false);
+            assert_eq!(api, Features::of(v).work_policy);
+        }
     }
 }

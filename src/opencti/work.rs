@@ -1,5 +1,6 @@
-//! Following a run's work until OpenCTI reports it complete (`--wait`): `stixBundlePush`
-//! answering `true` only means "queued"; the work says what the workers then imported.
+//! A run's work: opened and closed per `WorkPolicy` for both transports (`RunWork`), then
+//! followed until OpenCTI reports it complete (`--wait`): `stixBundlePush` answering `true`
+//! only means "queued"; the work says what the workers then imported.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::documents as doc;
 use super::graphql::Graphql;
+use super::version::WorkPolicy;
 use crate::error::{Error, Result};
 
 /// The errors shown in logs and summaries; OpenCTI itself keeps at most 100 per work.
@@ -36,6 +38,116 @@ impl Outcome {
     /// Failures OpenCTI will refuse again (a retry cannot help).
     pub fn permanent(&self) -> u64 {
         self.failed().saturating_sub(self.transient.len() as u64)
+    }
+}
+
+/// Who runs the work, and by which policy (`WorkPolicy::for_transport`): the one place a
+/// run's work is opened and closed, whichever transport carries the objects.
+pub struct RunWork<'a> {
+    pub gql: &'a Graphql,
+    pub connector_id: &'a str,
+    pub connector_name: &'a str,
+    pub policy: WorkPolicy,
+    /// `--wait` follows the work: running without one would leave nothing to follow.
+    pub needs_work: bool,
+}
+
+impl RunWork<'_> {
+    /// The run's work, where the policy gives it one; with `CountedUpFront` every one of the
+    /// `expected` messages is expected before the first is sent. Before 6.1.0 works need the
+    /// import capabilities, which a user with only CONNECTORAPI lacks: over AMQP the messages
+    /// then go without a work, as pycti sends them when it has none (those releases drop
+    /// nothing for a missing work). With `--wait` the refusal stands (exit 77, nothing sent).
+    pub fn open(&self, expected: usize) -> Result<Option<String>> {
+        // Before 6.5.7 a push cannot name a work: the server makes one per push, and a work of
+        // our own would stay empty.
+        if !self.policy.own_work() {
+            return Ok(None);
+        }
+        match self.add(expected) {
+            Ok(id) => Ok(Some(id)),
+            Err(e)
+                if self.policy.counted_up_front()
+                    && !self.needs_work
+                    && matches!(e.downcast_ref::<Error>(), Some(Error::Permission(_))) =>
+            {
+                log::warn!(
+                    "OpenCTI refused to open a work ({}); publishing without one, so the platform will not track this run",
+                    crate::error::render(&e)
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn add(&self, expected: usize) -> Result<String> {
+        let name = format!(
+            "{} run @ {}",
+            self.connector_name,
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        // Multi-part only where the final toProcessed is safe: on 7.260422.0–7.260423.x a
+        // multi-part work would wait for a toProcessed that must not be sent.
+        let data = if self.policy.multipart() {
+            self.gql.run(
+                &doc::WORK_ADD_MULTIPART,
+                json!({ "connectorId": self.connector_id, "friendlyName": name, "isMultiPartWork": true }),
+            )?
+        } else {
+            self.gql.run(
+                &doc::WORK_ADD,
+                json!({ "connectorId": self.connector_id, "friendlyName": name }),
+            )?
+        };
+        let id = data
+            .pointer("/workAdd/id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| Error::Protocol("OpenCTI answered workAdd without a work id".into()))?
+            .to_owned();
+        if self.policy.counted_up_front() {
+            self.expect(&id, expected)?;
+            log::debug!("work {id} opened, expecting {expected} messages");
+        } else {
+            log::debug!("work {id} opened");
+        }
+        Ok(id)
+    }
+
+    /// `addExpectations`: pieces the platform will not count by itself.
+    pub fn expect(&self, id: &str, expectations: usize) -> Result<()> {
+        self.gql.run(
+            &doc::ADD_EXPECTATIONS,
+            json!({ "id": id, "expectations": expectations }),
+        )?;
+        Ok(())
+    }
+
+    /// The one `toProcessed` a run may send, per policy (`attempted`: something was sent,
+    /// answered or not; `done`: the work's message on success). A failure to close only warns:
+    /// the import's own outcome matters more than the bookkeeping.
+    pub fn close(&self, id: &str, result: &Result<()>, attempted: bool, done: String) {
+        let policy = self.policy;
+        if !policy.to_processed(result.is_err(), attempted) {
+            log::debug!(
+                "work {id} left to the platform's workers ({policy:?}: closing it now could make OpenCTI drop queued pieces)"
+            );
+            return;
+        }
+        let (message, in_error) = match result {
+            Ok(()) => (done, false),
+            Err(e) => (format!("run failed: {}", crate::error::render(e)), true),
+        };
+        let sent = self.gql.run(
+            &doc::WORK_DONE,
+            json!({ "id": id, "message": message, "inError": in_error }),
+        );
+        if let Err(close) = sent {
+            log::warn!(
+                "could not close work {id}: {}",
+                crate::error::render(&close)
+            );
+        }
     }
 }
 
