@@ -114,10 +114,13 @@ fn check_metrics(cfg: &Config, report: &mut Report) {
 fn check_disinfox(cfg: &Config, report: &mut Report) {
     // A cursor in the future answers `{}`: the real data path, and nothing to download.
     let future = chrono::Utc::now() + chrono::Duration::days(3650);
-    let result = Disinfox::new(cfg, 1 << 20).and_then(|d| {
-        let answer = d.incidents(Some(future))?;
-        Ok((d.endpoint().to_string(), answer))
-    });
+    let source = cfg.disinfox();
+    let result = source
+        .and_then(|peer| Disinfox::new(peer, &cfg.http, 1 << 20))
+        .and_then(|d| {
+            let answer = d.incidents(Some(future))?;
+            Ok((d.endpoint().to_string(), answer))
+        });
     match result {
         Ok((url, answer)) => {
             let skew = answer
@@ -134,7 +137,7 @@ fn check_disinfox(cfg: &Config, report: &mut Report) {
 }
 
 fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
-    let gql = match Graphql::new(cfg) {
+    let gql = match cfg.opencti().and_then(|peer| Graphql::new(peer, &cfg.http)) {
         Ok(g) => g,
         Err(e) => return report.fail("opencti", &e),
     };
@@ -290,7 +293,10 @@ fn check_state(
     platform: &opencti::Platform,
     report: &mut Report,
 ) {
-    let id = cfg.connector_id.as_deref().unwrap_or_default();
+    let id = match cfg.opencti() {
+        Ok(peer) => peer.connector_id.as_str(),
+        Err(e) => return report.fail("connector", &e),
+    };
     let registered = if cfg.queue_protocol == QueueProtocol::Amqp {
         match crate::amqp::register(
             gql,

@@ -23,7 +23,7 @@ pub(super) fn run(cfg: &Config, args: &FetchArgs) -> Result<()> {
         None => crate::output::stdout_is_open()?,
     }
     let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
-    let source = Disinfox::new(cfg, max)?;
+    let source = Disinfox::new(cfg.disinfox()?, &cfg.http, max)?;
     log::info!(
         "fetching from {} everything newer than {}",
         source.endpoint(),

@@ -41,7 +41,8 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         None => None,
     };
     let limits = stage::limits(cfg, &args.chunks)?;
-    let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
+    let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
+    let source = Disinfox::new(cfg.disinfox()?, &cfg.http, max)?;
     let wait = args.wait.wait;
     let purpose = match args.dry_run {
         true => Purpose::ReadOnly { wait },

@@ -55,7 +55,8 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
         .into());
     }
     let limits = stage::limits(cfg, &args.chunks)?;
-    let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
+    let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
+    let source = Disinfox::new(cfg.disinfox()?, &cfg.http, max)?;
     // The capability is checked before DISINFOX is asked for anything.
     let (session, probed) = if args.repair {
         let session = Session::open(
@@ -67,7 +68,7 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
         lookup::require_knowledge(&session.platform)?;
         (Some(session), None)
     } else {
-        let gql = Graphql::new(cfg)?;
+        let gql = Graphql::new(cfg.opencti()?, &cfg.http)?;
         let platform = connector::probe(&gql)?;
         lookup::require_knowledge(&platform)?;
         (None, Some(gql))

@@ -56,15 +56,13 @@ pub struct Needs {
 #[derive(Debug)]
 pub struct Config {
     pub file: Option<PathBuf>,
-    pub disinfox_url: Option<Url>,
-    pub disinfox_key: Option<Secret>,
-    pub opencti_url: Option<Url>,
-    pub opencti_token: Option<Secret>,
-    pub opencti_ssl_verify: bool,
-    /// `OPENCTI_CUSTOM_HEADERS`, sent with every OpenCTI request.
-    pub opencti_custom_headers: Vec<CustomHeader>,
+    /// Present whenever the command needs DISINFOX (`Needs`), or both parts are set.
+    pub disinfox: Option<DisinfoxPeer>,
+    /// Present whenever the command needs OpenCTI (`Needs`), or every part is set.
+    pub opencti: Option<Opencti>,
     /// `OPENCTI_JSON_LOGGING`; `--log-format` wins over it.
     pub json_logging: Option<bool>,
+    /// `CONNECTOR_ID` as configured, also without OpenCTI: the metrics' `connector_id` label.
     pub connector_id: Option<String>,
     pub connector_name: String,
     pub connector_scope: Vec<String>,
@@ -86,6 +84,83 @@ pub struct Config {
     pub notes: Vec<String>,
     /// Lines said once at info level (pycti's loop switch answered with the schedule).
     pub infos: Vec<String>,
+}
+
+/// The DISINFOX endpoint and the key sent there, validated once by `Config::load`.
+#[derive(Clone, Debug)]
+pub struct DisinfoxPeer {
+    pub url: Url,
+    pub key: Secret,
+}
+
+/// What every OpenCTI call needs, validated once by `Config::load`.
+#[derive(Clone, Debug)]
+pub struct Opencti {
+    pub url: Url,
+    pub token: Secret,
+    /// Kept exactly as configured: OpenCTI names the connector's queue from this string,
+    /// and its workers read the queue of the id as stored (case matters there).
+    pub connector_id: String,
+    pub ssl_verify: bool,
+    /// `OPENCTI_CUSTOM_HEADERS`, sent with every OpenCTI request.
+    pub custom_headers: Vec<CustomHeader>,
+}
+
+/// The peers' settings as read, before `require` says which must be there.
+struct PeerParts {
+    disinfox_url: Option<Url>,
+    disinfox_key: Option<Secret>,
+    opencti_url: Option<Url>,
+    opencti_token: Option<Secret>,
+    ssl_verify: bool,
+    custom_headers: Vec<CustomHeader>,
+    json_logging: Option<bool>,
+    connector_id: Option<String>,
+}
+
+impl PeerParts {
+    /// Read in the order the settings are listed, so that problems are reported in it.
+    fn read(r: &mut Reader<'_>, args: &GlobalArgs) -> PeerParts {
+        PeerParts {
+            disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), |v| {
+                without_credentials(v, "DISINFOX_API_KEY", "")
+            }),
+            disinfox_key: r.secret(DISINFOX_API_KEY),
+            opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), |v| {
+                without_credentials(
+                    v,
+                    "OPENCTI_TOKEN",
+                    "; a proxy's own header goes in OPENCTI_CUSTOM_HEADERS",
+                )
+            }),
+            opencti_token: r.secret(OPENCTI_TOKEN),
+            ssl_verify: r
+                .parse(OPENCTI_SSL_VERIFY, None, parse_bool)
+                .unwrap_or(true),
+            custom_headers: r
+                .parse(OPENCTI_CUSTOM_HEADERS, None, headers::parse_custom_headers)
+                .unwrap_or_default(),
+            json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
+            connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
+        }
+    }
+
+    fn disinfox(&self) -> Option<DisinfoxPeer> {
+        Some(DisinfoxPeer {
+            url: self.disinfox_url.clone()?,
+            key: self.disinfox_key.clone()?,
+        })
+    }
+
+    fn opencti(self) -> Option<Opencti> {
+        Some(Opencti {
+            url: self.opencti_url?,
+            token: self.opencti_token?,
+            connector_id: self.connector_id?,
+            ssl_verify: self.ssl_verify,
+            custom_headers: self.custom_headers,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -117,9 +192,10 @@ impl Config {
             errors: Vec::new(),
             warnings,
         };
-        let cfg = read(&mut r, args, notes);
+        let peers = PeerParts::read(&mut r, args);
+        let cfg = read(&mut r, args, &peers, notes);
         mq::check_key_encryption(&mut r, &cfg.mq, cfg.queue_protocol);
-        require(&mut r, &cfg);
+        require(&mut r, &peers);
         // Said at info, not as a warning: pycti's own config.yml template carries
         // `run_and_terminate: false`, and such a file must run without a warning.
         let schedule = schedule::loop_warning(run_and_terminate.as_deref(), cfg.duration_period);
@@ -129,36 +205,36 @@ impl Config {
         Ok(Config {
             warnings: r.warnings,
             infos: schedule.into_iter().collect(),
+            disinfox: peers.disinfox(),
+            opencti: peers.opencti(),
             ..cfg
+        })
+    }
+
+    /// DISINFOX's settings; `load` refused a configuration without them for every command
+    /// that needs DISINFOX, so an error here is a command calling a peer it did not declare.
+    pub fn disinfox(&self) -> crate::error::Result<&DisinfoxPeer> {
+        self.disinfox.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("internal: DISINFOX used by a command that did not declare it")
+        })
+    }
+
+    /// OpenCTI's settings, as `disinfox` is DISINFOX's.
+    pub fn opencti(&self) -> crate::error::Result<&Opencti> {
+        self.opencti.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("internal: OpenCTI used by a command that did not declare it")
         })
     }
 }
 
-/// Every setting, read through `r` (flags in `args` first); problems collect in `r`.
-fn read(r: &mut Reader<'_>, args: &GlobalArgs, notes: Vec<String>) -> Config {
+/// Every other setting, read through `r` (flags in `args` first); problems collect in `r`.
+/// The peers are set once `require` has judged `peers`.
+fn read(r: &mut Reader<'_>, args: &GlobalArgs, peers: &PeerParts, notes: Vec<String>) -> Config {
     Config {
-        disinfox_url: r.parse(DISINFOX_URL, args.disinfox_url.as_deref(), |v| {
-            without_credentials(v, "DISINFOX_API_KEY", "")
-        }),
-        disinfox_key: r.secret(DISINFOX_API_KEY),
-        opencti_url: r.parse(OPENCTI_URL, args.opencti_url.as_deref(), |v| {
-            without_credentials(
-                v,
-                "OPENCTI_TOKEN",
-                "; a proxy's own header goes in OPENCTI_CUSTOM_HEADERS",
-            )
-        }),
-        opencti_token: r.secret(OPENCTI_TOKEN),
-        opencti_ssl_verify: r
-            .parse(OPENCTI_SSL_VERIFY, None, parse_bool)
-            .unwrap_or(true),
-        opencti_custom_headers: r
-            .parse(OPENCTI_CUSTOM_HEADERS, None, headers::parse_custom_headers)
-            .unwrap_or_default(),
-        json_logging: r.parse(OPENCTI_JSON_LOGGING, None, parse_bool),
-        // Kept exactly as configured: OpenCTI names the connector's queue from this string,
-        // and its workers read the queue of the id as stored (case matters there).
-        connector_id: r.parse(CONNECTOR_ID, None, examples::parse_connector_id),
+        disinfox: None,
+        opencti: None,
+        json_logging: peers.json_logging,
+        connector_id: peers.connector_id.clone(),
         connector_name: r
             .parse(CONNECTOR_NAME, None, parse_name)
             .unwrap_or_else(|| DEFAULT_CONNECTOR_NAME.into()),
@@ -258,7 +334,7 @@ fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
 }
 
 /// Only what the command at hand needs is required.
-fn require(r: &mut Reader, cfg: &Config) {
+fn require(r: &mut Reader, cfg: &PeerParts) {
     if r.needs.disinfox {
         r.require(
             cfg.disinfox_url.is_some(),
@@ -287,5 +363,81 @@ fn require(r: &mut Reader, cfg: &Config) {
             "CONNECTOR_ID",
             "a UUID that identifies this connector, e.g. from `uuidgen`",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// Loads with `vars` as the whole environment and an empty config.yml.
+    fn load(vars: &[(&str, &str)], needs: Needs) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yml");
+        std::fs::write(&file, "{}\n").unwrap();
+        let cli = crate::cli::Cli::parse_from([
+            "disinfox-sync",
+            "--config",
+            file.to_str().unwrap(),
+            "fetch",
+        ]);
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        Config::load(&cli.global, needs, &env)
+    }
+
+    const BOTH: &[(&str, &str)] = &[
+        ("DISINFOX_URL", "http://127.0.0.1:5000/incidents"),
+        ("DISINFOX_API_KEY", "k"),
+        ("OPENCTI_URL", "http://127.0.0.1:8080"),
+        ("OPENCTI_TOKEN", "t"),
+        ("CONNECTOR_ID", "5e2bd1fc-8f5e-4a8c-9d07-4d4a3d1f7c11"),
+        ("OPENCTI_SSL_VERIFY", "false"),
+    ];
+
+    #[test]
+    fn the_peers_a_command_needs_are_typed_once_loaded() {
+        let needs = Needs {
+            disinfox: true,
+            opencti: true,
+        };
+        let cfg = load(BOTH, needs).unwrap();
+        let dx = cfg.disinfox().unwrap();
+        assert_eq!(dx.url.as_str(), "http://127.0.0.1:5000/incidents");
+        assert_eq!(dx.key.expose(), "k");
+        let octi = cfg.opencti().unwrap();
+        assert_eq!(octi.url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(octi.token.expose(), "t");
+        assert_eq!(octi.connector_id, BOTH[4].1);
+        assert!(!octi.ssl_verify);
+    }
+
+    #[test]
+    fn a_peer_with_a_part_missing_is_absent_or_refused() {
+        let no_token: Vec<_> = BOTH
+            .iter()
+            .filter(|(k, _)| *k != "OPENCTI_TOKEN")
+            .copied()
+            .collect();
+        let fetch = Needs {
+            disinfox: true,
+            opencti: false,
+        };
+        let cfg = load(&no_token, fetch).unwrap();
+        assert!(cfg.disinfox().is_ok());
+        assert!(cfg.opencti.is_none());
+        // The metrics label is the configured id, with or without OpenCTI.
+        assert_eq!(cfg.connector_id.as_deref(), Some(BOTH[4].1));
+        let sync = Needs {
+            disinfox: true,
+            opencti: true,
+        };
+        let err = load(&no_token, sync).unwrap_err().to_string();
+        assert!(err.contains("missing OPENCTI_TOKEN"), "{err}");
     }
 }
