@@ -12,6 +12,7 @@ mod headers;
 pub(crate) mod keys;
 pub(crate) mod metrics;
 mod mq;
+mod overrides;
 mod reader;
 mod schedule;
 mod values;
@@ -25,6 +26,7 @@ use reqwest::Url;
 pub(crate) use headers::CustomHeader;
 pub(crate) use metrics::MetricsOptions;
 pub(crate) use mq::{MqSettings, QueueProtocol};
+pub(crate) use overrides::Overrides;
 pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level};
 
 use crate::cli::{GlobalArgs, parse_duration, parse_size};
@@ -72,8 +74,11 @@ pub struct Config {
     pub http: HttpOptions,
     pub state_file: Option<PathBuf>,
     pub settle: Duration,
+    /// `--chunk-size` or the setting; `stage::limits` applies the default and the bounds.
     pub chunk_size: Option<u64>,
     pub chunk_objects: Option<u64>,
+    /// `--allow-large-chunks` (its environment variable folded in by clap).
+    pub allow_large_chunks: bool,
     pub max_bundle_size: u64,
     pub queue_protocol: QueueProtocol,
     pub mq: MqSettings,
@@ -173,10 +178,12 @@ pub struct HttpOptions {
 }
 
 impl Config {
-    /// Loads and validates. Every problem is one line of the returned error (exit 78).
+    /// Loads and validates; the subcommand's flags in `overrides` win over the settings, as
+    /// the global flags in `args` do. Every problem is one line of the returned error (exit 78).
     pub fn load(
         args: &GlobalArgs,
         needs: Needs,
+        overrides: &Overrides,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Error> {
         let mut warnings = Vec::new();
@@ -193,7 +200,7 @@ impl Config {
             warnings,
         };
         let peers = PeerParts::read(&mut r, args);
-        let cfg = read(&mut r, args, &peers, notes);
+        let cfg = read(&mut r, (args, overrides), &peers, notes);
         mq::check_key_encryption(&mut r, &cfg.mq, cfg.queue_protocol);
         require(&mut r, &peers);
         // Said at info, not as a warning: pycti's own config.yml template carries
@@ -227,9 +234,15 @@ impl Config {
     }
 }
 
-/// Every other setting, read through `r` (flags in `args` first); problems collect in `r`.
-/// The peers are set once `require` has judged `peers`.
-fn read(r: &mut Reader<'_>, args: &GlobalArgs, peers: &PeerParts, notes: Vec<String>) -> Config {
+/// Every other setting, read through `r` (the global flags in `args` and the subcommand's in
+/// `o` first); problems collect in `r`, also those of a setting a flag overrides. The peers
+/// are set once `require` has judged `peers`.
+fn read(
+    r: &mut Reader<'_>,
+    (args, o): (&GlobalArgs, &Overrides),
+    peers: &PeerParts,
+    notes: Vec<String>,
+) -> Config {
     Config {
         disinfox: None,
         opencti: None,
@@ -242,23 +255,34 @@ fn read(r: &mut Reader<'_>, args: &GlobalArgs, peers: &PeerParts, notes: Vec<Str
             .parse(CONNECTOR_SCOPE, None, |v| Ok(split_list(v)))
             .unwrap_or_else(|| vec!["stix2".into()]),
         duration_period: r.parse(CONNECTOR_DURATION_PERIOD, None, parse_iso8601_duration),
-        queue_threshold_mb: r
-            .parse(CONNECTOR_QUEUE_THRESHOLD, None, parse_positive_f64)
+        queue_threshold_mb: o
+            .queue_threshold_mb
+            .or(r.parse(CONNECTOR_QUEUE_THRESHOLD, None, parse_positive_f64))
             .unwrap_or(DEFAULT_QUEUE_THRESHOLD_MB),
         log_level: r.parse(CONNECTOR_LOG_LEVEL, args.log_level.as_deref(), parse_level),
         http: http_options(r, args),
-        state_file: r.text(DISINFOX_SYNC_STATE_FILE).map(PathBuf::from),
-        settle: r
-            .parse(DISINFOX_SYNC_SETTLE, None, parse_duration)
+        state_file: o
+            .state_file
+            .clone()
+            .or(r.text(DISINFOX_SYNC_STATE_FILE).map(PathBuf::from)),
+        settle: o
+            .settle
+            .or(r.parse(DISINFOX_SYNC_SETTLE, None, parse_duration))
             .unwrap_or(DEFAULT_SETTLE),
-        chunk_size: r.parse(DISINFOX_SYNC_CHUNK_SIZE, None, parse_size),
-        chunk_objects: r.parse(DISINFOX_SYNC_CHUNK_OBJECTS, None, parse_size),
-        max_bundle_size: r
-            .parse(DISINFOX_SYNC_MAX_BUNDLE_SIZE, None, parse_size)
+        chunk_size: o
+            .chunk_size
+            .or(r.parse(DISINFOX_SYNC_CHUNK_SIZE, None, parse_size)),
+        chunk_objects: o
+            .chunk_objects
+            .or(r.parse(DISINFOX_SYNC_CHUNK_OBJECTS, None, parse_size)),
+        allow_large_chunks: o.allow_large_chunks,
+        max_bundle_size: o
+            .max_bundle_size
+            .or(r.parse(DISINFOX_SYNC_MAX_BUNDLE_SIZE, None, parse_size))
             .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
         queue_protocol: mq::queue_protocol(r),
         mq: mq::mq_settings(r),
-        metrics: metrics::options(r),
+        metrics: metrics::options(r).overridden(o),
         file: r.file_path.clone(),
         warnings: Vec::new(),
         infos: Vec::new(),
@@ -374,21 +398,23 @@ mod tests {
 
     /// Loads with `vars` as the whole environment and an empty config.yml.
     fn load(vars: &[(&str, &str)], needs: Needs) -> Result<Config, Error> {
+        run(&["fetch"], vars, needs)
+    }
+
+    /// Loads for the subcommand line `command`, its flags as overrides.
+    fn run(command: &[&str], vars: &[(&str, &str)], needs: Needs) -> Result<Config, Error> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.yml");
         std::fs::write(&file, "{}\n").unwrap();
-        let cli = crate::cli::Cli::parse_from([
-            "disinfox-sync",
-            "--config",
-            file.to_str().unwrap(),
-            "fetch",
-        ]);
+        let path = file.to_str().unwrap();
+        let head = ["disinfox-sync", "--config", path];
+        let cli = crate::cli::Cli::parse_from(head.iter().chain(command));
         let env = |name: &str| {
             vars.iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         };
-        Config::load(&cli.global, needs, &env)
+        Config::load(&cli.global, needs, &Overrides::of(&cli.command), &env)
     }
 
     const BOTH: &[(&str, &str)] = &[
@@ -439,5 +465,81 @@ mod tests {
         };
         let err = load(&no_token, sync).unwrap_err().to_string();
         assert!(err.contains("missing OPENCTI_TOKEN"), "{err}");
+    }
+
+    const SETTINGS: &[(&str, &str)] = &[
+        ("DISINFOX_SYNC_SETTLE", "5m"),
+        ("DISINFOX_SYNC_CHUNK_SIZE", "2M"),
+        ("DISINFOX_SYNC_CHUNK_OBJECTS", "100"),
+        ("DISINFOX_SYNC_MAX_BUNDLE_SIZE", "5M"),
+        ("DISINFOX_SYNC_STATE_FILE", "/var/lib/settings.json"),
+        ("DISINFOX_SYNC_METRICS_FILE", "/var/lib/sync.prom"),
+        ("DISINFOX_SYNC_PUSHGATEWAY_URL", "http://127.0.0.1:9091"),
+    ];
+
+    #[test]
+    fn the_subcommands_flags_win_over_the_settings() {
+        let flags = [
+            "sync",
+            "--settle=10s",
+            "--queue-threshold=7",
+            "--chunk-size=1M",
+            "--chunk-objects=9",
+            "--max-bundle-size=3M",
+            "--state-file=/tmp/flag.json",
+            "--metrics-file=/tmp/flag.prom",
+            "--pushgateway=http://127.0.0.1:9092",
+        ];
+        let cfg = run(&flags, SETTINGS, Needs::default()).unwrap();
+        assert_eq!(cfg.settle, Duration::from_secs(10));
+        assert_eq!(cfg.queue_threshold_mb, 7.0);
+        assert_eq!(
+            (cfg.chunk_size, cfg.chunk_objects),
+            (Some(1 << 20), Some(9))
+        );
+        assert_eq!(cfg.max_bundle_size, 3 << 20);
+        assert_eq!(cfg.state_file, Some(PathBuf::from("/tmp/flag.json")));
+        assert_eq!(cfg.metrics.file, Some(PathBuf::from("/tmp/flag.prom")));
+        assert_eq!(cfg.metrics.pushgateway.unwrap().port(), Some(9092));
+        // Without the flags, the settings.
+        let cfg = run(&["sync"], SETTINGS, Needs::default()).unwrap();
+        assert_eq!(cfg.settle, Duration::from_secs(300));
+        assert_eq!(
+            (cfg.chunk_size, cfg.chunk_objects),
+            (Some(2 << 20), Some(100))
+        );
+        assert_eq!(cfg.max_bundle_size, 5 << 20);
+        assert_eq!(
+            cfg.state_file,
+            Some(PathBuf::from("/var/lib/settings.json"))
+        );
+        assert_eq!(cfg.metrics.file, Some(PathBuf::from("/var/lib/sync.prom")));
+        assert_eq!(cfg.metrics.pushgateway.unwrap().port(), Some(9091));
+    }
+
+    #[test]
+    fn verify_writes_metrics_only_to_its_own_file() {
+        let cfg = run(&["verify"], SETTINGS, Needs::default()).unwrap();
+        assert_eq!(cfg.metrics.file, None);
+        assert_eq!(cfg.metrics.pushgateway.unwrap().port(), Some(9091));
+        let cfg = run(
+            &["verify", "--metrics-file=/tmp/v.prom"],
+            SETTINGS,
+            Needs::default(),
+        );
+        assert_eq!(
+            cfg.unwrap().metrics.file,
+            Some(PathBuf::from("/tmp/v.prom"))
+        );
+        // `check` probes sync's file.
+        let cfg = run(&["check"], SETTINGS, Needs::default()).unwrap();
+        assert_eq!(cfg.metrics.file, Some(PathBuf::from("/var/lib/sync.prom")));
+    }
+
+    #[test]
+    fn a_malformed_setting_is_refused_even_where_a_flag_overrides_it() {
+        let vars = [("DISINFOX_SYNC_SETTLE", "soon")];
+        let err = run(&["sync", "--settle=10s"], &vars, Needs::default()).unwrap_err();
+        assert!(err.to_string().contains("DISINFOX_SYNC_SETTLE"), "{err}");
     }
 }
