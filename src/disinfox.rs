@@ -14,7 +14,7 @@ use reqwest::{StatusCode, Url};
 
 use crate::bundle::stream::{self, StreamError, Streamed};
 use crate::bundle::{self, BundleError, Parsed};
-use crate::config::Config;
+use crate::config::{DisinfoxPeer, HttpOptions};
 use crate::error::{Error, Result};
 use crate::http::{self, BodyError};
 use crate::retry::{Attempt, RetryPolicy};
@@ -22,7 +22,7 @@ use crate::secret::Secret;
 
 pub(crate) struct Disinfox {
     client: Client,
-    http: crate::config::HttpOptions,
+    http: HttpOptions,
     endpoint: Url,
     key: Secret,
     retry: RetryPolicy,
@@ -70,24 +70,15 @@ fn bundle_error(err: BundleError, received: &str) -> anyhow::Error {
 }
 
 impl Disinfox {
-    /// Needs `disinfox_url` and `disinfox_key`, which `Config::load` guarantees for commands
-    /// that declared they need DISINFOX.
-    pub(crate) fn new(cfg: &Config, max_size: u64) -> Result<Self> {
-        let url = cfg
-            .disinfox_url
-            .as_ref()
-            .ok_or_else(|| Error::Config("missing DISINFOX_URL".into()))?;
-        let key = cfg
-            .disinfox_key
-            .clone()
-            .ok_or_else(|| Error::Config("missing DISINFOX_API_KEY".into()))?;
+    pub(crate) fn new(peer: &DisinfoxPeer, options: &HttpOptions, max_size: u64) -> Result<Self> {
+        let url = &peer.url;
         http::warn_if_plain_http(url, "DISINFOX", "the API key");
         Ok(Disinfox {
-            client: http::client(&cfg.http, true, url)?,
-            http: cfg.http.clone(),
+            client: http::client(options, true, url)?,
+            http: options.clone(),
             endpoint: endpoint(url),
-            key,
-            retry: RetryPolicy::from_options(&cfg.http),
+            key: peer.key.clone(),
+            retry: RetryPolicy::from_options(options),
             max_size,
         })
     }

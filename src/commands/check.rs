@@ -81,7 +81,7 @@ pub(super) fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process:
             });
             report.pass("configuration", format!("valid ({file})"));
             check_disinfox(cfg, &mut report);
-            check_opencti(cfg, args, &mut report);
+            check_opencti(cfg, &mut report);
             check_metrics(cfg, &mut report);
         }
         Err(e) => report.fail("configuration", e),
@@ -114,10 +114,13 @@ fn check_metrics(cfg: &Config, report: &mut Report) {
 fn check_disinfox(cfg: &Config, report: &mut Report) {
     // A cursor in the future answers `{}`: the real data path, and nothing to download.
     let future = chrono::Utc::now() + chrono::Duration::days(3650);
-    let result = Disinfox::new(cfg, 1 << 20).and_then(|d| {
-        let answer = d.incidents(Some(future))?;
-        Ok((d.endpoint().to_string(), answer))
-    });
+    let source = cfg.disinfox();
+    let result = source
+        .and_then(|peer| Disinfox::new(peer, &cfg.http, 1 << 20))
+        .and_then(|d| {
+            let answer = d.incidents(Some(future))?;
+            Ok((d.endpoint().to_string(), answer))
+        });
     match result {
         Ok((url, answer)) => {
             let skew = answer
@@ -133,8 +136,8 @@ fn check_disinfox(cfg: &Config, report: &mut Report) {
     }
 }
 
-fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
-    let gql = match Graphql::new(cfg) {
+fn check_opencti(cfg: &Config, report: &mut Report) {
+    let gql = match cfg.opencti().and_then(|peer| Graphql::new(peer, &cfg.http)) {
         Ok(g) => g,
         Err(e) => return report.fail("opencti", &e),
     };
@@ -179,7 +182,7 @@ fn check_opencti(cfg: &Config, args: &CheckArgs, report: &mut Report) {
     );
     let works = describe_works(version::WorkPolicy::for_transport(&f, over_amqp));
     report.pass("works", works);
-    check_state(cfg, args, &gql, &platform, report);
+    check_state(cfg, &gql, &platform, report);
 }
 
 /// How `sync` and `push` treat the run's work on this release (`WorkPolicy`).
@@ -283,14 +286,11 @@ fn check_verify(platform: &opencti::Platform, report: &mut Report) {
 }
 
 /// Registration is idempotent and returns the stored state; it is how a connector reads it.
-fn check_state(
-    cfg: &Config,
-    args: &CheckArgs,
-    gql: &Graphql,
-    platform: &opencti::Platform,
-    report: &mut Report,
-) {
-    let id = cfg.connector_id.as_deref().unwrap_or_default();
+fn check_state(cfg: &Config, gql: &Graphql, platform: &opencti::Platform, report: &mut Report) {
+    let id = match cfg.opencti() {
+        Ok(peer) => peer.connector_id.as_str(),
+        Err(e) => return report.fail("connector", &e),
+    };
     let registered = if cfg.queue_protocol == QueueProtocol::Amqp {
         match crate::amqp::register(
             gql,
@@ -322,7 +322,7 @@ fn check_state(
         "connector",
         format!("registered as '{}' ({})", cfg.connector_name, registered.id),
     );
-    let file = match state::resolve_file(args.state_file.as_ref(), cfg.state_file.as_ref()) {
+    let file = match state::resolve_file(cfg.state_file.as_ref()) {
         Ok(f) => f,
         Err(e) => return report.fail("state", &e),
     };

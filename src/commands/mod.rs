@@ -14,7 +14,7 @@ mod verify;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, Needs};
+use crate::config::{Config, Needs, Overrides};
 use crate::error::Result;
 
 /// What each command needs configured; a malformed setting outside it only warns.
@@ -45,7 +45,8 @@ fn needs(command: &Command) -> Needs {
 /// Loads the configuration the command needs, starts logging, runs the command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
-    let loaded = Config::load(&cli.global, needs(&cli.command), &env);
+    let overrides = Overrides::of(&cli.command);
+    let loaded = Config::load(&cli.global, needs(&cli.command), &overrides, &env);
     // The log level may come from the configuration, so logging starts after it loaded.
     let json_logging = match &loaded {
         Ok(cfg) => cfg.json_logging,

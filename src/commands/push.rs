@@ -17,9 +17,8 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     let started = Instant::now();
     let mut report = Report::new("push");
     reported(&mut report, args.json, started, |report| {
-        let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
-        let input = read_input(args.file.as_deref(), max)?;
-        let limits = stage::limits(cfg, &args.chunks)?;
+        let input = read_input(args.file.as_deref(), cfg.max_bundle_size)?;
+        let limits = stage::limits(cfg)?;
         let parsed = bundle::parse(&input)?;
         if parsed.is_empty() {
             log::info!("nothing to push: the bundle has no objects");

@@ -20,7 +20,7 @@ pub(super) fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {
             crate::when::display(at)
         );
     }
-    match state::resolve_file(args.state.state_file.as_ref(), cfg.state_file.as_ref())? {
+    match state::resolve_file(cfg.state_file.as_ref())? {
         Some(path) => {
             let file = FileStore::open(&path)?;
             // A corrupt file is exactly what reset-state is for: show it, then replace it.

@@ -1,19 +1,14 @@
 //! The steps `push` and `sync` share: bundle bytes → prepared objects, and the chunk limits.
 
 use crate::bundle::{self, Limits, Prepared};
-use crate::cli::ChunkArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::summary::Report;
 
-pub(super) fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
-    let max_bytes = args
-        .chunk_size
-        .or(cfg.chunk_size)
-        .unwrap_or(bundle::DEFAULT_CHUNK_BYTES as u64);
-    let max_objects = args
+pub(super) fn limits(cfg: &Config) -> Result<Limits> {
+    let max_bytes = cfg.chunk_size.unwrap_or(bundle::DEFAULT_CHUNK_BYTES as u64);
+    let max_objects = cfg
         .chunk_objects
-        .or(cfg.chunk_objects)
         .unwrap_or(bundle::DEFAULT_CHUNK_OBJECTS as u64);
     if max_bytes < 1024 || max_objects == 0 {
         return Err(Error::Config(format!(
@@ -21,7 +16,7 @@ pub(super) fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
         ))
         .into());
     }
-    if max_bytes > bundle::MAX_SAFE_CHUNK_BYTES as u64 && !args.allow_large_chunks {
+    if max_bytes > bundle::MAX_SAFE_CHUNK_BYTES as u64 && !cfg.allow_large_chunks {
         return Err(Error::Config(format!(
             "--chunk-size {max_bytes} is above 12M (12582912 bytes): OpenCTI sends each chunk to its workers base64-encoded (4/3 larger) in one RabbitMQ message, RabbitMQ's default max_message_size is 16 MiB, and from 6.9.18 OpenCTI retries an oversized publish forever; use --chunk-size 12M or less, or --allow-large-chunks (DISINFOX_SYNC_ALLOW_LARGE_CHUNKS=true) if your broker's max_message_size was raised"
         ))

@@ -30,18 +30,18 @@ pub(super) fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
         cycle(cfg, args, report)
     });
     // After the summary: publishing metrics only warns, whatever happens to it.
-    crate::metrics::publish(cfg, &args.metrics, &report, started_at);
+    crate::metrics::publish(cfg, &report, started_at);
     result
 }
 
 fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     // The lock comes first: an overlapping run must stop before it talks to anyone.
-    let file = match state::resolve_file(args.state.state_file.as_ref(), cfg.state_file.as_ref())? {
+    let file = match state::resolve_file(cfg.state_file.as_ref())? {
         Some(path) => Some(FileStore::open(&path)?),
         None => None,
     };
-    let limits = stage::limits(cfg, &args.chunks)?;
-    let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
+    let limits = stage::limits(cfg)?;
+    let source = Disinfox::new(cfg.disinfox()?, &cfg.http, cfg.max_bundle_size)?;
     let wait = args.wait.wait;
     let purpose = match args.dry_run {
         true => Purpose::ReadOnly { wait },
@@ -52,7 +52,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         Some(f) => Store::File(f),
         None => session.store(),
     };
-    let threshold = args.queue_threshold.unwrap_or(cfg.queue_threshold_mb);
+    let threshold = cfg.queue_threshold_mb;
     let (before, queue, why) = may_start(&session, &store, (threshold, args.dry_run), report)?;
     let queue_mb = queue.map_or(0.0, |q| q.mb);
     if let Some(why) = why {
@@ -89,7 +89,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
             before.last_fetch,
             prepared.max_modified(),
             answer.server_date,
-            args.settle.unwrap_or(cfg.settle),
+            cfg.settle,
         ),
         last_run: Some(now.timestamp()),
         unconfirmed: None,

@@ -31,7 +31,7 @@ pub(super) fn run(cfg: &Config, args: &VerifyArgs) -> Result<()> {
         Ok(()) => report.status = Some(Status::UpToDate),
         Err(e) => report.fail(e),
     }
-    crate::metrics::publish(cfg, &args.metrics, &report, started_at);
+    crate::metrics::publish(cfg, &report, started_at);
     result
 }
 
@@ -54,8 +54,8 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
         )
         .into());
     }
-    let limits = stage::limits(cfg, &args.chunks)?;
-    let source = Disinfox::new(cfg, args.max_bundle_size.unwrap_or(cfg.max_bundle_size))?;
+    let limits = stage::limits(cfg)?;
+    let source = Disinfox::new(cfg.disinfox()?, &cfg.http, cfg.max_bundle_size)?;
     // The capability is checked before DISINFOX is asked for anything.
     let (session, probed) = if args.repair {
         let session = Session::open(
@@ -67,7 +67,7 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
         lookup::require_knowledge(&session.platform)?;
         (Some(session), None)
     } else {
-        let gql = Graphql::new(cfg)?;
+        let gql = Graphql::new(cfg.opencti()?, &cfg.http)?;
         let platform = connector::probe(&gql)?;
         lookup::require_knowledge(&platform)?;
         (None, Some(gql))

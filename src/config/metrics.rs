@@ -18,6 +18,18 @@ pub struct MetricsOptions {
     pub password: Option<Secret>,
 }
 
+impl MetricsOptions {
+    /// The subcommand's `--metrics-file` and `--pushgateway` win over the settings.
+    pub(super) fn overridden(self, o: &super::Overrides) -> MetricsOptions {
+        let configured = self.file.filter(|_| !o.metrics_file_from_flag_only);
+        MetricsOptions {
+            file: o.metrics_file.clone().or(configured),
+            pushgateway: o.pushgateway.clone().or(self.pushgateway),
+            ..self
+        }
+    }
+}
+
 pub(crate) fn options(r: &mut Reader) -> MetricsOptions {
     let options = MetricsOptions {
         file: r.text(keys::DISINFOX_SYNC_METRICS_FILE).map(PathBuf::from),

@@ -16,7 +16,6 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::MetricsArgs;
 use crate::config::Config;
 use crate::summary::{Report, Status};
 use exposition::{Family, Kind, Labels, Sample};
@@ -27,16 +26,10 @@ pub use exposition::{parse, render};
 pub const JOB: &str = "disinfox-sync";
 
 /// Writes and pushes what the flags and settings ask for; a failure is one warning line.
-pub fn publish(cfg: &Config, args: &MetricsArgs, report: &Report, started_at: SystemTime) {
-    // sync's metrics file (the setting) is not verify's: verify writes only where it is told.
-    let file = match report.command {
-        "verify" => args.metrics_file.as_ref(),
-        _ => args.metrics_file.as_ref().or(cfg.metrics.file.as_ref()),
-    };
-    let gateway = args
-        .pushgateway
-        .as_ref()
-        .or(cfg.metrics.pushgateway.as_ref());
+/// The flags were merged with the settings by `Config::load` (verify's file is only its flag).
+pub fn publish(cfg: &Config, report: &Report, started_at: SystemTime) {
+    let file = cfg.metrics.file.as_ref();
+    let gateway = cfg.metrics.pushgateway.as_ref();
     if file.is_none() && gateway.is_none() {
         return;
     }

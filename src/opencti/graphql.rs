@@ -7,7 +7,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::documents::Document;
-use crate::config::Config;
+use crate::config::{HttpOptions, Opencti};
 use crate::error::{Error, Result};
 use crate::http::{self, BodyError};
 use crate::retry::{Attempt, RetryPolicy};
@@ -18,7 +18,7 @@ const MAX_ANSWER: u64 = 16 << 20;
 
 pub struct Graphql {
     client: Client,
-    http: crate::config::HttpOptions,
+    http: HttpOptions,
     url: Url,
     token: Secret,
     /// `OPENCTI_CUSTOM_HEADERS`, values marked sensitive.
@@ -27,32 +27,25 @@ pub struct Graphql {
 }
 
 impl Graphql {
-    pub fn new(cfg: &Config) -> Result<Self> {
-        let base = cfg
-            .opencti_url
-            .as_ref()
-            .ok_or_else(|| Error::Config("missing OPENCTI_URL".into()))?;
-        let token = cfg
-            .opencti_token
-            .clone()
-            .ok_or_else(|| Error::Config("missing OPENCTI_TOKEN".into()))?;
-        if !cfg.opencti_ssl_verify {
+    pub fn new(peer: &Opencti, options: &HttpOptions) -> Result<Self> {
+        let base = &peer.url;
+        if !peer.ssl_verify {
             log::warn!(
                 "OPENCTI_SSL_VERIFY=false: TLS certificates of OpenCTI are NOT verified; anyone on the path can read the token. Use --ca-cert for a private CA instead"
             );
         }
         http::warn_if_plain_http(base, "OpenCTI", "the token");
         Ok(Graphql {
-            client: http::client(&cfg.http, cfg.opencti_ssl_verify, base)?,
-            http: cfg.http.clone(),
+            client: http::client(options, peer.ssl_verify, base)?,
+            http: options.clone(),
             url: graphql_url(base),
-            token,
-            headers: cfg
-                .opencti_custom_headers
+            token: peer.token.clone(),
+            headers: peer
+                .custom_headers
                 .iter()
                 .map(|h| (h.name.clone(), h.header_value()))
                 .collect(),
-            retry: RetryPolicy::from_options(&cfg.http),
+            retry: RetryPolicy::from_options(options),
         })
     }
 

@@ -59,7 +59,8 @@ pub(crate) struct Session<'c> {
 /// Opens a session for `purpose`: every probe, check and the one registration (or state read).
 pub(crate) fn open(cfg: &Config, purpose: Purpose) -> Result<Session<'_>> {
     let over_amqp = cfg.queue_protocol == QueueProtocol::Amqp;
-    let gql = Graphql::new(cfg)?;
+    let peer = cfg.opencti()?;
+    let gql = Graphql::new(peer, &cfg.http)?;
     let platform = connector::probe_for_import(&gql, over_amqp)?;
     let (wait, imports) = match purpose {
         Purpose::State => (None, false),
@@ -75,7 +76,7 @@ pub(crate) fn open(cfg: &Config, purpose: Purpose) -> Result<Session<'_>> {
         }
         false => Access::default(),
     };
-    let id = configured_id(cfg)?;
+    let id = peer.connector_id.as_str();
     let (name, scope) = (&cfg.connector_name, &cfg.connector_scope);
     let (registered, transport) = match purpose {
         Purpose::ReadOnly { .. } => (connector::read_state(&gql, id)?, None),
@@ -168,11 +169,4 @@ fn require_wait(platform: &Platform, over_amqp: bool) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-fn configured_id(cfg: &Config) -> Result<&str> {
-    Ok(cfg
-        .connector_id
-        .as_deref()
-        .ok_or_else(|| Error::Config("missing CONNECTOR_ID".into()))?)
 }

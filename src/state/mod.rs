@@ -11,12 +11,10 @@ pub(crate) use store::Store;
 
 use std::path::PathBuf;
 
-/// `--state-file` without a value (or an empty one) means the default location.
-pub(crate) fn resolve_file(
-    flag: Option<&PathBuf>,
-    configured: Option<&PathBuf>,
-) -> crate::error::Result<Option<PathBuf>> {
-    match flag.or(configured) {
+/// `--state-file` without a value (or an empty one) means the default location; `chosen` is
+/// the flag or the setting (`Config::state_file`).
+pub(crate) fn resolve_file(chosen: Option<&PathBuf>) -> crate::error::Result<Option<PathBuf>> {
+    match chosen {
         None => Ok(None),
         Some(p) if p.as_os_str().is_empty() => default_path().map(Some).ok_or_else(|| {
             crate::error::Error::Config(
