@@ -16,6 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod opencti;
 pub mod output;
+pub mod parsers;
 pub(crate) mod progress;
 pub mod retry;
 pub(crate) mod roots;

@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use disinfox_sync::cli::{Cli, LogFormat};
+use disinfox_sync::cli::LogFormat;
 use disinfox_sync::error::{Outcome, classify, render};
 use disinfox_sync::exit_codes::ExitCode as Status;
 use disinfox_sync::logging;
@@ -14,7 +13,7 @@ fn main() -> ExitCode {
     }
     disinfox_sync::output::note_closed_stdout();
     drop_empty_settings();
-    let cli = match Cli::try_parse() {
+    let cli = match disinfox_sync::commands::parse() {
         Ok(cli) => cli,
         Err(e) => return refused(&e),
     };
@@ -84,7 +83,7 @@ fn from_environment(e: &clap::Error) -> Option<(String, String)> {
         .split([' ', '='])
         .next()?
         .to_owned();
-    let cli = Cli::command();
+    let cli = disinfox_sync::commands::command();
     let var = std::iter::once(&cli)
         .chain(cli.get_subcommands())
         .flat_map(|c| c.get_arguments())
@@ -102,7 +101,7 @@ fn from_environment(e: &clap::Error) -> Option<(String, String)> {
 /// otherwise hand the empty text to a flag the user never typed ("a value is required for
 /// '--state-file'").
 fn drop_empty_settings() {
-    let cli = Cli::command();
+    let cli = disinfox_sync::commands::command();
     let names: Vec<_> = std::iter::once(&cli)
         .chain(cli.get_subcommands())
         .flat_map(|c| c.get_arguments())

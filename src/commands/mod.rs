@@ -13,6 +13,8 @@ mod verify;
 
 use std::process::ExitCode;
 
+pub use crate::config::{command, parse};
+
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Needs};
 use crate::error::Result;

@@ -5,6 +5,7 @@
 //! the flag value; this module adds the secrets (which have no flags), the `*_FILE` variants,
 //! the file and the defaults, and validates what the command at hand needs.
 
+pub(crate) mod command_line;
 pub(crate) mod environment;
 mod examples;
 mod file;
@@ -22,13 +23,15 @@ use std::time::Duration;
 use log::LevelFilter;
 use reqwest::Url;
 
+pub use command_line::{command, parse};
 pub(crate) use headers::CustomHeader;
 pub(crate) use metrics::MetricsOptions;
 pub(crate) use mq::{MqSettings, QueueProtocol};
 pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level};
 
-use crate::cli::{GlobalArgs, parse_duration, parse_size};
+use crate::cli::GlobalArgs;
 use crate::error::Error;
+use crate::parsers::{parse_duration, parse_size};
 use crate::secret::Secret;
 use keys::*;
 use reader::Reader;
@@ -221,7 +224,7 @@ fn without_credentials(v: &str, setting: &str, hint: &str) -> Result<Url, String
 /// Flags win outright; otherwise the environment or the file, then the defaults.
 fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
     let mut timeout = |key: &Key, flag: Option<Duration>, default: Duration| {
-        flag.or_else(|| r.parse(key, None, crate::cli::parse_timeout))
+        flag.or_else(|| r.parse(key, None, crate::parsers::parse_timeout))
             .unwrap_or(default)
     };
     let connect_timeout = timeout(

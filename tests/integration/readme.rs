@@ -350,7 +350,7 @@ fn cronjob_max_bundle_size_fits_its_memory_limit() {
         .split("\"--max-bundle-size\", \"")
         .nth(1)
         .expect("--max-bundle-size in args");
-    let size = disinfox_sync::cli::parse_size(size.split('"').next().unwrap()).unwrap();
+    let size = disinfox_sync::parsers::parse_size(size.split('"').next().unwrap()).unwrap();
     let limits = yaml.split("limits:").nth(1).unwrap();
     let memory = limits
         .split("memory:")
