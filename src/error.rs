@@ -70,15 +70,6 @@ pub fn classify(err: &anyhow::Error) -> Outcome {
         if let Some(ours) = cause.downcast_ref::<Error>() {
             return Outcome::Fail(ours.code());
         }
-        // By cause: limits are configuration (78), anything else is the input's data (65). A
-        // peer's answer is mapped where it is read (`disinfox.rs`), before it gets here.
-        if let Some(bundle) = cause.downcast_ref::<crate::bundle::BundleError>() {
-            return Outcome::Fail(if bundle.is_limit() {
-                ExitCode::Config
-            } else {
-                ExitCode::DataErr
-            });
-        }
         if let Some(http) = cause.downcast_ref::<reqwest::Error>()
             && (http.is_timeout() || http.is_connect())
         {
@@ -107,25 +98,6 @@ mod tests {
         let err = anyhow::Error::new(Error::Permission("key rejected".into())).context("fetching");
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::NoPerm));
         assert_eq!(render(&err), "fetching: key rejected");
-    }
-
-    #[test]
-    fn bundle_errors_are_mapped_by_cause() {
-        use crate::bundle::BundleError;
-        let limit = BundleError::ObjectTooLarge {
-            id: "x--1".into(),
-            bytes: 10,
-            max_bytes: 5,
-        };
-        let data = BundleError::Empty;
-        assert_eq!(
-            classify(&anyhow::Error::new(limit)),
-            Outcome::Fail(ExitCode::Config)
-        );
-        assert_eq!(
-            classify(&anyhow::Error::new(data)),
-            Outcome::Fail(ExitCode::DataErr)
-        );
     }
 
     #[test]

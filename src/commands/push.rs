@@ -20,7 +20,7 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
         let max = args.max_bundle_size.unwrap_or(cfg.max_bundle_size);
         let input = read_input(args.file.as_deref(), max)?;
         let limits = stage::limits(cfg, &args.chunks)?;
-        let parsed = bundle::parse(&input)?;
+        let parsed = bundle::parse(&input).map_err(stage::refused)?;
         if parsed.is_empty() {
             log::info!("nothing to push: the bundle has no objects");
             report.status = Some(Status::UpToDate);

@@ -1,6 +1,6 @@
 //! The steps `push` and `sync` share: bundle bytes → prepared objects, and the chunk limits.
 
-use crate::bundle::{self, Limits, Prepared};
+use crate::bundle::{self, BundleError, Limits, Prepared};
 use crate::cli::ChunkArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -31,6 +31,17 @@ pub(super) fn limits(cfg: &Config, args: &ChunkArgs) -> Result<Limits> {
         max_bytes: max_bytes as usize,
         max_objects: max_objects as usize,
     })
+}
+
+/// A bundle the stage refused, by cause: a chunk limit it cannot be cut to is configuration
+/// (78), anything else is the data's fault (65). Answers from DISINFOX are mapped where they
+/// are read (`disinfox.rs`), so this is for local input and the chunk planner.
+pub(super) fn refused(err: BundleError) -> anyhow::Error {
+    if err.is_limit() {
+        Error::Config(err.to_string()).into()
+    } else {
+        Error::BadData(err.to_string()).into()
+    }
 }
 
 /// Dedupes, completes and orders; says what was added and what stays dangling.
@@ -81,7 +92,7 @@ pub(super) fn describe_plan(
     limits: &Limits,
     report: &mut Report,
 ) -> Result<()> {
-    let plans = prepared.chunks(limits)?;
+    let plans = prepared.chunks(limits).map_err(refused)?;
     for (i, plan) in plans.iter().enumerate() {
         log::info!(
             "chunk {}/{}: {} objects, {} bytes escaped",
@@ -95,4 +106,27 @@ pub(super) fn describe_plan(
     report.bytes = plans.iter().map(|p| p.escaped_bytes as u64).sum();
     report.set_pushed(bundle::pushed_objects(&plans));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Outcome, classify};
+    use crate::exit_codes::ExitCode;
+
+    #[test]
+    fn refused_bundles_are_mapped_by_cause() {
+        let limit = BundleError::ObjectTooLarge {
+            id: "x--1".into(),
+            bytes: 10,
+            max_bytes: 5,
+        };
+        let text = limit.to_string();
+        let limit = refused(limit);
+        assert_eq!(classify(&limit), Outcome::Fail(ExitCode::Config));
+        assert_eq!(limit.to_string(), text);
+        let data = refused(BundleError::Empty);
+        assert_eq!(classify(&data), Outcome::Fail(ExitCode::DataErr));
+        assert_eq!(data.to_string(), BundleError::Empty.to_string());
+    }
 }

@@ -136,7 +136,7 @@ fn repair<'a>(
         .into());
     }
     let text = closure_bundle(objects, &found.missing);
-    let parsed = bundle::parse(text.as_bytes())?;
+    let parsed = bundle::parse(text.as_bytes()).map_err(stage::refused)?;
     let prepared = stage::prepare(parsed, report);
     log::info!(
         "repair: pushing the {} missing object(s) with what they reference ({} in all)",

@@ -22,7 +22,10 @@ pub fn push(
     limits: &Limits,
     progress: &mut Pushed,
 ) -> Result<()> {
-    let plans = prepared.chunks(limits)?;
+    // A plan fails only on a chunk limit the bundle cannot be cut to: configuration (78).
+    let plans = prepared
+        .chunks(limits)
+        .map_err(|e| Error::Config(e.to_string()))?;
     if plans.is_empty() {
         return Ok(());
     }
