@@ -21,6 +21,7 @@ pub(crate) mod progress;
 pub mod retry;
 pub(crate) mod roots;
 pub(crate) mod secret;
+pub(crate) mod session;
 pub(crate) mod spool;
 pub(crate) mod state;
 pub(crate) mod summary;

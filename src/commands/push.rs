@@ -10,7 +10,7 @@ use crate::bundle;
 use crate::cli::PushArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::session::Purpose;
+use crate::session::Purpose;
 use crate::summary::{Report, Status, reported};
 
 pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {

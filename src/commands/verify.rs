@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::{Error, Result};
 use crate::opencti::lookup::{self, Family};
-use crate::opencti::session::Purpose;
 use crate::opencti::{Graphql, connector};
+use crate::session::Purpose;
 use crate::summary::{Report, Status, VerifyCounts};
 
 pub(super) fn run(cfg: &Config, args: &VerifyArgs) -> Result<()> {

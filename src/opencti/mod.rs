@@ -1,4 +1,5 @@
-//! The OpenCTI sink: GraphQL (no pycti); `session` opens a run and picks its transport (the API or `amqp`).
+//! The OpenCTI sink: GraphQL (no pycti). Opening a run and picking its transport (the API or
+//! `amqp`) is `crate::session`, above both.
 
 pub mod access;
 pub mod capabilities;
@@ -7,7 +8,6 @@ pub mod documents;
 pub mod graphql;
 pub mod lookup;
 pub mod push;
-pub mod session;
 pub mod version;
 pub mod work;
 
