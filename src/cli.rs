@@ -26,7 +26,7 @@ use crate::parsers::{
     after_long_help = EXIT_TABLE,
     propagate_version = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -34,7 +34,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Configuration file (the Python connector's config.yml layout)
     #[arg(long, global = true, value_name = "PATH", hide_env_values = true)]
     pub config: Option<PathBuf>,
@@ -84,13 +84,13 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print a DISINFOX bundle of everything newer than WHEN (for pipelines)
     Fetch(FetchArgs),
     /// Import a bundle file (or stdin) into OpenCTI
@@ -111,7 +111,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Print the results as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -122,14 +122,14 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Project root: files go to OUT/man and OUT/completions
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct ChunkArgs {
+pub(crate) struct ChunkArgs {
     /// Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub chunk_size: Option<u64>,
@@ -145,7 +145,7 @@ pub struct ChunkArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StateArgs {
+pub(crate) struct StateArgs {
     /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
     /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, hide_env_values = true)]
@@ -153,7 +153,7 @@ pub struct StateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// Bundle file to import; - or nothing reads stdin
     #[arg(long, short, value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -178,7 +178,7 @@ pub struct PushArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// After pushing, follow the run's work in OpenCTI until it is imported (at most DURATION,
     /// default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES
     #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "10m", value_parser = parse_duration)]
@@ -186,7 +186,7 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// Fetch and prepare, report what would be pushed and the next cursor; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -227,7 +227,7 @@ pub struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Check only what DISINFOX serves newer than WHEN (same forms as fetch --since)
     #[arg(long, value_name = "WHEN", default_value = "all")]
     pub since: String,
@@ -259,7 +259,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MetricsArgs {
+pub(crate) struct MetricsArgs {
     /// Write this run's metrics to PATH, atomically, for node_exporter's textfile collector
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
@@ -271,7 +271,7 @@ pub struct MetricsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResetStateArgs {
+pub(crate) struct ResetStateArgs {
     /// Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)
     #[arg(long, value_name = "WHEN")]
     pub to: Option<String>,
@@ -281,7 +281,7 @@ pub struct ResetStateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct FetchArgs {
+pub(crate) struct FetchArgs {
     /// Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all
     #[arg(long, value_name = "WHEN", default_value = "all")]
     pub since: String,

@@ -5,7 +5,7 @@
 use crate::exit_codes::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("{0}")]
     Usage(String),
     /// `verify` found objects missing in OpenCTI: a finding, not a failure of the run.
@@ -30,7 +30,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> ExitCode {
+    pub(crate) fn code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
             Error::Missing(_) => ExitCode::Missing,
@@ -46,11 +46,11 @@ impl Error {
     }
 }
 
-pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
 
 /// How a failed run ends.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// stdout was closed by the reader (`fetch | head`): not a failure, nothing to say.
     QuietSuccess,
     Fail(ExitCode),
@@ -58,7 +58,7 @@ pub enum Outcome {
 
 /// Walks the chain once: a broken pipe anywhere wins, then our own typed error, then the
 /// library errors we can still read something from. Everything else is a bug (70).
-pub fn classify(err: &anyhow::Error) -> Outcome {
+pub(crate) fn classify(err: &anyhow::Error) -> Outcome {
     for cause in err.chain() {
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::BrokenPipe
@@ -84,7 +84,7 @@ pub fn classify(err: &anyhow::Error) -> Outcome {
 
 /// The message printed for a failure: the whole chain on one line per problem, scrubbed of
 /// secrets.
-pub fn render(err: &anyhow::Error) -> String {
+pub(crate) fn render(err: &anyhow::Error) -> String {
     crate::secret::scrub(&format!("{err:#}"))
 }
 

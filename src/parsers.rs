@@ -11,15 +11,15 @@ use crate::secret::Secret;
 
 /// A path that may be empty: the bare `--state-file` stands for the default location, and
 /// clap's own path parser refuses the empty value it is given then.
-pub fn optional_path(text: &str) -> Result<PathBuf, String> {
+pub(crate) fn optional_path(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
 /// The longest duration any setting takes: more is a typo, and far more (10^11 years) would
 /// overflow the clock arithmetic of a run.
-pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let d =
         humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))?;
     if d > MAX_DURATION {
@@ -31,7 +31,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A timeout: a duration above zero (zero would fail every request at once).
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
         d if d.is_zero() => Err(format!("'{text}' is no time at all; give e.g. 30s")),
         d => Ok(d),
@@ -39,7 +39,7 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 /// A positive, finite number of megabytes (NaN or a negative value would defer every run).
-pub fn parse_megabytes(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_megabytes(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
         _ => Err(format!(

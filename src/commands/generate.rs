@@ -157,7 +157,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Writes every file under `root`.
-pub fn run(root: &Path) -> Result<()> {
+pub(crate) fn run(root: &Path) -> Result<()> {
     for (rel, bytes) in render_all()? {
         let path = root.join(&rel);
         if let Some(dir) = path.parent() {

@@ -2,7 +2,7 @@
 
 mod check;
 mod fetch;
-pub mod generate;
+pub(crate) mod generate;
 mod previous;
 mod push;
 mod reset_state;
@@ -12,8 +12,6 @@ mod sync;
 mod verify;
 
 use std::process::ExitCode;
-
-pub use crate::config::{command, parse};
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Needs};
@@ -45,7 +43,7 @@ fn needs(command: &Command) -> Needs {
 }
 
 /// Loads the configuration the command needs, starts logging, runs the command.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
     let loaded = Config::load(&cli.global, needs(&cli.command), &env);
     // The log level may come from the configuration, so logging starts after it loaded.

@@ -47,22 +47,22 @@ pub(super) fn refused(err: BundleError) -> anyhow::Error {
 /// Dedupes, completes and orders; says what was added and what stays dangling.
 pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<'a> {
     let prepared = bundle::prepare(parsed);
-    if prepared.duplicates > 0 {
+    if prepared.duplicates() > 0 {
         log::info!(
             "dropped {} duplicate object(s) (of each id the copy with the latest modified was kept, the first one among equals)",
-            prepared.duplicates
+            prepared.duplicates()
         );
     }
-    if !prepared.added.is_empty() {
+    if !prepared.added().is_empty() {
         log::info!(
             "added {} well-known object(s) the bundle references: {}",
-            prepared.added.len(),
-            prepared.added.join(", ")
+            prepared.added().len(),
+            prepared.added().join(", ")
         );
     }
-    if !prepared.dangling.is_empty() {
+    if !prepared.dangling().is_empty() {
         let by_type: Vec<String> = prepared
-            .dangling
+            .dangling()
             .iter()
             .map(|(t, ids)| format!("{} {t}", ids.len()))
             .collect();
@@ -71,7 +71,7 @@ pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Pr
             prepared.dangling_count(),
             by_type.join(", ")
         );
-        for (t, ids) in &prepared.dangling {
+        for (t, ids) in prepared.dangling() {
             log::debug!("dangling {t}: {}", ids.join(", "));
         }
     }
@@ -81,7 +81,7 @@ pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Pr
         .map(|(k, n)| (k.to_owned(), n))
         .collect();
     report.objects_total = prepared.len();
-    report.added_well_known = prepared.added.len();
+    report.added_well_known = prepared.added().len();
     report.dangling_references = prepared.dangling_count();
     prepared
 }

@@ -86,7 +86,7 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
         log::info!("verify: DISINFOX serves nothing to check");
         return Ok(());
     };
-    let objects = &parsed.objects;
+    let objects = parsed.objects();
     let found = look_up(gql, objects.iter().copied())?;
     summarize(&found, "");
     let still = match (&session, found.missing.is_empty()) {
@@ -249,7 +249,6 @@ fn set_counts(report: &mut Report, found: &Findings<'_>) {
             .into_iter()
             .map(|(k, n)| (k.to_owned(), n))
             .collect(),
-        lookups: found.requests,
     });
 }
 

@@ -24,12 +24,12 @@ const FLAG_VARIABLES: &[(&str, &str)] = &[
 const WITH_ENVIRONMENT: &[&str] = &["fetch", "push", "sync", "reset-state", "check"];
 
 /// The whole command line, as the binary parses it and the man pages show it.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     with_settings(Cli::command())
 }
 
 /// The arguments of this process, parsed as [`command`] reads them.
-pub fn parse() -> Result<Cli, clap::Error> {
+pub(crate) fn parse() -> Result<Cli, clap::Error> {
     let mut cmd = command();
     let mut matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))

@@ -12,7 +12,7 @@ use crate::parsers::parse_pushgateway;
 use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
-pub struct MetricsOptions {
+pub(crate) struct MetricsOptions {
     pub file: Option<PathBuf>,
     pub pushgateway: Option<Url>,
     pub user: Option<String>,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use log::LevelFilter;
 use reqwest::Url;
 
-pub use command_line::{command, parse};
+pub(crate) use command_line::{command, parse};
 pub(crate) use headers::CustomHeader;
 pub(crate) use metrics::MetricsOptions;
 pub(crate) use mq::{MqSettings, QueueProtocol};
@@ -50,14 +50,14 @@ pub(crate) const DEFAULT_CONNECTOR_NAME: &str = "DISINFOX";
 /// What a command needs; settings outside these groups are not required, and a malformed
 /// value there is only a warning (a `fetch` must not fail on a placeholder `CONNECTOR_ID`).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Needs {
+pub(crate) struct Needs {
     pub disinfox: bool,
     pub opencti: bool,
 }
 
 /// The validated settings.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     pub file: Option<PathBuf>,
     pub disinfox_url: Option<Url>,
     pub disinfox_key: Option<Secret>,
@@ -92,7 +92,7 @@ pub struct Config {
 }
 
 #[derive(Clone, Debug)]
-pub struct HttpOptions {
+pub(crate) struct HttpOptions {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retries: u32,
@@ -102,7 +102,7 @@ pub struct HttpOptions {
 
 impl Config {
     /// Loads and validates. Every problem is one line of the returned error (exit 78).
-    pub fn load(
+    pub(crate) fn load(
         args: &GlobalArgs,
         needs: Needs,
         env: &dyn Fn(&str) -> Option<String>,

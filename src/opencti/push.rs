@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// Pushes every chunk in order, in the run's work (opened and closed by `run`, per its
 /// policy). On failure the error is returned; `progress` receives what was pushed so far.
-pub fn push(
+pub(crate) fn push(
     run: &RunWork,
     prepared: &Prepared,
     limits: &Limits,
