@@ -1,14 +1,17 @@
-//! The command line, clap derive only. Environment variables named here are read by clap
-//! itself, so `--help` shows them; secrets have no flags at all (see `config`).
+//! The command line, clap derive only. It names no setting: `config::command_line` adds the
+//! variable clap reads for each flag that has one (so `--help` shows it) and each
+//! subcommand's `Environment:` paragraph, from the settings table; secrets have no flags at
+//! all (see `config`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::environment;
-use crate::config::keys;
 use crate::exit_codes::TABLE as EXIT_TABLE;
+use crate::parsers::{
+    optional_path, parse_duration, parse_megabytes, parse_pushgateway, parse_size, parse_timeout,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,7 +26,7 @@ use crate::exit_codes::TABLE as EXIT_TABLE;
     after_long_help = EXIT_TABLE,
     propagate_version = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -31,25 +34,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Configuration file (the Python connector's config.yml layout)
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = environment::ENV_CONFIG,
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, value_name = "PATH", hide_env_values = true)]
     pub config: Option<PathBuf>,
 
     /// Log level: error (or critical), warn, info, debug (default info; falls back to RUST_LOG)
-    #[arg(
-        long,
-        global = true,
-        value_name = "LEVEL",
-        env = keys::CONNECTOR_LOG_LEVEL.env,
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, value_name = "LEVEL", hide_env_values = true)]
     pub log_level: Option<String>,
 
     /// Log line format on stderr; json writes one object per line [default: text, or json
@@ -59,29 +50,16 @@ pub struct GlobalArgs {
         global = true,
         value_enum,
         value_name = "FORMAT",
-        env = environment::ENV_LOG_FORMAT,
         hide_env_values = true
     )]
     pub log_format: Option<LogFormat>,
 
     /// DISINFOX base URL or full /incidents endpoint
-    #[arg(
-        long,
-        global = true,
-        value_name = "URL",
-        env = keys::DISINFOX_URL.env,
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub disinfox_url: Option<String>,
 
     /// OpenCTI base URL (without /graphql)
-    #[arg(
-        long,
-        global = true,
-        value_name = "URL",
-        env = keys::OPENCTI_URL.env,
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub opencti_url: Option<String>,
 
     /// Total time allowed for one HTTP request, e.g. 90s or 2m [default: 120s]
@@ -106,31 +84,26 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print a DISINFOX bundle of everything newer than WHEN (for pipelines)
-    #[command(after_long_help = long_help("fetch"))]
     Fetch(FetchArgs),
     /// Import a bundle file (or stdin) into OpenCTI
-    #[command(after_long_help = long_help("push"))]
     Push(PushArgs),
     /// Fetch everything newer than the stored cursor, import it, then advance the cursor
-    #[command(after_long_help = long_help("sync"))]
     Sync(SyncArgs),
     /// List what DISINFOX serves that OpenCTI does not hold (exit 1 if anything); --repair
     /// pushes only those objects again. Never moves the cursor
     #[command(after_long_help = EXIT_TABLE)]
     Verify(VerifyArgs),
     /// Forget the stored cursor (next sync imports everything), or set it with --to
-    #[command(after_long_help = long_help("reset-state"))]
     ResetState(ResetStateArgs),
     /// Check configuration, DISINFOX, OpenCTI, capabilities and state; one line per check
-    #[command(after_long_help = long_help("check"))]
     Check(CheckArgs),
     /// Write the man pages and shell completions (for packagers; `make generated`)
     #[command(hide = true)]
@@ -138,25 +111,25 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Print the results as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
 
     /// Check this state file instead of the state in OpenCTI (as sync --state-file)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = keys::DISINFOX_SYNC_STATE_FILE.env, hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Project root: files go to OUT/man and OUT/completions
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct ChunkArgs {
+pub(crate) struct ChunkArgs {
     /// Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub chunk_size: Option<u64>,
@@ -167,20 +140,20 @@ pub struct ChunkArgs {
 
     /// Allow --chunk-size above 12M, for brokers whose max_message_size was raised above
     /// RabbitMQ's default 16 MiB (a chunk travels base64-encoded, 4/3 larger)
-    #[arg(long, env = environment::ENV_ALLOW_LARGE_CHUNKS, hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_large_chunks: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct StateArgs {
+pub(crate) struct StateArgs {
     /// Keep the cursor in a local file instead of OpenCTI's connector state; without PATH,
     /// the user state directory (e.g. ~/.local/state/disinfox-sync/state.json)
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, env = keys::DISINFOX_SYNC_STATE_FILE.env, hide_env_values = true)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", value_parser = optional_path, hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// Bundle file to import; - or nothing reads stdin
     #[arg(long, short, value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -205,7 +178,7 @@ pub struct PushArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// After pushing, follow the run's work in OpenCTI until it is imported (at most DURATION,
     /// default 10m); report imported and failed objects. Needs OpenCTI 6.5.7+ and MODULES
     #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "10m", value_parser = parse_duration)]
@@ -213,7 +186,7 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// Fetch and prepare, report what would be pushed and the next cursor; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -234,7 +207,6 @@ pub struct SyncArgs {
     #[arg(
         long,
         value_name = "MB",
-        env = keys::CONNECTOR_QUEUE_THRESHOLD.env,
         hide_env_values = true,
         value_parser = parse_megabytes
     )]
@@ -255,7 +227,7 @@ pub struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Check only what DISINFOX serves newer than WHEN (same forms as fetch --since)
     #[arg(long, value_name = "WHEN", default_value = "all")]
     pub since: String,
@@ -287,19 +259,19 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MetricsArgs {
+pub(crate) struct MetricsArgs {
     /// Write this run's metrics to PATH, atomically, for node_exporter's textfile collector
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
     /// Push this run's metrics to a Prometheus Pushgateway (job disinfox-sync, grouped by
     /// connector id); a failed push only warns
-    #[arg(long, value_name = "URL", value_parser = crate::config::metrics::parse_pushgateway)]
+    #[arg(long, value_name = "URL", value_parser = parse_pushgateway)]
     pub pushgateway: Option<reqwest::Url>,
 }
 
 #[derive(Debug, Args)]
-pub struct ResetStateArgs {
+pub(crate) struct ResetStateArgs {
     /// Set the cursor to WHEN instead of forgetting it (same forms as fetch --since)
     #[arg(long, value_name = "WHEN")]
     pub to: Option<String>,
@@ -309,7 +281,7 @@ pub struct ResetStateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct FetchArgs {
+pub(crate) struct FetchArgs {
     /// Lower bound, exclusive: RFC 3339 (any offset), YYYY-MM-DD, a duration ago (36h, 7days), or all
     #[arg(long, value_name = "WHEN", default_value = "all")]
     pub since: String,
@@ -323,76 +295,6 @@ pub struct FetchArgs {
     pub max_bundle_size: Option<u64>,
 }
 
-/// A subcommand's `--help` ends with every variable it reads, then the exit statuses.
-fn long_help(command: &str) -> String {
-    format!(
-        "{}\n{}",
-        environment::environment_help(command),
-        crate::exit_codes::help_text()
-    )
-}
-
-/// A path that may be empty: the bare `--state-file` stands for the default location, and
-/// clap's own path parser refuses the empty value it is given then.
-pub fn optional_path(text: &str) -> Result<PathBuf, String> {
-    Ok(PathBuf::from(text))
-}
-
-/// The longest duration any setting takes: more is a typo, and far more (10^11 years) would
-/// overflow the clock arithmetic of a run.
-pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
-
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d =
-        humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 30s, 2m, 1h30m)"))?;
-    if d > MAX_DURATION {
-        return Err(format!(
-            "'{text}' is longer than a year, the most any duration here may be; give e.g. 30s, 2m or 1h30m"
-        ));
-    }
-    Ok(d)
-}
-
-/// A timeout: a duration above zero (zero would fail every request at once).
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        d if d.is_zero() => Err(format!("'{text}' is no time at all; give e.g. 30s")),
-        d => Ok(d),
-    }
-}
-
-/// A positive, finite number of megabytes (NaN or a negative value would defer every run).
-pub fn parse_megabytes(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
-        _ => Err(format!(
-            "'{text}' is not a positive number of megabytes, e.g. 500"
-        )),
-    }
-}
-
-/// Byte sizes as plain numbers or with a binary suffix (K, M, G; optional trailing B/iB).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let upper = t.to_ascii_uppercase();
-    let digits_end = upper
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(upper.len());
-    let (num, unit) = upper.split_at(digits_end);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (examples: 10485760, 10M, 1G)"))?;
-    let mult: u64 = match unit.trim_end_matches("IB").trim_end_matches('B') {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => return Err(format!("'{text}' has an unknown unit (use K, M or G)")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{text}' is too large"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,25 +303,5 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations_are_bounded() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("366days"), Ok(MAX_DURATION));
-        for absurd in ["367days", "100000000000y", "9999999999999999999s"] {
-            assert!(parse_duration(absurd).is_err(), "{absurd}");
-            assert!(parse_timeout(absurd).is_err(), "{absurd}");
-        }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10"), Ok(10));
-        assert_eq!(parse_size("10M"), Ok(10 << 20));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("2kb"), Ok(2048));
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5X").is_err());
     }
 }

@@ -48,7 +48,7 @@ pub(crate) fn next_at(
             behind(now)
         }
     };
-    let newest = max_modified.and_then(crate::state::parse_cursor);
+    let newest = max_modified.and_then(crate::when::parse_cursor);
     let candidate = newest.map(|n| n.min(bound));
     let moved = match (old, candidate) {
         (Some(o), Some(c)) => Some(o.max(c)),

@@ -4,7 +4,7 @@
 
 /// The progress of one run's push.
 #[derive(Clone, Debug, Default)]
-pub struct Pushed {
+pub(crate) struct Pushed {
     /// Units sent and accepted: chunks over the API, messages over AMQP.
     pub chunks: usize,
     pub objects: usize,

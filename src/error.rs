@@ -5,7 +5,7 @@
 use crate::exit_codes::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("{0}")]
     Usage(String),
     /// `verify` found objects missing in OpenCTI: a finding, not a failure of the run.
@@ -30,7 +30,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> ExitCode {
+    pub(crate) fn code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
             Error::Missing(_) => ExitCode::Missing,
@@ -46,11 +46,11 @@ impl Error {
     }
 }
 
-pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
 
 /// How a failed run ends.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// stdout was closed by the reader (`fetch | head`): not a failure, nothing to say.
     QuietSuccess,
     Fail(ExitCode),
@@ -58,7 +58,7 @@ pub enum Outcome {
 
 /// Walks the chain once: a broken pipe anywhere wins, then our own typed error, then the
 /// library errors we can still read something from. Everything else is a bug (70).
-pub fn classify(err: &anyhow::Error) -> Outcome {
+pub(crate) fn classify(err: &anyhow::Error) -> Outcome {
     for cause in err.chain() {
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::BrokenPipe
@@ -69,15 +69,6 @@ pub fn classify(err: &anyhow::Error) -> Outcome {
     for cause in err.chain() {
         if let Some(ours) = cause.downcast_ref::<Error>() {
             return Outcome::Fail(ours.code());
-        }
-        // By cause: limits are configuration (78), anything else is the input's data (65). A
-        // peer's answer is mapped where it is read (`disinfox.rs`), before it gets here.
-        if let Some(bundle) = cause.downcast_ref::<crate::bundle::BundleError>() {
-            return Outcome::Fail(if bundle.is_limit() {
-                ExitCode::Config
-            } else {
-                ExitCode::DataErr
-            });
         }
         if let Some(http) = cause.downcast_ref::<reqwest::Error>()
             && (http.is_timeout() || http.is_connect())
@@ -93,7 +84,7 @@ pub fn classify(err: &anyhow::Error) -> Outcome {
 
 /// The message printed for a failure: the whole chain on one line per problem, scrubbed of
 /// secrets.
-pub fn render(err: &anyhow::Error) -> String {
+pub(crate) fn render(err: &anyhow::Error) -> String {
     crate::secret::scrub(&format!("{err:#}"))
 }
 
@@ -107,25 +98,6 @@ mod tests {
         let err = anyhow::Error::new(Error::Permission("key rejected".into())).context("fetching");
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::NoPerm));
         assert_eq!(render(&err), "fetching: key rejected");
-    }
-
-    #[test]
-    fn bundle_errors_are_mapped_by_cause() {
-        use crate::bundle::BundleError;
-        let limit = BundleError::ObjectTooLarge {
-            id: "x--1".into(),
-            bytes: 10,
-            max_bytes: 5,
-        };
-        let data = BundleError::Empty;
-        assert_eq!(
-            classify(&anyhow::Error::new(limit)),
-            Outcome::Fail(ExitCode::Config)
-        );
-        assert_eq!(
-            classify(&anyhow::Error::new(data)),
-            Outcome::Fail(ExitCode::DataErr)
-        );
     }
 
     #[test]

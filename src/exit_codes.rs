@@ -34,14 +34,14 @@ impl From<ExitCode> for std::process::ExitCode {
 
 /// One status: what it means and what a scheduler should do about it. Text in `backticks` is
 /// code in the README and plain in `--help` and the man page.
-pub struct Row {
+pub(crate) struct Row {
     pub code: ExitCode,
     pub meaning: &'static str,
     pub advice: &'static str,
 }
 
 /// The table, in the order it is shown.
-pub const ROWS: &[Row] = &[
+pub(crate) const ROWS: &[Row] = &[
     Row {
         code: ExitCode::Success,
         meaning: "success, including \"nothing new\" and a `sync` deferred because OpenCTI's queue is full or, before OpenCTI 7.260510.0, is still importing an earlier run",
@@ -105,7 +105,7 @@ pub const ROWS: &[Row] = &[
 ];
 
 /// `--help`'s table, rendered from [`ROWS`] when clap asks for it.
-pub const TABLE: Table = Table;
+pub(crate) const TABLE: Table = Table;
 
 /// The table as help text (see [`TABLE`]).
 #[derive(Clone, Copy)]
@@ -147,7 +147,7 @@ pub fn markdown() -> String {
 }
 
 /// Text without the Markdown code marks.
-pub fn plain(text: &str) -> String {
+pub(crate) fn plain(text: &str) -> String {
     text.replace('`', "")
 }
 

@@ -18,7 +18,7 @@ fn user_agent() -> String {
 
 /// The client for one peer at `url`. The CA roots are loaded (once, see `roots`) only when
 /// `url` is https:// and its certificate is verified; a redirect may not leave `url`'s origin.
-pub fn client(opts: &HttpOptions, verify_tls: bool, url: &reqwest::Url) -> Result<Client> {
+pub(crate) fn client(opts: &HttpOptions, verify_tls: bool, url: &reqwest::Url) -> Result<Client> {
     install_crypto_provider();
     let builder = Client::builder()
         .user_agent(user_agent())
@@ -69,7 +69,7 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 
 /// A redirect to another origin, refused (78): the URL is set wrong.
 #[derive(Debug)]
-pub struct OriginChange {
+pub(crate) struct OriginChange {
     pub location: String,
 }
 
@@ -94,7 +94,7 @@ fn shown_location(url: &reqwest::Url) -> String {
 
 /// A credential sent over plain http:// can be read by anyone on the path, unless the peer
 /// is this machine.
-pub fn warn_if_plain_http(url: &reqwest::Url, peer: &str, credential: &str) {
+pub(crate) fn warn_if_plain_http(url: &reqwest::Url, peer: &str, credential: &str) {
     let host = url.host_str().unwrap_or("");
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host
@@ -117,7 +117,7 @@ pub fn install_crypto_provider() {
 
 /// `base` with `segment` as its last path element (added unless already there), no query:
 /// both peers accept a base URL or the full endpoint URL.
-pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
+pub(crate) fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
     let mut url = base.clone();
     url.set_query(None);
     let path = url.path().trim_end_matches('/').to_owned();
@@ -130,7 +130,7 @@ pub fn endpoint_under(base: &reqwest::Url, segment: &str) -> reqwest::Url {
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -140,12 +140,12 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The `Date` header: the peer's own clock, used to bound cursors against clock skew.
-pub fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
     http_date(headers.get(reqwest::header::DATE)?.to_str().ok()?)
 }
 
 /// The three date forms HTTP allows (RFC 9110 §5.6.7): IMF-fixdate, RFC 850 and asctime.
-pub fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let value = value.trim();
     if let Ok(d) = chrono::DateTime::parse_from_rfc2822(value) {
         return Some(d.to_utc());
@@ -158,7 +158,7 @@ pub fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// Sorts a transport failure: TLS problems are configuration (78) — retrying cannot fix a
 /// certificate; timeouts, refused connections and broken bodies are temporary.
-pub fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attempt<T> {
+pub(crate) fn transport_failure<T>(err: reqwest::Error, peer: &str, url: &str) -> Attempt<T> {
     let chain = error_chain(&err);
     if is_tls(&err) {
         return Attempt::Fail(
@@ -247,7 +247,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Reads the whole body into one buffer sized from Content-Length, refusing more than `max`
 /// and giving up at `deadline`.
-pub fn read_body(
+pub(crate) fn read_body(
     resp: Response,
     max: u64,
     deadline: Instant,
@@ -270,7 +270,7 @@ pub fn read_body(
 }
 
 /// When a request must be over: `--timeout` from now, for connect, headers and body alike.
-pub fn deadline(opts: &HttpOptions) -> Instant {
+pub(crate) fn deadline(opts: &HttpOptions) -> Instant {
     Instant::now() + opts.timeout
 }
 
@@ -279,7 +279,7 @@ pub fn deadline(opts: &HttpOptions) -> Instant {
 /// forever), so the reads happen on a thread of their own and this side waits for each
 /// chunk only as long as the deadline allows. A thread left blocked ends with reqwest's
 /// own read timeout, or with the process.
-pub fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
+pub(crate) fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
     std::thread::spawn(move || {
         loop {
@@ -308,7 +308,7 @@ pub fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
     }
 }
 
-pub struct TimedBody {
+pub(crate) struct TimedBody {
     rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
     at: usize,
@@ -343,7 +343,7 @@ impl Read for TimedBody {
     }
 }
 
-pub enum BodyError {
+pub(crate) enum BodyError {
     TooLarge(u64),
     Io(std::io::Error),
 }
@@ -351,7 +351,7 @@ pub enum BodyError {
 /// The first bytes of a body, printable, for messages about answers we cannot use.
 /// Secrets are scrubbed from the whole body before it is cut: cut first, a secret across the
 /// cut would keep its first characters.
-pub fn preview(body: &[u8]) -> String {
+pub(crate) fn preview(body: &[u8]) -> String {
     const SHOWN: usize = 120;
     // Enough text to hold any secret that starts within the shown part.
     let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN + 64 * 1024)]);

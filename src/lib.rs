@@ -1,26 +1,36 @@
 //! disinfox-sync: DISINFOX (source) → bundle stage → OpenCTI (sink), one run per invocation.
 
 pub(crate) mod amqp;
-pub mod bundle;
-pub mod cli;
-pub mod commands;
+pub(crate) mod bundle;
+pub(crate) mod cli;
+pub(crate) mod commands;
 pub(crate) mod config;
 pub(crate) mod cursor;
 pub(crate) mod delivery;
 pub(crate) mod disinfox;
-pub mod error;
-pub mod exit_codes;
-pub mod http;
+pub(crate) mod error;
+pub(crate) mod exit_codes;
+pub(crate) mod http;
 pub(crate) mod input;
-pub mod logging;
-pub mod metrics;
-pub mod opencti;
-pub mod output;
+pub(crate) mod logging;
+pub(crate) mod metrics;
+pub(crate) mod opencti;
+pub(crate) mod output;
+pub(crate) mod parsers;
+pub(crate) mod process;
 pub(crate) mod progress;
-pub mod retry;
+pub(crate) mod retry;
 pub(crate) mod roots;
 pub(crate) mod secret;
+pub(crate) mod session;
 pub(crate) mod spool;
 pub(crate) mod state;
 pub(crate) mod summary;
+#[doc(hidden)]
+pub mod testing;
 pub(crate) mod when;
+
+/// The binary: runs one command and says how it ended.
+pub fn run() -> std::process::ExitCode {
+    process::main()
+}

@@ -15,7 +15,7 @@ use crate::config::keys::OPENCTI_JSON_LOGGING;
 
 /// `level`: from --log-level / CONNECTOR_LOG_LEVEL / config.yml; without it RUST_LOG decides,
 /// else info. Other crates stay at warn so HTTP internals never flood (or leak into) the log.
-pub fn init(level: Option<LevelFilter>, format: LogFormat) {
+pub(crate) fn init(level: Option<LevelFilter>, format: LogFormat) {
     let _ = FORMAT.set(format);
     let mut builder = env_logger::Builder::new();
     match level {
@@ -62,14 +62,14 @@ thread_local! {
 
 /// Sets the `name` of every JSON line: the connector's name, as pycti's connector helper
 /// names its logger (`self.api.logger_class(self.connect_name)`). The first call wins.
-pub fn set_name(name: &str) {
+pub(crate) fn set_name(name: &str) {
     let _ = NAME.set(name.to_owned());
 }
 
 /// Runs `log` (a `log::info!` and the like) with `attributes` as the JSON line's structured
 /// fields, as pycti's `logger.info(message, meta)` puts `meta` under `attributes`. Text
 /// lines show the message only.
-pub fn with_attributes<R>(attributes: serde_json::Value, log: impl FnOnce() -> R) -> R {
+pub(crate) fn with_attributes<R>(attributes: serde_json::Value, log: impl FnOnce() -> R) -> R {
     ATTRIBUTES.with(|a| *a.borrow_mut() = Some(attributes));
     let result = log();
     ATTRIBUTES.with(|a| *a.borrow_mut() = None);
@@ -78,7 +78,7 @@ pub fn with_attributes<R>(attributes: serde_json::Value, log: impl FnOnce() -> R
 
 /// `--log-format` / `DISINFOX_SYNC_LOG_FORMAT` wins; else pycti's `OPENCTI_JSON_LOGGING`
 /// (environment or config.yml); else text.
-pub fn choose_format(flag: Option<LogFormat>, json_logging: Option<bool>) -> LogFormat {
+pub(crate) fn choose_format(flag: Option<LogFormat>, json_logging: Option<bool>) -> LogFormat {
     match (flag, json_logging) {
         (Some(format), _) => format,
         (None, Some(true)) => LogFormat::Json,
@@ -88,7 +88,7 @@ pub fn choose_format(flag: Option<LogFormat>, json_logging: Option<bool>) -> Log
 
 /// The format before any configuration was read (a command line clap refused, a panic):
 /// `--log-format` as typed, else the environment.
-pub fn format_from_env() -> LogFormat {
+pub(crate) fn format_from_env() -> LogFormat {
     let var = |name: &str| {
         std::env::var(name)
             .ok()
@@ -124,7 +124,7 @@ fn typed_log_format(args: impl Iterator<Item = String>) -> Option<String> {
 
 /// Secrets out of text that did not pass through the logger (clap's messages): registered
 /// secrets, and the user part of any URL in it (a short password is not registered).
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
@@ -147,7 +147,7 @@ pub fn scrub(text: &str) -> String {
 
 /// A panic is a bug: one line in the format in effect (no backtrace, which could show values
 /// and means nothing to an operator), and the status for a bug, whatever thread panicked.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let what = info
             .payload()
@@ -166,7 +166,7 @@ pub fn install_panic_hook() {
 }
 
 /// Writes the failure that ends the run, one line per problem, in the format in effect.
-pub fn error_lines(out: &mut impl Write, message: &str) -> std::io::Result<()> {
+pub(crate) fn error_lines(out: &mut impl Write, message: &str) -> std::io::Result<()> {
     let format = FORMAT.get().copied().unwrap_or_else(format_from_env);
     for line in message.lines() {
         match format {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::error::{Error, Result};
 
 /// Writes through `write` to `path` (atomically) or to stdout (also for the path `-`).
-pub fn write_to<T>(
+pub(crate) fn write_to<T>(
     path: Option<&Path>,
     write: impl FnOnce(&mut dyn Write) -> Result<T>,
 ) -> Result<T> {
@@ -34,7 +34,7 @@ static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// numbers; output meant for a closed stdout would then vanish with success. A shell opens
 /// `>/dev/null` write-only, so read-write /dev/null on descriptor 1 is how a closed stdout
 /// shows (Linux `/proc`; elsewhere stdout is taken as open).
-pub fn note_closed_stdout() {
+pub(crate) fn note_closed_stdout() {
     let on_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
     let read_write = || {
         let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
@@ -51,7 +51,7 @@ pub fn note_closed_stdout() {
 
 /// For commands whose product is stdout (`fetch`); a summary or a report to a closed stdout
 /// is merely lost. (A service manager may also give a program read-write /dev/null.)
-pub fn stdout_is_open() -> Result<()> {
+pub(crate) fn stdout_is_open() -> Result<()> {
     if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::LocalIo(
             "stdout is closed (or read-write /dev/null): redirect it to a file or pass --output FILE".into(),
@@ -63,7 +63,7 @@ pub fn stdout_is_open() -> Result<()> {
 
 /// The permissions the written file ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Those of the file replaced; a new file gets 0666 less the umask.
     KeepOrDefault,
     /// 0600 whatever was there (state files).
@@ -77,7 +77,7 @@ pub enum Mode {
 /// renamed over the target. When `write` fails the temporary file is removed and its error
 /// returned as it is (a broken download stays a temporary failure); failures of the file
 /// itself are local I/O errors (74).
-pub fn write_atomically<T>(
+pub(crate) fn write_atomically<T>(
     path: &Path,
     mode: Mode,
     write: impl FnOnce(&mut dyn Write) -> Result<T>,
@@ -112,7 +112,7 @@ pub fn write_atomically<T>(
 
 /// The mode bits of the regular file at `path`, `None` when nothing is there; anything else
 /// is refused with what it is.
-pub fn existing_regular_file(path: &Path) -> Result<Option<u32>> {
+pub(crate) fn existing_regular_file(path: &Path) -> Result<Option<u32>> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,

@@ -13,12 +13,12 @@ const MAX_WAIT: Duration = Duration::from_secs(120);
 /// Retries this process made, for the run's metrics (one run per process).
 static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-pub fn retries_made() -> u64 {
+pub(crate) fn retries_made() -> u64 {
     RETRIES.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What one attempt came to.
-pub enum Attempt<T> {
+pub(crate) enum Attempt<T> {
     Done(T),
     Retry {
         why: String,
@@ -28,7 +28,7 @@ pub enum Attempt<T> {
 }
 
 /// Why `try_run` stopped without a result.
-pub enum GaveUp {
+pub(crate) enum GaveUp {
     /// An attempt failed for good.
     Failed(anyhow::Error),
     /// Every retry was spent; `why` is the last attempt's reason.
@@ -36,13 +36,13 @@ pub enum GaveUp {
 }
 
 #[derive(Clone, Debug)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     pub retries: u32,
     pub delay: Duration,
 }
 
 impl RetryPolicy {
-    pub fn from_options(opts: &HttpOptions) -> Self {
+    pub(crate) fn from_options(opts: &HttpOptions) -> Self {
         RetryPolicy {
             retries: opts.retries,
             delay: opts.retry_delay,
@@ -50,7 +50,7 @@ impl RetryPolicy {
     }
 
     /// Runs `attempt` until it is done, fails, or the retries are spent (then exit 75).
-    pub fn run<T>(&self, what: &str, attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
+    pub(crate) fn run<T>(&self, what: &str, attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
         self.try_run(what, attempt)
             .map_err(|gave_up| match gave_up {
                 GaveUp::Failed(e) => e,
@@ -66,7 +66,7 @@ impl RetryPolicy {
     }
 
     /// As `run`, leaving the words of a spent policy to the caller.
-    pub fn try_run<T>(
+    pub(crate) fn try_run<T>(
         &self,
         what: &str,
         mut attempt: impl FnMut() -> Attempt<T>,

@@ -8,17 +8,17 @@ use std::sync::{Mutex, OnceLock};
 const REDACTED: &str = "[redacted]";
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// Wraps a value and registers it for scrubbing.
-    pub fn new(value: String) -> Self {
+    pub(crate) fn new(value: String) -> Self {
         register(&value);
         Secret(value)
     }
 
     /// The only way to the plain text: call it where the value goes on the wire.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

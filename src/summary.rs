@@ -21,7 +21,7 @@ pub(crate) fn describe_counts(counts: &Counts) -> String {
 /// How a `sync` or `push` ended, for people (one line on stderr) and machines (`--json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(crate) enum Status {
     Imported,
     UpToDate,
     Deferred,
@@ -30,7 +30,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Default, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub command: &'static str,
     pub status: Option<Status>,
     pub objects: Counts,
@@ -68,23 +68,21 @@ pub struct Report {
 
 /// What `verify` checked and found missing at the end of its run.
 #[derive(Debug, Default, Clone)]
-pub struct VerifyCounts {
+pub(crate) struct VerifyCounts {
     pub checked: usize,
     /// Missing objects by STIX type.
     pub missing: Counts,
-    /// Look-up requests made.
-    pub lookups: usize,
 }
 
 impl Report {
-    pub fn new(command: &'static str) -> Self {
+    pub(crate) fn new(command: &'static str) -> Self {
         Report {
             command,
             ..Default::default()
         }
     }
 
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let status = match self.status {
             Some(Status::Imported) => "imported",
             Some(Status::UpToDate) => "up to date",
@@ -131,7 +129,7 @@ impl Report {
     }
 
     /// Logs the human line; with `json`, also prints the object on stdout.
-    pub fn emit(&self, json: bool) -> crate::error::Result<()> {
+    pub(crate) fn emit(&self, json: bool) -> crate::error::Result<()> {
         // JSON log lines carry the summary's fields (counts, work id) as pycti's `attributes`.
         let attributes = serde_json::to_value(self)?;
         crate::logging::with_attributes(attributes, || {
@@ -149,14 +147,14 @@ impl Report {
     }
 
     /// Records how many objects the chunks held, copies included.
-    pub fn set_pushed(&mut self, objects: usize) {
+    pub(crate) fn set_pushed(&mut self, objects: usize) {
         self.objects_pushed = objects;
         self.push_ratio = (self.objects_total > 0 && objects > 0)
             .then(|| objects as f64 / self.objects_total as f64);
     }
 
     /// Completes a failed run's report from the error that ended it.
-    pub fn fail(&mut self, err: &anyhow::Error) {
+    pub(crate) fn fail(&mut self, err: &anyhow::Error) {
         self.status = Some(Status::Failed);
         self.error = Some(crate::error::render(err));
         if let crate::error::Outcome::Fail(code) = crate::error::classify(err) {

@@ -1,7 +1,7 @@
 //! Points in time as users write them (`--since`, `reset-state --to`) and as DISINFOX parses
 //! them (`newer_than`).
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 /// The forms `--since` / `--to` accept, for error messages.
 pub(crate) const FORMS: &str = "use RFC 3339 (2026-11-27T21:51:42Z or with an offset, +02:00), \
@@ -57,6 +57,24 @@ pub(crate) fn newer_than(cursor: Option<DateTime<Utc>>) -> String {
 /// for cursors in state and summaries.
 pub(crate) fn display(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Strip every trailing `Z`; with an offset left it is RFC 3339, otherwise a naive UTC time.
+pub(crate) fn parse_cursor(text: &str) -> Option<DateTime<Utc>> {
+    parse_stored(text).filter(|t| representable(*t))
+}
+
+fn parse_stored(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim().trim_end_matches(['Z', 'z']);
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.to_utc());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Some(naive.and_utc());
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ mod tests {
     fn every_message_leaves_the_draft_context() {
         let input = br#"{"type":"bundle","id":"bundle--5d0ff5ac-4ef4-4f5b-8d2c-0d2c1c7e6f01","objects":[{"type":"identity","spec_version":"2.1","id":"identity--5d0ff5ac-4ef4-4f5b-8d2c-0d2c1c7e6f02","name":"x"}]}"#;
         let prepared = crate::bundle::prepare(crate::bundle::parse(input).unwrap());
-        let object = &prepared.objects[0];
+        let object = &prepared.objects()[0];
         let meta = Meta {
             applicant_id: Some("u1"),
             work_id: None,

@@ -61,7 +61,7 @@ fn publish_all(
     };
     let mut scratch = String::new();
     let total = prepared.len();
-    for (b, batch) in prepared.objects.chunks(BATCH).enumerate() {
+    for (b, batch) in prepared.objects().chunks(BATCH).enumerate() {
         let started = Instant::now();
         let first = b * BATCH;
         let bodies: Vec<Vec<u8>> = batch

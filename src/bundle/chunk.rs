@@ -346,7 +346,7 @@ pub(super) mod tests {
         assert_eq!(p.max_modified(), Some(newest.as_str()));
         assert_eq!(
             p.added,
-            vec![super::super::DISINFOX_IDENTITY_ID],
+            vec![super::super::well_known::DISINFOX_IDENTITY_ID],
             "no attack-patterns: no DISARM objects needed"
         );
         let dangling = &p.dangling["attack-pattern"];
@@ -429,7 +429,8 @@ pub(super) mod tests {
         let a = p.render(plan);
         let b = p.render(plan);
         assert_ne!(a, b);
-        let id = parse(a.as_bytes()).unwrap().bundle_id.unwrap();
+        let rendered: serde_json::Value = serde_json::from_str(&a).unwrap();
+        let id = rendered["id"].as_str().unwrap();
         assert!(uuid::Uuid::parse_str(id.strip_prefix("bundle--").unwrap()).is_ok());
         assert_eq!(a.len(), b.len());
     }

@@ -10,7 +10,7 @@ use super::{BundleError, ObjectPosition};
 const BUF: usize = 1 << 20;
 
 #[derive(Debug)]
-pub enum StreamError {
+pub(crate) enum StreamError {
     /// Reading the input failed (for HTTP: the answer broke off).
     Read(io::Error),
     /// Writing the output failed.

@@ -12,7 +12,7 @@ use super::{MAX_OBJECTS, MAX_UNRESOLVED, Object, Parsed, RefSpan, Refs, Target};
 
 /// Order two STIX timestamps as instants; a missing or unparsable one is older than any valid
 /// one. The common case (same length, `YYYY-MM-DDTHH:MM:SS[.f]Z` both) is a byte compare.
-pub fn cmp_timestamps(a: Option<&str>, b: Option<&str>) -> Ordering {
+pub(crate) fn cmp_timestamps(a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
@@ -85,7 +85,7 @@ impl<'a> Latest<'a> {
         }
         // Only a time the cursor can take may win: an impossible date (2099-02-30), a leap
         // second or year 0 would otherwise freeze the cursor or poison DISINFOX's query.
-        if crate::state::parse_cursor(m).is_none() {
+        if crate::when::parse_cursor(m).is_none() {
             if self.ignored == 0 {
                 let shown: String = m.chars().take(40).collect();
                 log::warn!(
@@ -257,7 +257,7 @@ impl<'a> Builder<'a> {
 
     /// Index the objects still waiting, then resolve forward references and references to
     /// well-known objects that are present.
-    pub(super) fn finish(mut self, bundle_id: Option<&'a str>) -> Result<Parsed<'a>, String> {
+    pub(super) fn finish(mut self) -> Result<Parsed<'a>, String> {
         while !self.queue.is_empty() {
             self.index_next()?;
         }
@@ -291,7 +291,6 @@ impl<'a> Builder<'a> {
         objects.shrink_to_fit();
         refs.targets.shrink_to_fit();
         Ok(Parsed {
-            bundle_id,
             objects,
             duplicates,
             refs,

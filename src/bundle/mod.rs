@@ -26,7 +26,7 @@ mod object;
 mod order;
 mod parse;
 mod scan;
-pub mod stream;
+pub(crate) mod stream;
 mod well_known;
 
 #[cfg(test)]
@@ -38,25 +38,22 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use chunk::{ChunkPlan, pushed_objects};
-pub use index::cmp_timestamps;
 pub use parse::parse;
-pub use well_known::{
-    DISARM_IDENTITY, DISARM_IDENTITY_ID, DISARM_MARKING, DISARM_MARKING_ID, DISINFOX_IDENTITY,
-    DISINFOX_IDENTITY_ID, WELL_KNOWN,
-};
+pub(crate) use well_known::DISARM_MARKING;
+pub use well_known::WELL_KNOWN;
 
-pub const DEFAULT_CHUNK_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const DEFAULT_CHUNK_BYTES: usize = 10 * 1024 * 1024;
 /// Every chunk carries copies of the shared objects it references (about 550 for DISINFOX:
 /// the attack-pattern pool, actors, locations, identities), so chunks must be large for the
 /// copies to stay a few percent of what is pushed; at about 470 escaped bytes per DISINFOX
 /// object, the 10M byte limit binds first (about 22,000 objects).
-pub const DEFAULT_CHUNK_OBJECTS: usize = 25_000;
+pub(crate) const DEFAULT_CHUNK_OBJECTS: usize = 25_000;
 /// Largest chunk the CLI sends without an explicit override. OpenCTI publishes each chunk as
 /// one RabbitMQ message holding the bundle in base64 (4/3 of its size); RabbitMQ 4's default
 /// `max_message_size` is 16 MiB, and from 6.9.18 OpenCTI retries a refused publish forever.
 /// The limit is on the escaped size, which exceeds the bundle by every quote in it: that
 /// margin covers the message's few hundred bytes of envelope.
-pub const MAX_SAFE_CHUNK_BYTES: usize = 12 * 1024 * 1024;
+pub(crate) const MAX_SAFE_CHUNK_BYTES: usize = 12 * 1024 * 1024;
 
 /// Bounds of one chunk. `max_bytes` bounds the chunk's bundle text *after* JSON-string
 /// escaping, surrounding quotes included: it travels as a GraphQL `String` variable.
@@ -171,7 +168,7 @@ impl BundleError {
 /// Where an object's references are in the reference arena of the [`Parsed`]/[`Prepared`]
 /// that holds it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RefSpan {
+pub(crate) struct RefSpan {
     start: u32,
     len: u32,
 }
@@ -180,19 +177,11 @@ impl RefSpan {
     fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.start as usize + self.len as usize
     }
-
-    pub fn len(self) -> usize {
-        self.len as usize
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.len == 0
-    }
 }
 
 /// One STIX object, borrowed from the input (or from a `'static` well-known constant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Object<'a> {
+pub(crate) struct Object<'a> {
     /// The object's JSON text, byte for byte as in the input.
     pub raw: &'a str,
     pub id: &'a str,
@@ -206,7 +195,7 @@ pub struct Object<'a> {
 
 impl Object<'_> {
     /// Length of `raw` once escaped as the content of a JSON string.
-    pub fn escaped_len(&self) -> usize {
+    pub(crate) fn escaped_len(&self) -> usize {
         self.escaped_len as usize
     }
 }
@@ -258,12 +247,11 @@ struct Refs<'a> {
 
 #[derive(Clone, Debug)]
 pub struct Parsed<'a> {
-    pub bundle_id: Option<&'a str>,
     /// One per id, at the position where the id first appeared, holding the version with the
     /// latest `modified`. `prepare` relies on this vector as `parse` left it.
-    pub objects: Vec<Object<'a>>,
+    objects: Vec<Object<'a>>,
     /// Objects dropped because another object with the same id was kept.
-    pub duplicates: usize,
+    duplicates: usize,
     refs: Refs<'a>,
     max_modified: Option<&'a str>,
     /// Per well-known object: its index when the bundle has it; whether something references it.
@@ -272,6 +260,10 @@ pub struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
+    pub(crate) fn objects(&self) -> &[Object<'a>] {
+        &self.objects
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -289,13 +281,13 @@ impl<'a> Parsed<'a> {
 #[derive(Clone, Debug)]
 pub struct Prepared<'a> {
     /// Deduplicated, completed, in dependency order.
-    pub objects: Vec<Object<'a>>,
+    objects: Vec<Object<'a>>,
     /// Ids of the well-known objects that were added, in the order they were added.
-    pub added: Vec<&'static str>,
+    added: Vec<&'static str>,
     /// Objects dropped because another object with the same id was kept.
-    pub duplicates: usize,
+    duplicates: usize,
     /// Referenced ids that are neither in the bundle nor well-known, by type, sorted, unique.
-    pub dangling: BTreeMap<String, Vec<String>>,
+    dangling: BTreeMap<String, Vec<String>>,
     refs: Refs<'a>,
     max_modified: Option<&'a str>,
 }
@@ -304,7 +296,6 @@ pub struct Prepared<'a> {
 /// references, order by dependency depth. (Duplicates were dropped by [`parse`].)
 pub fn prepare(parsed: Parsed<'_>) -> Prepared<'_> {
     let Parsed {
-        bundle_id: _,
         mut objects,
         duplicates,
         mut refs,
@@ -330,6 +321,26 @@ pub fn prepare(parsed: Parsed<'_>) -> Prepared<'_> {
 }
 
 impl<'a> Prepared<'a> {
+    /// Deduplicated, completed, in dependency order.
+    pub(crate) fn objects(&self) -> &[Object<'a>] {
+        &self.objects
+    }
+
+    /// Ids of the well-known objects that were added, in the order they were added.
+    pub fn added(&self) -> &[&'static str] {
+        &self.added
+    }
+
+    /// Objects dropped because another object with the same id was kept.
+    pub fn duplicates(&self) -> usize {
+        self.duplicates
+    }
+
+    /// Referenced ids that are neither in the bundle nor well-known, by type, sorted, unique.
+    pub(crate) fn dangling(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.dangling
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -392,14 +403,20 @@ pub(crate) mod testutil {
 
     impl<'a> Parsed<'a> {
         /// The ids `object` references, in document order (repeats kept).
-        pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
+        pub(crate) fn refs<'s>(
+            &'s self,
+            object: &Object<'a>,
+        ) -> impl Iterator<Item = &'a str> + 's {
             self.refs.ids(&self.objects, object.refs)
         }
     }
 
     impl<'a> Prepared<'a> {
         /// The ids `object` references, in document order (repeats kept).
-        pub fn refs<'s>(&'s self, object: &Object<'a>) -> impl Iterator<Item = &'a str> + 's {
+        pub(crate) fn refs<'s>(
+            &'s self,
+            object: &Object<'a>,
+        ) -> impl Iterator<Item = &'a str> + 's {
             self.refs.ids(&self.objects, object.refs)
         }
     }
@@ -428,6 +445,7 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::testutil::{bundle, id, obj};
+    use super::well_known::DISINFOX_IDENTITY_ID;
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@
 use serde::de::{self, DeserializeSeed, SeqAccess};
 use serde_json::value::RawValue;
 
-use super::envelope::{self, Sink, Stop, TopSeed, not_bundle, plain_string};
+use super::envelope::{self, Sink, Stop, TopSeed, not_bundle};
 use super::index::Builder;
 use super::object::{check_ends, object_and_ends};
 use super::{BundleError, ObjectPosition, Parsed, line_col};
@@ -57,8 +57,7 @@ pub fn parse(input: &[u8]) -> Result<Parsed<'_>, BundleError> {
         )
     })?;
     top.check()?;
-    let id = top.id.and_then(|raw| plain_string(raw.get()));
-    st.builder.finish(id).map_err(not_bundle)
+    st.builder.finish().map_err(not_bundle)
 }
 
 impl<'a> Sink<'a> for State<'a> {
@@ -216,10 +215,6 @@ mod tests {
         );
         let text = bundle(std::slice::from_ref(&o)) + "\n";
         let p = parse(text.as_bytes()).unwrap();
-        assert_eq!(
-            p.bundle_id,
-            Some("bundle--5d0092c5-5f74-4287-9642-33f4c354e56d")
-        );
         assert_eq!(p.objects.len(), 1);
         let x = p.objects[0];
         assert_eq!(x.raw, o);
@@ -244,7 +239,6 @@ mod tests {
             p.objects[0].raw,
             "{\"type\": \"identity\",\n     \"id\": \"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b\"}"
         );
-        assert_eq!(p.bundle_id, None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use super::BundleError;
 use super::envelope::{self, Sink, Stop, TopSeed};
 use super::feed::Feed;
-pub use super::feed::StreamError;
+pub(crate) use super::feed::StreamError;
 use super::object::object;
 
 /// Bytes gathered before one write to the output.
@@ -33,13 +33,17 @@ const OUT_BUF: usize = 1 << 20;
 
 /// What a streamed bundle held; everything was written.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Streamed {
+pub(crate) struct Streamed {
     pub counts: BTreeMap<String, usize>,
     pub bytes_out: u64,
 }
 
 /// Copies the bundle in `input` to `output`, validating as it goes. At most `max` bytes are read.
-pub fn copy(input: impl Read, output: &mut dyn Write, max: u64) -> Result<Streamed, StreamError> {
+pub(crate) fn copy(
+    input: impl Read,
+    output: &mut dyn Write,
+    max: u64,
+) -> Result<Streamed, StreamError> {
     copy_with(Rc::new(RefCell::new(Feed::new(input, max))), output)
 }
 

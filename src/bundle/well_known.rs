@@ -10,12 +10,13 @@ use super::{Object, RefSpan, Refs, Target};
 
 // Embedded so the binary needs nothing at run time; content as in
 // shared/fixtures/disinfox/well-known-objects.json (checked by a test when that file exists).
-pub const DISINFOX_IDENTITY_ID: &str = "identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b";
-pub const DISINFOX_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b","created":"2025-03-20T09:02:57.781412Z","modified":"2025-03-20T09:02:57.781412Z","name":"DISINFOX","identity_class":"organization","sectors":["technology"],"contact_information":"https://github.com/CyberDataLab/disinfox"}"#;
-pub const DISARM_IDENTITY_ID: &str = "identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82";
-pub const DISARM_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073632Z","modified":"2024-11-22T16:43:58.073632Z","name":"DISARM Foundation","description":"DISARM is a framework designed for describing and understanding disinformation incidents.","identity_class":"organization"}"#;
-pub const DISARM_MARKING_ID: &str = "marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31";
-pub const DISARM_MARKING: &str = r#"{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31","created_by_ref":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073969Z","definition_type":"statement","name":"DISARM Foundation","definition":{"statement":"CC-BY-SA-4.0 DISARM Foundation"}}"#;
+pub(crate) const DISINFOX_IDENTITY_ID: &str = "identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b";
+pub(crate) const DISINFOX_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--9ac61d58-60f0-40b8-8b96-2f1f4858534b","created":"2025-03-20T09:02:57.781412Z","modified":"2025-03-20T09:02:57.781412Z","name":"DISINFOX","identity_class":"organization","sectors":["technology"],"contact_information":"https://github.com/CyberDataLab/disinfox"}"#;
+pub(crate) const DISARM_IDENTITY_ID: &str = "identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82";
+pub(crate) const DISARM_IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073632Z","modified":"2024-11-22T16:43:58.073632Z","name":"DISARM Foundation","description":"DISARM is a framework designed for describing and understanding disinformation incidents.","identity_class":"organization"}"#;
+pub(crate) const DISARM_MARKING_ID: &str =
+    "marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31";
+pub(crate) const DISARM_MARKING: &str = r#"{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31","created_by_ref":"identity--f1a0f560-2d9e-4c5d-bf47-7e96e805de82","created":"2024-11-22T16:43:58.073969Z","definition_type":"statement","name":"DISARM Foundation","definition":{"statement":"CC-BY-SA-4.0 DISARM Foundation"}}"#;
 
 /// Dependencies first: the marking's `created_by_ref` is the DISARM identity.
 pub const WELL_KNOWN: [&str; 3] = [DISINFOX_IDENTITY, DISARM_IDENTITY, DISARM_MARKING];

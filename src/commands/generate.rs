@@ -3,10 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 const BIN: &str = "disinfox-sync";
@@ -29,7 +27,7 @@ const FILES: &[(&str, &str)] = &[
 /// Every generated file, relative to the project root.
 pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut files = Vec::new();
-    let cmd = Cli::command();
+    let cmd = crate::config::command();
     files.push((
         PathBuf::from(format!("man/{BIN}.1")),
         man_page(&cmd, BIN, None)?,
@@ -67,7 +65,7 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
 /// The command line as completions offer it: without the hidden subcommands, which clap's
 /// bash generator would otherwise offer (it ignores `hide`).
 fn completed_command() -> clap::Command {
-    let full = Cli::command();
+    let full = crate::config::command();
     let visible: Vec<clap::Command> = full
         .get_subcommands()
         .filter(|s| !s.is_hide_set())
@@ -78,7 +76,9 @@ fn completed_command() -> clap::Command {
         .propagate_version(true)
         .about(full.get_about().cloned().unwrap_or_default())
         .long_about(full.get_long_about().cloned().unwrap_or_default());
-    <crate::cli::GlobalArgs as clap::Args>::augment_args(top).subcommands(visible)
+    crate::config::command_line::with_settings(
+        <crate::cli::GlobalArgs as clap::Args>::augment_args(top).subcommands(visible),
+    )
 }
 
 /// clap_complete 4.6's bash script names a binary with a `-` two ways: the loop that finds
@@ -157,7 +157,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Writes every file under `root`.
-pub fn run(root: &Path) -> Result<()> {
+pub(crate) fn run(root: &Path) -> Result<()> {
     for (rel, bytes) in render_all()? {
         let path = root.join(&rel);
         if let Some(dir) = path.parent() {
@@ -178,7 +178,7 @@ mod tests {
     use crate::config::keys::KEYS;
 
     fn subcommands() -> Vec<clap::Command> {
-        Cli::command()
+        crate::config::command()
             .get_subcommands()
             .filter(|s| !s.is_hide_set())
             .cloned()
@@ -229,7 +229,7 @@ mod tests {
     /// clap's `env` names come from the table: a variable a flag reads is a listed one.
     #[test]
     fn flag_variables_are_in_the_table() {
-        let cmd = Cli::command();
+        let cmd = crate::config::command();
         let listed: Vec<String> = environment(None).into_iter().map(|(n, _)| n).collect();
         for arg in std::iter::once(&cmd)
             .chain(cmd.get_subcommands())

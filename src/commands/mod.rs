@@ -2,7 +2,7 @@
 
 mod check;
 mod fetch;
-pub mod generate;
+pub(crate) mod generate;
 mod previous;
 mod push;
 mod reset_state;
@@ -43,7 +43,7 @@ fn needs(command: &Command) -> Needs {
 }
 
 /// Loads the configuration the command needs, starts logging, runs the command.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
     let overrides = Overrides::of(&cli.command);
     let loaded = Config::load(&cli.global, needs(&cli.command), &overrides, &env);

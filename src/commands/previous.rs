@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_record_keeps_the_oldest_start_and_every_work() {
-        let t = |s| crate::state::parse_cursor(s);
+        let t = |s| crate::when::parse_cursor(s);
         let first = record(
             None,
             t("2026-01-01T00:00:00Z"),

@@ -10,7 +10,7 @@ use crate::bundle;
 use crate::cli::PushArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::session::Purpose;
+use crate::session::Purpose;
 use crate::summary::{Report, Status, reported};
 
 pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
@@ -19,7 +19,7 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     reported(&mut report, args.json, started, |report| {
         let input = read_input(args.file.as_deref(), cfg.max_bundle_size)?;
         let limits = stage::limits(cfg)?;
-        let parsed = bundle::parse(&input)?;
+        let parsed = bundle::parse(&input).map_err(stage::refused)?;
         if parsed.is_empty() {
             log::info!("nothing to push: the bundle has no objects");
             report.status = Some(Status::UpToDate);

@@ -5,7 +5,7 @@ use super::session::Session;
 use crate::cli::ResetStateArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::session::Purpose;
+use crate::session::Purpose;
 use crate::state::{self, FileStore, State, Store};
 
 pub(super) fn run(cfg: &Config, args: &ResetStateArgs) -> Result<()> {

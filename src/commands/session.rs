@@ -1,5 +1,5 @@
 //! The OpenCTI side every writing command starts with, opened in one pass by
-//! `opencti::session::open`; here only what a command adds to it: the store, the queue
+//! `session::open`; here only what a command adds to it: the store, the queue
 //! verdict, and the push and the wait into the run's report.
 
 use std::ops::Deref;
@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 use crate::opencti::connector::Queue;
-use crate::opencti::session::{self, Purpose};
 use crate::opencti::{Platform, version, work};
+use crate::session::{self, Purpose};
 use crate::state::Store;
 use crate::summary::Report;
 

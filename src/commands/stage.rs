@@ -1,6 +1,6 @@
 //! The steps `push` and `sync` share: bundle bytes → prepared objects, and the chunk limits.
 
-use crate::bundle::{self, Limits, Prepared};
+use crate::bundle::{self, BundleError, Limits, Prepared};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::summary::Report;
@@ -28,25 +28,36 @@ pub(super) fn limits(cfg: &Config) -> Result<Limits> {
     })
 }
 
+/// A bundle the stage refused, by cause: a chunk limit it cannot be cut to is configuration
+/// (78), anything else is the data's fault (65). Answers from DISINFOX are mapped where they
+/// are read (`disinfox.rs`), so this is for local input and the chunk planner.
+pub(super) fn refused(err: BundleError) -> anyhow::Error {
+    if err.is_limit() {
+        Error::Config(err.to_string()).into()
+    } else {
+        Error::BadData(err.to_string()).into()
+    }
+}
+
 /// Dedupes, completes and orders; says what was added and what stays dangling.
 pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<'a> {
     let prepared = bundle::prepare(parsed);
-    if prepared.duplicates > 0 {
+    if prepared.duplicates() > 0 {
         log::info!(
             "dropped {} duplicate object(s) (of each id the copy with the latest modified was kept, the first one among equals)",
-            prepared.duplicates
+            prepared.duplicates()
         );
     }
-    if !prepared.added.is_empty() {
+    if !prepared.added().is_empty() {
         log::info!(
             "added {} well-known object(s) the bundle references: {}",
-            prepared.added.len(),
-            prepared.added.join(", ")
+            prepared.added().len(),
+            prepared.added().join(", ")
         );
     }
-    if !prepared.dangling.is_empty() {
+    if !prepared.dangling().is_empty() {
         let by_type: Vec<String> = prepared
-            .dangling
+            .dangling()
             .iter()
             .map(|(t, ids)| format!("{} {t}", ids.len()))
             .collect();
@@ -55,7 +66,7 @@ pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Pr
             prepared.dangling_count(),
             by_type.join(", ")
         );
-        for (t, ids) in &prepared.dangling {
+        for (t, ids) in prepared.dangling() {
             log::debug!("dangling {t}: {}", ids.join(", "));
         }
     }
@@ -65,7 +76,7 @@ pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Pr
         .map(|(k, n)| (k.to_owned(), n))
         .collect();
     report.objects_total = prepared.len();
-    report.added_well_known = prepared.added.len();
+    report.added_well_known = prepared.added().len();
     report.dangling_references = prepared.dangling_count();
     prepared
 }
@@ -76,7 +87,7 @@ pub(super) fn describe_plan(
     limits: &Limits,
     report: &mut Report,
 ) -> Result<()> {
-    let plans = prepared.chunks(limits)?;
+    let plans = prepared.chunks(limits).map_err(refused)?;
     for (i, plan) in plans.iter().enumerate() {
         log::info!(
             "chunk {}/{}: {} objects, {} bytes escaped",
@@ -90,4 +101,27 @@ pub(super) fn describe_plan(
     report.bytes = plans.iter().map(|p| p.escaped_bytes as u64).sum();
     report.set_pushed(bundle::pushed_objects(&plans));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Outcome, classify};
+    use crate::exit_codes::ExitCode;
+
+    #[test]
+    fn refused_bundles_are_mapped_by_cause() {
+        let limit = BundleError::ObjectTooLarge {
+            id: "x--1".into(),
+            bytes: 10,
+            max_bytes: 5,
+        };
+        let text = limit.to_string();
+        let limit = refused(limit);
+        assert_eq!(classify(&limit), Outcome::Fail(ExitCode::Config));
+        assert_eq!(limit.to_string(), text);
+        let data = refused(BundleError::Empty);
+        assert_eq!(classify(&data), Outcome::Fail(ExitCode::DataErr));
+        assert_eq!(data.to_string(), BundleError::Empty.to_string());
+    }
 }

@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
 use crate::opencti::connector::Queue;
-use crate::opencti::session::Purpose;
 use crate::opencti::{Platform, documents};
+use crate::session::Purpose;
 use crate::state::{self, FileStore, State, Store};
 use crate::summary::{Report, Status, reported};
 use crate::when::display;
@@ -257,7 +257,7 @@ fn retry_point(
     let earliest = outcome
         .transient
         .iter()
-        .map(|m| m.as_deref().and_then(crate::state::parse_cursor))
+        .map(|m| m.as_deref().and_then(crate::when::parse_cursor))
         .min_by_key(|t| t.unwrap_or(DateTime::<Utc>::MIN_UTC))
         .flatten();
     let stop = earliest.map(|t| t - chrono::Duration::milliseconds(1));

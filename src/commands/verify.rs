@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::{Error, Result};
 use crate::opencti::lookup::{self, Family};
-use crate::opencti::session::Purpose;
 use crate::opencti::{Graphql, connector};
+use crate::session::Purpose;
 use crate::summary::{Report, Status, VerifyCounts};
 
 pub(super) fn run(cfg: &Config, args: &VerifyArgs) -> Result<()> {
@@ -86,7 +86,7 @@ fn audit(cfg: &Config, args: &VerifyArgs, report: &mut Report) -> Result<()> {
         log::info!("verify: DISINFOX serves nothing to check");
         return Ok(());
     };
-    let objects = &parsed.objects;
+    let objects = parsed.objects();
     let found = look_up(gql, objects.iter().copied())?;
     summarize(&found, "");
     let still = match (&session, found.missing.is_empty()) {
@@ -136,7 +136,7 @@ fn repair<'a>(
         .into());
     }
     let text = closure_bundle(objects, &found.missing);
-    let parsed = bundle::parse(text.as_bytes())?;
+    let parsed = bundle::parse(text.as_bytes()).map_err(stage::refused)?;
     let prepared = stage::prepare(parsed, report);
     log::info!(
         "repair: pushing the {} missing object(s) with what they reference ({} in all)",
@@ -249,7 +249,6 @@ fn set_counts(report: &mut Report, found: &Findings<'_>) {
             .into_iter()
             .map(|(k, n)| (k.to_owned(), n))
             .collect(),
-        lookups: found.requests,
     });
 }
 

@@ -9,14 +9,14 @@ use crate::secret::Secret;
 
 /// One parsed header: the name is plain text (it shows in messages), the value a secret.
 #[derive(Clone, Debug)]
-pub struct CustomHeader {
+pub(crate) struct CustomHeader {
     pub name: HeaderName,
     pub value: Secret,
 }
 
 impl CustomHeader {
     /// The value for the wire, marked sensitive so the HTTP stack never prints it either.
-    pub fn header_value(&self) -> HeaderValue {
+    pub(crate) fn header_value(&self) -> HeaderValue {
         let mut v = HeaderValue::from_str(self.value.expose())
             .expect("validated when the configuration was read");
         v.set_sensitive(true);

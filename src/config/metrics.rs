@@ -7,11 +7,12 @@ use reqwest::Url;
 
 use super::keys;
 use super::reader::Reader;
-use super::values::{base64, parse_url};
+use super::values::base64;
+use crate::parsers::parse_pushgateway;
 use crate::secret::Secret;
 
 #[derive(Clone, Debug, Default)]
-pub struct MetricsOptions {
+pub(crate) struct MetricsOptions {
     pub file: Option<PathBuf>,
     pub pushgateway: Option<Url>,
     pub user: Option<String>,
@@ -48,13 +49,4 @@ pub(crate) fn options(r: &mut Reader) -> MetricsOptions {
         );
     }
     options
-}
-
-/// Credentials in the URL would show in logs and in `ps`: they have their own settings.
-pub(crate) fn parse_pushgateway(v: &str) -> Result<Url, String> {
-    let url = parse_url(v)?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("remove the user and password from the URL; set DISINFOX_SYNC_PUSHGATEWAY_USER and DISINFOX_SYNC_PUSHGATEWAY_PASSWORD_FILE instead".into());
-    }
-    Ok(url)
 }

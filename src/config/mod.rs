@@ -5,6 +5,7 @@
 //! the flag value; this module adds the secrets (which have no flags), the `*_FILE` variants,
 //! the file and the defaults, and validates what the command at hand needs.
 
+pub(crate) mod command_line;
 pub(crate) mod environment;
 mod examples;
 mod file;
@@ -23,14 +24,16 @@ use std::time::Duration;
 use log::LevelFilter;
 use reqwest::Url;
 
+pub(crate) use command_line::{command, parse};
 pub(crate) use headers::CustomHeader;
 pub(crate) use metrics::MetricsOptions;
 pub(crate) use mq::{MqSettings, QueueProtocol};
 pub(crate) use overrides::Overrides;
 pub(crate) use values::{parse_bool, parse_iso8601_duration, parse_level};
 
-use crate::cli::{GlobalArgs, parse_duration, parse_size};
+use crate::cli::GlobalArgs;
 use crate::error::Error;
+use crate::parsers::{parse_duration, parse_size};
 use crate::secret::Secret;
 use keys::*;
 use reader::Reader;
@@ -49,14 +52,14 @@ pub(crate) const DEFAULT_CONNECTOR_NAME: &str = "DISINFOX";
 /// What a command needs; settings outside these groups are not required, and a malformed
 /// value there is only a warning (a `fetch` must not fail on a placeholder `CONNECTOR_ID`).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Needs {
+pub(crate) struct Needs {
     pub disinfox: bool,
     pub opencti: bool,
 }
 
 /// The validated settings.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     pub file: Option<PathBuf>,
     /// Present whenever the command needs DISINFOX (`Needs`), or both parts are set.
     pub disinfox: Option<DisinfoxPeer>,
@@ -93,14 +96,14 @@ pub struct Config {
 
 /// The DISINFOX endpoint and the key sent there, validated once by `Config::load`.
 #[derive(Clone, Debug)]
-pub struct DisinfoxPeer {
+pub(crate) struct DisinfoxPeer {
     pub url: Url,
     pub key: Secret,
 }
 
 /// What every OpenCTI call needs, validated once by `Config::load`.
 #[derive(Clone, Debug)]
-pub struct Opencti {
+pub(crate) struct Opencti {
     pub url: Url,
     pub token: Secret,
     /// Kept exactly as configured: OpenCTI names the connector's queue from this string,
@@ -169,7 +172,7 @@ impl PeerParts {
 }
 
 #[derive(Clone, Debug)]
-pub struct HttpOptions {
+pub(crate) struct HttpOptions {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retries: u32,
@@ -180,7 +183,7 @@ pub struct HttpOptions {
 impl Config {
     /// Loads and validates; the subcommand's flags in `overrides` win over the settings, as
     /// the global flags in `args` do. Every problem is one line of the returned error (exit 78).
-    pub fn load(
+    pub(crate) fn load(
         args: &GlobalArgs,
         needs: Needs,
         overrides: &Overrides,
@@ -220,14 +223,14 @@ impl Config {
 
     /// DISINFOX's settings; `load` refused a configuration without them for every command
     /// that needs DISINFOX, so an error here is a command calling a peer it did not declare.
-    pub fn disinfox(&self) -> crate::error::Result<&DisinfoxPeer> {
+    pub(crate) fn disinfox(&self) -> crate::error::Result<&DisinfoxPeer> {
         self.disinfox.as_ref().ok_or_else(|| {
             anyhow::anyhow!("internal: DISINFOX used by a command that did not declare it")
         })
     }
 
     /// OpenCTI's settings, as `disinfox` is DISINFOX's.
-    pub fn opencti(&self) -> crate::error::Result<&Opencti> {
+    pub(crate) fn opencti(&self) -> crate::error::Result<&Opencti> {
         self.opencti.as_ref().ok_or_else(|| {
             anyhow::anyhow!("internal: OpenCTI used by a command that did not declare it")
         })
@@ -321,7 +324,7 @@ fn without_credentials(v: &str, setting: &str, hint: &str) -> Result<Url, String
 /// Flags win outright; otherwise the environment or the file, then the defaults.
 fn http_options(r: &mut Reader, args: &GlobalArgs) -> HttpOptions {
     let mut timeout = |key: &Key, flag: Option<Duration>, default: Duration| {
-        flag.or_else(|| r.parse(key, None, crate::cli::parse_timeout))
+        flag.or_else(|| r.parse(key, None, crate::parsers::parse_timeout))
             .unwrap_or(default)
     };
     let connect_timeout = timeout(

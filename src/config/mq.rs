@@ -10,7 +10,7 @@ use super::values::parse_bool;
 use crate::secret::Secret;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum QueueProtocol {
+pub(crate) enum QueueProtocol {
     /// `stixBundlePush` over GraphQL (6.2.6+).
     #[default]
     Api,
@@ -20,7 +20,7 @@ pub enum QueueProtocol {
 
 /// `MQ_*`: only the settings given; the rest comes from the platform.
 #[derive(Clone, Debug, Default)]
-pub struct MqSettings {
+pub(crate) struct MqSettings {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub vhost: Option<String>,

@@ -12,7 +12,7 @@ use crate::cli::{ChunkArgs, Command, MetricsArgs};
 
 /// What the subcommand at hand was given; `None` where it has no such flag or it was not given.
 #[derive(Debug, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub settle: Option<Duration>,
     pub queue_threshold_mb: Option<f64>,
     pub max_bundle_size: Option<u64>,
@@ -29,7 +29,7 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    pub fn of(command: &Command) -> Overrides {
+    pub(crate) fn of(command: &Command) -> Overrides {
         match command {
             Command::Fetch(a) => Overrides {
                 max_bundle_size: a.max_bundle_size,

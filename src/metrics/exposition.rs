@@ -7,13 +7,13 @@ use std::fmt::Write;
 pub(super) type Labels = BTreeMap<String, String>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Gauge,
     Counter,
 }
 
 #[derive(Debug)]
-pub struct Family {
+pub(crate) struct Family {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
@@ -24,7 +24,7 @@ pub struct Family {
 pub(super) type Sample = (String, Labels, f64);
 
 /// Renders every family that has samples; `common` labels go on every sample.
-pub fn render(families: &[Family], common: &Labels) -> String {
+pub(crate) fn render(families: &[Family], common: &Labels) -> String {
     let mut out = String::new();
     for f in families.iter().filter(|f| !f.samples.is_empty()) {
         let kind = match f.kind {

@@ -8,7 +8,7 @@
 //! a failed run keeps the last success it did not replace.
 
 mod exposition;
-pub mod preflight;
+pub(crate) mod preflight;
 mod pushgateway;
 mod textfile;
 
@@ -20,14 +20,15 @@ use crate::config::Config;
 use crate::summary::{Report, Status};
 use exposition::{Family, Kind, Labels, Sample};
 
-pub use exposition::{parse, render};
+pub use exposition::parse;
+pub(crate) use exposition::render;
 
 /// The job name every push uses; the connector id groups the runs of one connector.
-pub const JOB: &str = "disinfox-sync";
+pub(crate) const JOB: &str = "disinfox-sync";
 
 /// Writes and pushes what the flags and settings ask for; a failure is one warning line.
 /// The flags were merged with the settings by `Config::load` (verify's file is only its flag).
-pub fn publish(cfg: &Config, report: &Report, started_at: SystemTime) {
+pub(crate) fn publish(cfg: &Config, report: &Report, started_at: SystemTime) {
     let file = cfg.metrics.file.as_ref();
     let gateway = cfg.metrics.pushgateway.as_ref();
     if file.is_none() && gateway.is_none() {
@@ -64,7 +65,7 @@ pub fn publish(cfg: &Config, report: &Report, started_at: SystemTime) {
 }
 
 /// What one run contributes, taken from its report.
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     pub report: &'a Report,
     pub connector_id: &'a str,
     pub started: f64,
@@ -75,7 +76,7 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub fn new(report: &'a Report, started_at: SystemTime, connector_id: &'a str) -> Self {
+    pub(crate) fn new(report: &'a Report, started_at: SystemTime, connector_id: &'a str) -> Self {
         let unix = |t: SystemTime| {
             t.duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
@@ -118,11 +119,11 @@ const STATUSES: [(Status, &str); 4] = [
 
 /// Previous values of this connector's samples, keyed by name and labels (without the
 /// grouping labels).
-pub struct Previous(Vec<Sample>);
+pub(crate) struct Previous(Vec<Sample>);
 
 impl Previous {
     /// Keeps the samples of `connector_id` (or of none) and drops the grouping labels.
-    pub fn of(samples: Vec<Sample>, connector_id: &str) -> Self {
+    pub(crate) fn of(samples: Vec<Sample>, connector_id: &str) -> Self {
         let mine = samples
             .into_iter()
             .filter(|(_, l, _)| l.get("connector_id").is_none_or(|c| c == connector_id))
@@ -193,7 +194,7 @@ fn counter(
 }
 
 /// Every metric of a run, counters carried on from `previous`.
-pub fn families(run: &Run, previous: &Previous) -> Vec<Family> {
+pub(crate) fn families(run: &Run, previous: &Previous) -> Vec<Family> {
     if run.report.command == "verify" {
         return verify_gauges(run, run.report.verify.as_ref());
     }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// The directory of `path` accepts a new file, and `path` itself, if present, is a regular
 /// file (the write replaces nothing else).
-pub fn textfile(path: &Path) -> Result<String> {
+pub(crate) fn textfile(path: &Path) -> Result<String> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -46,7 +46,7 @@ pub fn textfile(path: &Path) -> Result<String> {
 
 /// The Pushgateway at `url` answers the read a push starts with (reachable, a Pushgateway,
 /// the credentials accepted).
-pub fn pushgateway(cfg: &Config, url: &reqwest::Url) -> Result<String> {
+pub(crate) fn pushgateway(cfg: &Config, url: &reqwest::Url) -> Result<String> {
     let id = cfg.connector_id.as_deref().unwrap_or("");
     super::pushgateway::probe(url, &cfg.metrics, &cfg.http, id)?;
     Ok(format!(

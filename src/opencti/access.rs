@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 
 /// A marking as OpenCTI stores it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Marking {
+pub(crate) struct Marking {
     /// The internal id, which `inputResolveRefs` compares.
     pub id: String,
     /// The standard id and `x_opencti_stix_ids`: the STIX ids it is found by.
@@ -37,21 +37,21 @@ pub struct Marking {
 
 /// `definition_type` and `definition`, from which OpenCTI derives a marking's standard id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Definition {
+pub(crate) struct Definition {
     pub kind: String,
     pub text: String,
 }
 
 /// The draft a user works in.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Draft {
+pub(crate) struct Draft {
     pub id: String,
     pub name: String,
 }
 
 /// What the token's user may import into.
 #[derive(Clone, Debug, Default)]
-pub struct Access {
+pub(crate) struct Access {
     pub user_name: String,
     /// `BYPASS` skips the marking check (`isBypassUser`: the exact capability name).
     pub bypass: bool,
@@ -64,7 +64,7 @@ pub struct Access {
 
 /// A marking a bundle carries: referenced by `objects` objects, maybe defined in the bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Carried {
+pub(crate) struct Carried {
     pub id: String,
     pub objects: usize,
     pub defined: Option<Definition>,
@@ -72,7 +72,7 @@ pub struct Carried {
 
 impl Access {
     /// One query: allowed markings, groups and (6.4.0+) the draft context.
-    pub fn read(gql: &Graphql, platform: &Platform) -> Result<Access> {
+    pub(crate) fn read(gql: &Graphql, platform: &Platform) -> Result<Access> {
         let document = if platform.version >= version::DRAFT_CONTEXT {
             &doc::ACCESS_WITH_DRAFT
         } else {
@@ -106,13 +106,13 @@ impl Access {
     }
 
     /// For commands that push: read, and refuse a user inside a draft (exit 78).
-    pub fn for_import(gql: &Graphql, platform: &Platform) -> Result<Access> {
+    pub(crate) fn for_import(gql: &Graphql, platform: &Platform) -> Result<Access> {
         let access = Access::read(gql, platform)?;
         access.require_no_draft()?;
         Ok(access)
     }
 
-    pub fn require_no_draft(&self) -> Result<()> {
+    pub(crate) fn require_no_draft(&self) -> Result<()> {
         let Some(d) = &self.draft else {
             return Ok(());
         };
@@ -124,12 +124,12 @@ impl Access {
     }
 
     /// Exit 78 when OpenCTI would refuse objects of `prepared` for their markings.
-    pub fn require_markings(&self, gql: &Graphql, prepared: &Prepared) -> Result<()> {
+    pub(crate) fn require_markings(&self, gql: &Graphql, prepared: &Prepared) -> Result<()> {
         self.require(gql, &carried(prepared))
     }
 
     /// As `require_markings`, for markings given directly (`check`: what DISINFOX carries).
-    pub fn require(&self, gql: &Graphql, carried: &[Carried]) -> Result<()> {
+    pub(crate) fn require(&self, gql: &Graphql, carried: &[Carried]) -> Result<()> {
         if self.bypass {
             return Ok(());
         }
@@ -195,7 +195,7 @@ impl Access {
 }
 
 /// The markings DISINFOX's data carries (its attack-patterns: DISARM's, completed by the stage).
-pub fn carried_by_disinfox() -> Vec<Carried> {
+pub(crate) fn carried_by_disinfox() -> Vec<Carried> {
     let raw: Value = serde_json::from_str(DISARM_MARKING).unwrap_or(Value::Null);
     vec![Carried {
         id: text(&raw, "id").unwrap_or_default(),
@@ -206,10 +206,10 @@ pub fn carried_by_disinfox() -> Vec<Carried> {
 
 /// Every marking `object_marking_refs` names in `prepared`, with its definition when the bundle
 /// has the marking-definition.
-pub fn carried(prepared: &Prepared) -> Vec<Carried> {
+pub(crate) fn carried(prepared: &Prepared) -> Vec<Carried> {
     let mut refs: BTreeMap<String, usize> = BTreeMap::new();
     let mut defined: BTreeMap<&str, Definition> = BTreeMap::new();
-    for o in &prepared.objects {
+    for o in prepared.objects() {
         let is_marking = o.kind == "marking-definition";
         // Cheap filter first: most objects name no marking.
         if !is_marking && !o.raw.contains("\"object_marking_refs\"") {

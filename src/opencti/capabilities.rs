@@ -9,12 +9,12 @@ use crate::bundle::Prepared;
 use crate::error::{Error, Result};
 
 /// Creating or updating knowledge: without it nothing is imported.
-pub const KNOWLEDGE_UPDATE: &str = "KNOWLEDGE_KNUPDATE";
-pub const SET_MARKINGS: &str = "SETTINGS_SETMARKINGS";
-pub const SET_LABELS: &str = "SETTINGS_SETLABELS";
+pub(crate) const KNOWLEDGE_UPDATE: &str = "KNOWLEDGE_KNUPDATE";
+pub(crate) const SET_MARKINGS: &str = "SETTINGS_SETMARKINGS";
+pub(crate) const SET_LABELS: &str = "SETTINGS_SETLABELS";
 
 /// Exit 77 before any push when the worker could import nothing.
-pub fn require_worker_import(platform: &Platform) -> Result<()> {
+pub(crate) fn require_worker_import(platform: &Platform) -> Result<()> {
     if platform.has(KNOWLEDGE_UPDATE) {
         return Ok(());
     }
@@ -26,14 +26,14 @@ pub fn require_worker_import(platform: &Platform) -> Result<()> {
 }
 
 /// One settings capability, what it is for, and whether the user has it.
-pub struct SettingsNeed {
+pub(crate) struct SettingsNeed {
     pub capability: &'static str,
     pub what: &'static str,
     pub held: bool,
 }
 
 /// The settings capabilities an import may need on this release.
-pub fn settings_needs(platform: &Platform) -> Vec<SettingsNeed> {
+pub(crate) fn settings_needs(platform: &Platform) -> Vec<SettingsNeed> {
     let need = |capability: &'static str, what: &'static str| SettingsNeed {
         capability,
         what,
@@ -48,16 +48,16 @@ pub fn settings_needs(platform: &Platform) -> Vec<SettingsNeed> {
 
 /// What in a bundle needs a settings capability.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct BundleNeeds {
+pub(crate) struct BundleNeeds {
     pub markings: usize,
     pub kill_chain: usize,
     pub labels: usize,
 }
 
 impl BundleNeeds {
-    pub fn of(prepared: &Prepared) -> BundleNeeds {
+    pub(crate) fn of(prepared: &Prepared) -> BundleNeeds {
         let mut needs = BundleNeeds::default();
-        for o in &prepared.objects {
+        for o in prepared.objects() {
             if o.kind == "marking-definition" {
                 needs.markings += 1;
             }
@@ -91,7 +91,7 @@ impl BundleNeeds {
 }
 
 /// Warns, before pushing, about each part of the bundle the user may not create.
-pub fn warn_missing(platform: &Platform, prepared: &Prepared) {
+pub(crate) fn warn_missing(platform: &Platform, prepared: &Prepared) {
     let needs = BundleNeeds::of(prepared);
     for n in settings_needs(platform).iter().filter(|n| !n.held) {
         let objects = needs.count(n.what);

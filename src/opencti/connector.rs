@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// What the probe learned about the platform and the token's user.
 #[derive(Clone, Debug)]
-pub struct Platform {
+pub(crate) struct Platform {
     pub version_text: String,
     pub version: Version,
     pub features: Features,
@@ -21,20 +21,20 @@ pub struct Platform {
 impl Platform {
     /// OpenCTI's `@auth` test: the required name is a substring of one of the user's
     /// capability names (`MODULES_MODMANAGE` satisfies `MODULES`), and `BYPASS` satisfies all.
-    pub fn has(&self, capability: &str) -> bool {
+    pub(crate) fn has(&self, capability: &str) -> bool {
         self.capabilities
             .iter()
             .any(|c| c == "BYPASS" || c.contains(capability))
     }
 
     /// CONNECTORAPI (or BYPASS) is what registering, pinging and pushing require.
-    pub fn has_connector_api(&self) -> bool {
+    pub(crate) fn has_connector_api(&self) -> bool {
         self.has("CONNECTORAPI")
     }
 }
 
 /// `about` + `me` in one request: reachability, token, version and capabilities.
-pub fn probe(gql: &Graphql) -> Result<Platform> {
+pub(crate) fn probe(gql: &Graphql) -> Result<Platform> {
     let data = gql.run(&doc::PROBE, json!({}))?;
     let version_text = str_at(&data, "/about/version").unwrap_or_default();
     let version = Version::parse(&version_text).ok_or_else(|| {
@@ -61,7 +61,7 @@ pub fn probe(gql: &Graphql) -> Result<Platform> {
 }
 
 /// The probe plus the two requirements of every command that writes to OpenCTI.
-pub fn probe_for_import(gql: &Graphql, over_amqp: bool) -> Result<Platform> {
+pub(crate) fn probe_for_import(gql: &Graphql, over_amqp: bool) -> Result<Platform> {
     let platform = probe(gql)?;
     require_import(&platform, over_amqp)?;
     log::info!(
@@ -74,7 +74,7 @@ pub fn probe_for_import(gql: &Graphql, over_amqp: bool) -> Result<Platform> {
 }
 
 /// Over AMQP any release from 6.0.0 will do; HTTP ingestion starts at 6.2.6.
-pub fn require_import(platform: &Platform, over_amqp: bool) -> Result<()> {
+pub(crate) fn require_import(platform: &Platform, over_amqp: bool) -> Result<()> {
     if !platform.features.bundle_push && !over_amqp {
         return Err(Error::Unavailable(format!(
             "OpenCTI {} has no HTTP bundle ingestion (stixBundlePush; OpenCTI {} or later): set CONNECTOR_QUEUE_PROTOCOL=amqp (with the MQ_* settings) to push over its RabbitMQ, or upgrade the platform",
@@ -95,7 +95,7 @@ pub fn require_import(platform: &Platform, over_amqp: bool) -> Result<()> {
 
 /// The connector as registration returns it.
 #[derive(Clone, Debug)]
-pub struct Registered {
+pub(crate) struct Registered {
     /// The id as OpenCTI stores it; every later call names the connector by this string.
     pub id: String,
     pub state: Option<String>,
@@ -106,7 +106,7 @@ pub struct Registered {
 }
 
 /// Idempotent by id; never touches the stored state, and returns it.
-pub fn register(
+pub(crate) fn register(
     gql: &Graphql,
     platform: &Platform,
     id: &str,
@@ -169,7 +169,7 @@ fn registered(data: &Value, id: &str) -> Result<Registered> {
 
 /// The stored state, read without registering (no mutation). A connector never registered
 /// has none; a user without MODULES cannot read it, which is reported and taken as none.
-pub fn read_state(gql: &Graphql, id: &str) -> Result<Registered> {
+pub(crate) fn read_state(gql: &Graphql, id: &str) -> Result<Registered> {
     match gql.run(&doc::STATE, json!({ "id": id })) {
         Ok(data) => Ok(Registered {
             id: str_at(&data, "/connector/id").unwrap_or_else(|| id.to_owned()),
@@ -194,14 +194,14 @@ pub fn read_state(gql: &Graphql, id: &str) -> Result<Registered> {
 
 /// What the platform holds after a ping.
 #[derive(Clone, Debug, Default)]
-pub struct PingAnswer {
+pub(crate) struct PingAnswer {
     pub state: Option<String>,
     pub state_timestamp: Option<String>,
 }
 
 /// Writes `state` (or only `info` when `state` is `None`); returns what the platform holds
 /// afterwards (a pending UI reset makes the platform ignore one ping).
-pub fn ping(
+pub(crate) fn ping(
     gql: &Graphql,
     platform: &Platform,
     id: &str,
@@ -232,7 +232,7 @@ pub fn ping(
 
 /// What the connector's queue holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Queue {
+pub(crate) struct Queue {
     pub messages: u64,
     /// Megabytes (bytes ÷ 1,000,000, as pycti).
     pub mb: f64,
@@ -240,7 +240,7 @@ pub struct Queue {
 
 /// The connector's queue, or `None` when this platform or user cannot tell. Any failure only
 /// warns: a run must not fail on bookkeeping it can do without.
-pub fn queue(gql: &Graphql, platform: &Platform, id: &str) -> Option<Queue> {
+pub(crate) fn queue(gql: &Graphql, platform: &Platform, id: &str) -> Option<Queue> {
     if !platform.features.queue_details {
         return None;
     }

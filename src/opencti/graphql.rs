@@ -16,7 +16,7 @@ use crate::secret::Secret;
 /// A GraphQL answer is small unless something is wrong; this bounds a misbehaving proxy.
 const MAX_ANSWER: u64 = 16 << 20;
 
-pub struct Graphql {
+pub(crate) struct Graphql {
     client: Client,
     http: HttpOptions,
     url: Url,
@@ -27,7 +27,7 @@ pub struct Graphql {
 }
 
 impl Graphql {
-    pub fn new(peer: &Opencti, options: &HttpOptions) -> Result<Self> {
+    pub(crate) fn new(peer: &Opencti, options: &HttpOptions) -> Result<Self> {
         let base = &peer.url;
         if !peer.ssl_verify {
             log::warn!(
@@ -49,12 +49,12 @@ impl Graphql {
         })
     }
 
-    pub fn url(&self) -> &Url {
+    pub(crate) fn url(&self) -> &Url {
         &self.url
     }
 
     /// Runs `doc` and returns its `data`.
-    pub fn run(&self, doc: &Document, variables: Value) -> Result<Value> {
+    pub(crate) fn run(&self, doc: &Document, variables: Value) -> Result<Value> {
         let body = serde_json::to_vec(&serde_json::json!({
             "query": doc.text,
             "operationName": doc.name,
@@ -65,7 +65,7 @@ impl Graphql {
 
     /// Sends a request body built by the caller (a bundle push builds its own, to avoid
     /// holding the escaped chunk twice).
-    pub fn run_body(&self, op: &str, body: &[u8]) -> Result<Value> {
+    pub(crate) fn run_body(&self, op: &str, body: &[u8]) -> Result<Value> {
         log::debug!("OpenCTI {op}: {} bytes", body.len());
         self.retry
             .run(&format!("OpenCTI {op}"), || self.attempt(op, body))
@@ -131,7 +131,7 @@ impl Graphql {
 }
 
 /// `{base}/graphql`, keeping any base path the platform is served under.
-pub fn graphql_url(base: &Url) -> Url {
+pub(crate) fn graphql_url(base: &Url) -> Url {
     http::endpoint_under(base, "graphql")
 }
 
@@ -162,7 +162,7 @@ fn classify_answer(op: &str, answer: &[u8]) -> Attempt<Value> {
 }
 
 /// The error kind is `name`, else `extensions.code`, else the message.
-pub fn error_kind(err: &Value) -> String {
+pub(crate) fn error_kind(err: &Value) -> String {
     let text = |v: Option<&Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
     text(err.get("name"))
         .or_else(|| text(err.pointer("/extensions/code")))

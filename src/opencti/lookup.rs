@@ -19,18 +19,18 @@ use super::documents::{self, Document};
 use crate::error::{Error, Result};
 
 /// Ids per request, and nodes per page: well under the platform's 5,000.
-pub const BATCH: usize = 500;
+pub(crate) const BATCH: usize = 500;
 
 /// Pages one batch may take before the answer is taken for a loop.
 const MAX_PAGES: usize = 64;
 
 /// The capability the three queries need (`@auth(for: [KNOWLEDGE])`; a substring match, so
 /// any `KNOWLEDGE_*` capability carries it).
-pub const KNOWLEDGE: &str = "KNOWLEDGE";
+pub(crate) const KNOWLEDGE: &str = "KNOWLEDGE";
 
 /// Which query knows a STIX type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
+pub(crate) enum Family {
     Objects,
     Relationships,
     Sightings,
@@ -39,7 +39,7 @@ pub enum Family {
 impl Family {
     /// `None` for what OpenCTI keeps outside its knowledge (markings, extension definitions,
     /// language contents): not looked up.
-    pub fn of(kind: &str) -> Option<Family> {
+    pub(crate) fn of(kind: &str) -> Option<Family> {
         match kind {
             "relationship" => Some(Family::Relationships),
             "sighting" => Some(Family::Sightings),
@@ -58,7 +58,7 @@ impl Family {
 }
 
 /// Exit 77, before anything is fetched, when the token cannot read knowledge.
-pub fn require_knowledge(platform: &Platform) -> Result<()> {
+pub(crate) fn require_knowledge(platform: &Platform) -> Result<()> {
     if platform.has(KNOWLEDGE) {
         return Ok(());
     }
@@ -70,7 +70,7 @@ pub fn require_knowledge(platform: &Platform) -> Result<()> {
 }
 
 /// The ids of `ids` (all of one family) that OpenCTI holds; `requests` counts the look-ups.
-pub fn held<'a>(
+pub(crate) fn held<'a>(
     gql: &Graphql,
     family: Family,
     ids: &[&'a str],

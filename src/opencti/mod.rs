@@ -1,15 +1,15 @@
-//! The OpenCTI sink: GraphQL (no pycti); `session` opens a run and picks its transport (the API or `amqp`).
+//! The OpenCTI sink: GraphQL (no pycti). Opening a run and picking its transport (the API or
+//! `amqp`) is `crate::session`, above both.
 
-pub mod access;
-pub mod capabilities;
-pub mod connector;
-pub mod documents;
-pub mod graphql;
-pub mod lookup;
-pub mod push;
-pub mod session;
-pub mod version;
-pub mod work;
+pub(crate) mod access;
+pub(crate) mod capabilities;
+pub(crate) mod connector;
+pub(crate) mod documents;
+pub(crate) mod graphql;
+pub(crate) mod lookup;
+pub(crate) mod push;
+pub(crate) mod version;
+pub(crate) mod work;
 
-pub use connector::Platform;
-pub use graphql::Graphql;
+pub(crate) use connector::Platform;
+pub(crate) use graphql::Graphql;

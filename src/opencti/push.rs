@@ -16,13 +16,16 @@ use crate::error::{Error, Result};
 
 /// Pushes every chunk in order, in the run's work (opened and closed by `run`, per its
 /// policy). On failure the error is returned; `progress` receives what was pushed so far.
-pub fn push(
+pub(crate) fn push(
     run: &RunWork,
     prepared: &Prepared,
     limits: &Limits,
     progress: &mut Pushed,
 ) -> Result<()> {
-    let plans = prepared.chunks(limits)?;
+    // A plan fails only on a chunk limit the bundle cannot be cut to: configuration (78).
+    let plans = prepared
+        .chunks(limits)
+        .map_err(|e| Error::Config(e.to_string()))?;
     if plans.is_empty() {
         return Ok(());
     }

@@ -25,31 +25,31 @@ impl fmt::Display for Version {
 }
 
 /// First release with HTTP bundle ingestion (`stixBundlePush`).
-pub const MIN_SUPPORTED: Version = Version(6, 2, 6);
-pub const QUEUE_DETAILS: Version = Version(6, 2, 0);
+pub(crate) const MIN_SUPPORTED: Version = Version(6, 2, 6);
+pub(crate) const QUEUE_DETAILS: Version = Version(6, 2, 0);
 pub const CONNECTOR_INFO: Version = Version(6, 2, 12);
-pub const WORK_ID: Version = Version(6, 5, 7);
+pub(crate) const WORK_ID: Version = Version(6, 5, 7);
 /// `MeUser.draftContext`: the draft a user works in, which its imports then go to
 /// (`config/schema/opencti.graphql` and `resolvers/user.js` at tag 6.4.0; behind the
 /// `DRAFT_WORKSPACE` feature flag until 6.6.0, when the field answers null).
-pub const DRAFT_CONTEXT: Version = Version(6, 4, 0);
+pub(crate) const DRAFT_CONTEXT: Version = Version(6, 4, 0);
 /// `Connector.connector_state_timestamp`, stamped by every UI reset.
-pub const STATE_TIMESTAMP: Version = Version(6, 7, 0);
+pub(crate) const STATE_TIMESTAMP: Version = Version(6, 7, 0);
 /// Kill-chain phases need their own capability from here; before, `SETTINGS_SETLABELS`.
-pub const KILL_CHAIN_CAPABILITY: Version = Version(6, 8, 0);
-pub const MULTIPART_WORK: Version = Version(7, 260422, 0);
+pub(crate) const KILL_CHAIN_CAPABILITY: Version = Version(6, 8, 0);
+pub(crate) const MULTIPART_WORK: Version = Version(7, 260422, 0);
 /// `toProcessed` on a multi-part work only marks it processed: it no longer completes or
 /// deletes a work whose pieces are still queued (opencti-async-import.md §2, 2b178064a).
-pub const SAFE_TO_PROCESSED: Version = Version(7, 260428, 0);
+pub(crate) const SAFE_TO_PROCESSED: Version = Version(7, 260428, 0);
 /// The connector manager's `closeOldWorks` keeps older works alive (fa4498f26): a new run no
 /// longer makes the workers drop the previous run's queued pieces.
-pub const OLD_WORKS_KEPT: Version = Version(7, 260510, 0);
+pub(crate) const OLD_WORKS_KEPT: Version = Version(7, 260510, 0);
 
 /// How a run's work is opened and closed on one release. Every rule comes from
 /// `opencti-async-import.md` §2–§3: the worker drops the queued pieces of a work whose Redis
 /// key is gone (6.8.7+), and `toProcessed` deletes that key on most releases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WorkPolicy {
+pub(crate) enum WorkPolicy {
     /// Before 6.5.7 a push cannot name a work: the server makes one per push. No work of ours.
     ServerMade,
     /// 6.5.7 – 7.260417.x: one work per run, completed by the workers' `reportExpectation`.
@@ -72,7 +72,7 @@ pub enum WorkPolicy {
 
 impl WorkPolicy {
     /// The policy a run follows: the release's over the API, pycti's over AMQP.
-    pub fn for_transport(features: &Features, over_amqp: bool) -> WorkPolicy {
+    pub(crate) fn for_transport(features: &Features, over_amqp: bool) -> WorkPolicy {
         match over_amqp {
             true => WorkPolicy::CountedUpFront,
             false => features.work_policy,
@@ -80,13 +80,13 @@ impl WorkPolicy {
     }
 
     /// Whether the run opens a work of its own.
-    pub fn own_work(self) -> bool {
+    pub(crate) fn own_work(self) -> bool {
         self != WorkPolicy::ServerMade
     }
 
     /// Whether that work is multi-part: only where its final `toProcessed` is sent, since a
     /// multi-part work completes only after one.
-    pub fn multipart(self) -> bool {
+    pub(crate) fn multipart(self) -> bool {
         self == WorkPolicy::Multipart
     }
 
@@ -97,18 +97,18 @@ impl WorkPolicy {
     /// (`opencti-worker/src/push_handler.py`, 6.9.8 line 108, `len(content["objects"]) == 1`;
     /// unchanged in 7.260510.0). Without it `processed === expected` never holds and the work
     /// never completes.
-    pub fn expect_single_objects(self) -> bool {
+    pub(crate) fn expect_single_objects(self) -> bool {
         self.own_work() && !self.counted_up_front()
     }
 
     /// Whether every message is expected when the work opens (`addExpectations` with them all).
-    pub fn counted_up_front(self) -> bool {
+    pub(crate) fn counted_up_front(self) -> bool {
         self == WorkPolicy::CountedUpFront
     }
 
     /// Whether the run ends with `toProcessed` (`failed`: with `inError`; `pushed`: a push
     /// was sent, answered or not — a push that timed out may still have been queued).
-    pub fn to_processed(self, failed: bool, pushed: bool) -> bool {
+    pub(crate) fn to_processed(self, failed: bool, pushed: bool) -> bool {
         match self {
             WorkPolicy::ServerMade => false,
             WorkPolicy::NoSuccessClose => failed,
@@ -122,7 +122,7 @@ impl WorkPolicy {
 /// release-dependent behaviour is gated here and nowhere else, so no document ever carries a
 /// field the server does not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Features {
+pub(crate) struct Features {
     pub bundle_push: bool,
     pub queue_details: bool,
     pub connector_info: bool,
@@ -138,7 +138,7 @@ pub struct Features {
 }
 
 impl Features {
-    pub fn of(v: Version) -> Features {
+    pub(crate) fn of(v: Version) -> Features {
         let work_policy = if v < WORK_ID {
             WorkPolicy::ServerMade
         } else if v < MULTIPART_WORK {
@@ -166,7 +166,7 @@ impl Features {
     }
 
     /// Works exist for this client (it can name one in its pushes and follow it).
-    pub fn has_works(&self) -> bool {
+    pub(crate) fn has_works(&self) -> bool {
         self.work_policy.own_work()
     }
 }

@@ -12,11 +12,11 @@ use super::version::WorkPolicy;
 use crate::error::{Error, Result};
 
 /// The errors shown in logs and summaries; OpenCTI itself keeps at most 100 per work.
-pub const SHOWN_ERRORS: usize = 5;
+pub(crate) const SHOWN_ERRORS: usize = 5;
 
 /// A completed work as OpenCTI reports it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub expected: u64,
     pub processed: u64,
     /// Every error the work recorded (one per failed piece).
@@ -27,23 +27,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn failed(&self) -> u64 {
+    pub(crate) fn failed(&self) -> u64 {
         self.errors.len() as u64
     }
 
-    pub fn imported(&self) -> u64 {
+    pub(crate) fn imported(&self) -> u64 {
         self.processed.saturating_sub(self.failed())
     }
 
     /// Failures OpenCTI will refuse again (a retry cannot help).
-    pub fn permanent(&self) -> u64 {
+    pub(crate) fn permanent(&self) -> u64 {
         self.failed().saturating_sub(self.transient.len() as u64)
     }
 }
 
 /// Who runs the work, and by which policy (`WorkPolicy::for_transport`): the one place a
 /// run's work is opened and closed, whichever transport carries the objects.
-pub struct RunWork<'a> {
+pub(crate) struct RunWork<'a> {
     pub gql: &'a Graphql,
     pub connector_id: &'a str,
     pub connector_name: &'a str,
@@ -58,7 +58,7 @@ impl RunWork<'_> {
     /// import capabilities, which a user with only CONNECTORAPI lacks: over AMQP the messages
     /// then go without a work, as pycti sends them when it has none (those releases drop
     /// nothing for a missing work). With `--wait` the refusal stands (exit 77, nothing sent).
-    pub fn open(&self, expected: usize) -> Result<Option<String>> {
+    pub(crate) fn open(&self, expected: usize) -> Result<Option<String>> {
         // Before 6.5.7 a push cannot name a work: the server makes one per push, and a work of
         // our own would stay empty.
         if !self.policy.own_work() {
@@ -115,7 +115,7 @@ impl RunWork<'_> {
     }
 
     /// `addExpectations`: pieces the platform will not count by itself.
-    pub fn expect(&self, id: &str, expectations: usize) -> Result<()> {
+    pub(crate) fn expect(&self, id: &str, expectations: usize) -> Result<()> {
         self.gql.run(
             &doc::ADD_EXPECTATIONS,
             json!({ "id": id, "expectations": expectations }),
@@ -126,7 +126,7 @@ impl RunWork<'_> {
     /// The one `toProcessed` a run may send, per policy (`attempted`: something was sent,
     /// answered or not; `done`: the work's message on success). A failure to close only warns:
     /// the import's own outcome matters more than the bookkeeping.
-    pub fn close(&self, id: &str, result: &Result<()>, attempted: bool, done: String) {
+    pub(crate) fn close(&self, id: &str, result: &Result<()>, attempted: bool, done: String) {
         let policy = self.policy;
         if !policy.to_processed(result.is_err(), attempted) {
             log::debug!(
@@ -152,7 +152,7 @@ impl RunWork<'_> {
 }
 
 /// A work as a later run finds it: `None` when OpenCTI no longer knows it.
-pub fn status(gql: &Graphql, id: &str) -> Result<Option<(String, Outcome)>> {
+pub(crate) fn status(gql: &Graphql, id: &str) -> Result<Option<(String, Outcome)>> {
     let data = gql.run(&doc::WORK_STATUS, json!({ "id": id }))?;
     Ok(data.get("work").filter(|w| !w.is_null()).map(|work| {
         let status = work.get("status").and_then(Value::as_str).unwrap_or("");
@@ -166,7 +166,7 @@ pub fn status(gql: &Graphql, id: &str) -> Result<Option<(String, Outcome)>> {
 /// after `MAX_PROCESSING_COUNT` (100) tries as "Max number of retries reached"; both with the
 /// object as `source`. A missing *marking* is refused on every try, for good (the user cannot
 /// see it), so it is not transient.
-pub fn transient(message: &str) -> bool {
+pub(crate) fn transient(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     (m.contains("missing_reference")
         || m.contains("lock_error")
@@ -181,7 +181,7 @@ pub fn transient(message: &str) -> bool {
 /// So a work is done once it expects at least that many pieces and processed them all,
 /// whatever its status; a complete work expecting fewer (should a platform count fewer) is
 /// done once `queue_empty` says nothing of the connector is queued any more.
-pub fn follow(
+pub(crate) fn follow(
     gql: &Graphql,
     id: &str,
     budget: Duration,

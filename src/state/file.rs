@@ -179,7 +179,7 @@ mod tests {
         let store = FileStore::open(&path).unwrap();
         assert_eq!(store.load().unwrap(), State::default());
         let s = State {
-            last_fetch: super::super::parse::parse_cursor("2026-01-01T00:00:00Z"),
+            last_fetch: crate::when::parse_cursor("2026-01-01T00:00:00Z"),
             last_run: Some(5),
             unconfirmed: None,
         };

@@ -6,7 +6,7 @@ mod parse;
 mod store;
 
 pub(crate) use file::{FileStore, default_path};
-pub(crate) use parse::{State, Unconfirmed, parse_cursor, parse_state};
+pub(crate) use parse::{State, Unconfirmed, parse_state};
 pub(crate) use store::Store;
 
 use std::path::PathBuf;

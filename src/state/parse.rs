@@ -5,6 +5,8 @@
 //! (the Python connector, the OpenCTI UI) ignore it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::when::parse_cursor;
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -148,24 +150,6 @@ pub(crate) fn parse_state(text: Option<&str>) -> Result<State, String> {
         last_run,
         unconfirmed,
     })
-}
-
-/// Strip every trailing `Z`; with an offset left it is RFC 3339, otherwise a naive UTC time.
-pub(crate) fn parse_cursor(text: &str) -> Option<DateTime<Utc>> {
-    parse_any(text).filter(|t| crate::when::representable(*t))
-}
-
-fn parse_any(text: &str) -> Option<DateTime<Utc>> {
-    let t = text.trim().trim_end_matches(['Z', 'z']);
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Some(dt.to_utc());
-    }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Some(naive.and_utc());
-        }
-    }
-    None
 }
 
 #[cfg(test)]

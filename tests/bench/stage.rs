@@ -16,7 +16,7 @@ mod generator;
 
 use std::time::{Duration, Instant};
 
-use disinfox_sync::bundle::{self, Limits};
+use disinfox_sync::testing::bundle::{self, Limits};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -89,8 +89,8 @@ fn main() {
         }
         summary = Some((
             prepared.len(),
-            prepared.duplicates,
-            prepared.added.len(),
+            prepared.duplicates(),
+            prepared.added().len(),
             prepared.dangling_count(),
             plans.len(),
             prepared.max_modified().map(str::to_string),

@@ -75,7 +75,7 @@ fn old_client_push(octi: &OpenctiStandin, objects: &[Value]) {
         json!({"i": {"id": CONNECTOR_ID, "name": "DISINFOX", "type": "EXTERNAL_IMPORT", "scope": ["stix2"],
                      "auto": false, "only_contextual": false, "playbook_compatible": false}}),
     );
-    let mut texts: Vec<String> = disinfox_sync::bundle::WELL_KNOWN
+    let mut texts: Vec<String> = disinfox_sync::testing::bundle::WELL_KNOWN
         .iter()
         .map(|s| (*s).to_owned())
         .collect();

@@ -1,5 +1,6 @@
-//! The shape of `src/`, checked: no import cycle between modules, and no function outside the
-//! tests longer than 80 lines (see ARCHITECTURE.md).
+//! The shape of `src/`, checked: no import cycle between modules, none between the top-level
+//! modules either (an edge to a parent's `mod.rs` counts there), no forbidden dependency, and no
+//! function outside the tests longer than 80 lines (see ARCHITECTURE.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -127,8 +128,7 @@ fn is_prefix(a: &[String], b: &[String]) -> bool {
 
 /// Edges between modules neither of which contains the other: a child may use what its parent
 /// defines and a parent re-exports its children, but siblings must form no cycle.
-fn graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
-    let modules = modules();
+fn graph(modules: &[(Vec<String>, String)]) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let known: BTreeSet<Vec<String>> = modules.iter().map(|(p, _)| p.clone()).collect();
     modules
         .iter()
@@ -139,6 +139,53 @@ fn graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
                 .collect();
             (path.clone(), to)
         })
+        .collect()
+}
+
+/// The top-level modules (`bundle`, `cli`, …) and which others each one names anywhere in its
+/// files: a file's edge to its own parent's `mod.rs` or to a sibling's is an edge of the whole
+/// module, so a cycle that passes through re-exports shows here.
+fn top_level_graph(
+    modules: &[(Vec<String>, String)],
+) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
+    let known: BTreeSet<Vec<String>> = modules.iter().map(|(p, _)| p.clone()).collect();
+    let mut graph: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for (path, text) in modules {
+        let Some(from) = path.first() else {
+            continue; // the crate root declares the modules; main.rs names the library's paths
+        };
+        let to = graph.entry(vec![from.clone()]).or_default();
+        for target in references(path, text, &known) {
+            if let Some(top) = target.first()
+                && top != from
+            {
+                to.insert(vec![top.clone()]);
+            }
+        }
+    }
+    graph
+}
+
+/// Dependencies that must not exist at all, cycle or not: the bundle stage does no I/O and
+/// knows no peer, and the command line names no setting (the settings table is passed to it).
+const FORBIDDEN: &[(&str, &str)] = &[
+    ("bundle", "state"),
+    ("bundle", "opencti"),
+    ("bundle", "amqp"),
+    ("bundle", "http"),
+    ("bundle", "disinfox"),
+    ("cli", "config"),
+];
+
+fn forbidden_edges(graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<String> {
+    FORBIDDEN
+        .iter()
+        .filter(|(from, to)| {
+            graph
+                .get(&vec![from.to_string()])
+                .is_some_and(|t| t.contains(&vec![to.to_string()]))
+        })
+        .map(|(from, to)| format!("{from} -> {to}"))
         .collect()
 }
 
@@ -180,7 +227,7 @@ fn find_cycle(graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Option<Ve
 
 #[test]
 fn no_import_cycle_between_modules() {
-    let graph = graph();
+    let graph = graph(&modules());
     assert!(graph.len() > 40, "src/ was not read: {graph:?}");
     assert!(
         graph[&vec!["bundle".to_owned(), "parse".to_owned()]]
@@ -190,6 +237,76 @@ fn no_import_cycle_between_modules() {
     if let Some(cycle) = find_cycle(&graph) {
         panic!("import cycle: {}", cycle.join(" -> "));
     }
+}
+
+#[test]
+fn no_import_cycle_between_top_level_modules() {
+    let graph = top_level_graph(&modules());
+    assert!(graph.len() > 20, "src/ was not read: {graph:?}");
+    assert!(
+        graph[&vec!["commands".to_owned()]].contains(&vec!["bundle".to_owned()]),
+        "the top-level graph misses a known edge"
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "import cycle between top-level modules: {}",
+            cycle.join(" -> ")
+        );
+    }
+}
+
+#[test]
+fn no_forbidden_dependency() {
+    let graph = top_level_graph(&modules());
+    let found = forbidden_edges(&graph);
+    assert!(found.is_empty(), "forbidden dependencies: {found:?}");
+}
+
+/// Synthetic modules: `path` (`a::b`) with the text of its file.
+fn synthetic(files: &[(&str, &str)]) -> Vec<(Vec<String>, String)> {
+    files
+        .iter()
+        .map(|(path, text)| {
+            let path = path.split("::").map(str::to_owned).collect();
+            (path, text.to_string())
+        })
+        .collect()
+}
+
+/// `a` uses `b`'s re-export of its child `c`, and `c` uses `a`: each file-level edge leads to
+/// a different file, only the top-level graph closes the cycle.
+#[test]
+fn the_top_level_check_finds_a_back_edge_through_a_parent() {
+    let modules = synthetic(&[
+        ("a", "use crate::b::Thing;\n"),
+        ("b", "mod c;\npub(crate) use c::Thing;\n"),
+        ("b::c", "use crate::a::Other;\n"),
+    ]);
+    assert_eq!(
+        find_cycle(&graph(&modules)),
+        None,
+        "the file-level check sees it already"
+    );
+    let cycle = find_cycle(&top_level_graph(&modules)).expect("no cycle found");
+    assert_eq!(cycle.len(), 3, "{cycle:?}");
+}
+
+#[test]
+fn the_forbidden_check_finds_a_forbidden_edge() {
+    let modules = synthetic(&[
+        ("bundle", "mod index;\n"),
+        (
+            "bundle::index",
+            "fn f() { crate::state::parse_cursor(\"\"); }\n",
+        ),
+        ("state", "pub(crate) fn parse_cursor(_: &str) {}\n"),
+        ("cli", "use crate::exit_codes::TABLE;\n"),
+        ("config", "use crate::cli::GlobalArgs;\n"),
+        ("exit_codes", ""),
+    ]);
+    let graph = top_level_graph(&modules);
+    assert_eq!(find_cycle(&graph), None);
+    assert_eq!(forbidden_edges(&graph), ["bundle -> state"]);
 }
 
 #[test]

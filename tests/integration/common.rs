@@ -272,7 +272,7 @@ pub fn skip_or_fail(why: &str) {
 /// A loopback HTTP client for the tests' own requests. reqwest comes without a bundled TLS
 /// provider (Cargo.toml); the CLI installs one, and so must every client in the tests.
 pub fn http_client() -> reqwest::blocking::ClientBuilder {
-    disinfox_sync::http::install_crypto_provider();
+    disinfox_sync::testing::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
-use disinfox_sync::opencti::documents::{self, ALL, Document};
-use disinfox_sync::opencti::version::{self, Version};
+use disinfox_sync::testing::opencti::documents::{self, ALL, Document};
+use disinfox_sync::testing::opencti::version::{self, Version};
 
 /// The committed schemas and the release each one is.
 const RELEASES: &[(&str, Version)] = &[

@@ -162,7 +162,7 @@ fn well_known_objects_match_the_published_ones() {
     };
     let published: Vec<serde_json::Value> =
         serde_json::from_slice(&fixture(&dir, "well-known-objects.json")).unwrap();
-    let ours: Vec<serde_json::Value> = disinfox_sync::bundle::WELL_KNOWN
+    let ours: Vec<serde_json::Value> = disinfox_sync::testing::bundle::WELL_KNOWN
         .iter()
         .map(|o| serde_json::from_str(o).unwrap())
         .collect();

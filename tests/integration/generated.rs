@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use disinfox_sync::commands::generate::render_all;
+use disinfox_sync::testing::render_all;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use disinfox_sync::metrics::parse;
+use disinfox_sync::testing::parse_metrics as parse;
 use predicates::prelude::*;
 use predicates::str::contains;
 

@@ -962,6 +962,13 @@ fn an_object_over_the_chunk_size_is_a_configuration_error() {
         .assert()
         .code(78)
         .stderr(contains("raise --chunk-size"));
+    // The same refusal when pushing for real, before anything is sent.
+    env.cmd()
+        .args(["push", "--chunk-size", "100K", "--file", &file])
+        .assert()
+        .code(78)
+        .stderr(contains("raise --chunk-size"));
+    assert!(env.octi.works().is_empty(), "a work was opened");
     env.cmd()
         .args(["push", "--dry-run", "--chunk-size", "1M", "--file", &file])
         .assert()

@@ -350,7 +350,7 @@ fn cronjob_max_bundle_size_fits_its_memory_limit() {
         .split("\"--max-bundle-size\", \"")
         .nth(1)
         .expect("--max-bundle-size in args");
-    let size = disinfox_sync::cli::parse_size(size.split('"').next().unwrap()).unwrap();
+    let size = disinfox_sync::testing::parse_size(size.split('"').next().unwrap()).unwrap();
     let limits = yaml.split("limits:").nth(1).unwrap();
     let memory = limits
         .split("memory:")
@@ -388,7 +388,7 @@ fn readme_exit_table_is_the_one_definition() {
         .collect();
     assert_eq!(
         table,
-        disinfox_sync::exit_codes::markdown(),
+        disinfox_sync::testing::markdown(),
         "README's exit table drifted from src/exit_codes.rs"
     );
     let help = std::process::Command::new(bin_path())
@@ -397,7 +397,7 @@ fn readme_exit_table_is_the_one_definition() {
         .unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(
-        help.contains(&disinfox_sync::exit_codes::help_text()),
+        help.contains(&disinfox_sync::testing::help_text()),
         "{help}"
     );
 }

@@ -247,7 +247,7 @@ fn json_logging_covers_refused_command_lines_configuration_errors_and_panics() {
         .clone();
     assert_all_json(&out.stderr);
     // A panic is one JSON line, without a backtrace, and the status of a bug.
-    let bug = i32::from(disinfox_sync::exit_codes::ExitCode::Software.code());
+    let bug = i32::from(disinfox_sync::testing::ExitCode::Software.code());
     let out = cli(home.path())
         .env("DISINFOX_SYNC_TEST_PANIC", "1")
         .env("RUST_BACKTRACE", "1")

@@ -5,22 +5,22 @@
 
 use std::time::Duration;
 
-use super::access::Access;
-use super::capabilities;
-use super::connector::{self, Platform, Registered};
-use super::graphql::Graphql;
-use super::push;
-use super::version::{self, WorkPolicy};
-use super::work::RunWork;
 use crate::amqp;
 use crate::bundle::{Limits, Prepared};
 use crate::config::{Config, QueueProtocol};
 use crate::delivery::Pushed;
 use crate::error::{Error, Result};
+use crate::opencti::access::Access;
+use crate::opencti::capabilities;
+use crate::opencti::connector::{self, Platform, Registered};
+use crate::opencti::graphql::Graphql;
+use crate::opencti::push;
+use crate::opencti::version::{self, WorkPolicy};
+use crate::opencti::work::RunWork;
 
 /// What the session is opened for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// Read or write the connector's state (`reset-state`): probe and register only.
     State,
     /// Push: the token's user must be able to import what the workers take from the queue,
