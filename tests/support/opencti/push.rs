@@ -184,25 +184,14 @@ pub(super) fn instant_import(
         None => {
             let t = now();
             let id = unique_work_id(st, connector_id);
-            st.works.push(WorkRecord {
-                id: id.clone(),
-                name: format!("{connector_name} run @ {}", iso(t)),
-                connector_id: connector_id.to_string(),
-                multipart: false,
-                status: "progress".into(),
-                closed: false,
-                in_error: false,
-                messages: Vec::new(),
-                errors: Vec::new(),
-                error_sources: Default::default(),
-                expected: 0,
-                processed: 0,
-                created_by_push: true,
-                timestamp: iso(t),
-                received_time: Some(iso(t)),
-                processed_time: None,
-                completed_time: None,
-            });
+            st.works.push(WorkRecord::open(
+                id.clone(),
+                format!("{connector_name} run @ {}", iso(t)),
+                connector_id,
+                false,
+                true,
+                iso(t),
+            ));
             id
         }
     };

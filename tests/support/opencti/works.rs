@@ -84,25 +84,7 @@ impl Inner {
         }
         let t = now();
         let id = unique_work_id(&mut st, &connector_id);
-        let w = WorkRecord {
-            id,
-            name,
-            connector_id,
-            multipart,
-            status: "progress".into(),
-            closed: false,
-            in_error: false,
-            messages: Vec::new(),
-            errors: Vec::new(),
-            error_sources: Default::default(),
-            expected: 0,
-            processed: 0,
-            created_by_push: false,
-            timestamp: iso(t),
-            received_time: None,
-            processed_time: None,
-            completed_time: None,
-        };
+        let w = WorkRecord::open(id, name, &connector_id, multipart, false, iso(t));
         let out = work_json(&w);
         st.works.push(w);
         Ok(out)

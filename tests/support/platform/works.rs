@@ -34,6 +34,39 @@ pub struct WorkRecord {
     pub completed_time: Option<String>,
 }
 
+impl WorkRecord {
+    /// A new work in progress at `timestamp`, as `createWork` stores it; a work the server
+    /// made for a `stixBundlePush` (`by_push`) is received at once.
+    pub fn open(
+        id: String,
+        name: String,
+        connector_id: &str,
+        multipart: bool,
+        by_push: bool,
+        timestamp: String,
+    ) -> WorkRecord {
+        WorkRecord {
+            id,
+            name,
+            connector_id: connector_id.to_string(),
+            multipart,
+            status: "progress".into(),
+            closed: false,
+            in_error: false,
+            messages: Vec::new(),
+            errors: Vec::new(),
+            error_sources: Default::default(),
+            expected: 0,
+            processed: 0,
+            created_by_push: by_push,
+            received_time: by_push.then(|| timestamp.clone()),
+            timestamp,
+            processed_time: None,
+            completed_time: None,
+        }
+    }
+}
+
 /// The Redis hash of a work. Counters are absent until first incremented (`parseInt` of a
 /// missing field is `NaN` before 7.260422.0, and `NaN === NaN` is false).
 #[derive(Debug, Clone, Default)]
@@ -87,25 +120,14 @@ impl Works {
         self.last_ms = ms;
         let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_else(Utc::now);
         let id = format!("work_{connector_id}_{}", iso(t));
-        self.list.push(WorkRecord {
-            id: id.clone(),
-            name: name.to_string(),
-            connector_id: connector_id.to_string(),
+        self.list.push(WorkRecord::open(
+            id.clone(),
+            name.to_string(),
+            connector_id,
             multipart,
-            status: "progress".into(),
-            closed: false,
-            in_error: false,
-            messages: Vec::new(),
-            errors: Vec::new(),
-            error_sources: Default::default(),
-            expected: 0,
-            processed: 0,
-            created_by_push: by_push,
-            timestamp: iso(t),
-            received_time: by_push.then(|| iso(t)),
-            processed_time: None,
-            completed_time: None,
-        });
+            by_push,
+            iso(t),
+        ));
         self.redis.insert(
             id.clone(),
             RedisWork {
