@@ -279,17 +279,19 @@ pub fn deadline(opts: &HttpOptions) -> Instant {
 /// forever), so the reads happen on a thread of their own and this side waits for each
 /// chunk only as long as the deadline allows. A thread left blocked ends with reqwest's
 /// own read timeout, or with the process.
+///
+/// Buffers go back to the reading thread once read: at most the channel's depth plus two
+/// exist, each zeroed once, instead of a fresh zeroed 64 KiB per read.
 pub fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    const CHUNK: usize = 64 * 1024;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(4);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
         loop {
-            let mut chunk = vec![0; 64 * 1024];
+            let mut chunk = spare_rx.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
             let sent = match resp.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => {
-                    chunk.truncate(n);
-                    tx.send(Ok(chunk))
-                }
+                Ok(n) => tx.send(Ok((chunk, n))),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     break;
@@ -302,15 +304,21 @@ pub fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
     });
     TimedBody {
         rx,
+        spare: spare_tx,
         chunk: Vec::new(),
+        len: 0,
         at: 0,
         deadline,
     }
 }
 
 pub struct TimedBody {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    rx: std::sync::mpsc::Receiver<std::io::Result<(Vec<u8>, usize)>>,
+    /// Read buffers back to the reading thread.
+    spare: std::sync::mpsc::Sender<Vec<u8>>,
     chunk: Vec<u8>,
+    /// Bytes of `chunk` that hold data.
+    len: usize,
     at: usize,
     deadline: Instant,
 }
@@ -318,11 +326,16 @@ pub struct TimedBody {
 impl Read for TimedBody {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::sync::mpsc::RecvTimeoutError;
-        if self.at == self.chunk.len() {
+        if self.at == self.len {
             let left = self.deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
+                Ok(Ok((chunk, len))) => {
+                    let read = std::mem::replace(&mut self.chunk, chunk);
+                    if !read.is_empty() {
+                        // The thread may be gone (body complete): the buffer is then dropped.
+                        let _ = self.spare.send(read);
+                    }
+                    self.len = len;
                     self.at = 0;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -336,7 +349,7 @@ impl Read for TimedBody {
                 }
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
+        let n = buf.len().min(self.len - self.at);
         buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
         self.at += n;
         Ok(n)
