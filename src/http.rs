@@ -259,9 +259,8 @@ pub fn read_body(
     }
     let hint = resp.content_length().unwrap_or(64 * 1024).min(max) as usize;
     let mut body = Vec::with_capacity(hint);
-    let read = timed_body(resp, deadline)
-        .take(max + 1)
-        .read_to_end(&mut body);
+    let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
+    let read = timed_body(resp, deadline).append_to(&mut body, limit);
     match read {
         Ok(_) if body.len() as u64 > max => Err(BodyError::TooLarge(body.len() as u64)),
         Ok(_) => Ok(body),
@@ -323,8 +322,10 @@ pub struct TimedBody {
     deadline: Instant,
 }
 
-impl Read for TimedBody {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+impl TimedBody {
+    /// The unread part of the current chunk, after waiting for the next one when it is all
+    /// read; empty at the end of the body.
+    fn fill(&mut self) -> std::io::Result<&[u8]> {
         use std::sync::mpsc::RecvTimeoutError;
         if self.at == self.len {
             let left = self.deadline.saturating_duration_since(Instant::now());
@@ -340,7 +341,7 @@ impl Read for TimedBody {
                 }
                 Ok(Err(e)) => return Err(e),
                 // The reading thread ended: the body is complete.
-                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(RecvTimeoutError::Disconnected) => return Ok(&[]),
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
@@ -349,8 +350,32 @@ impl Read for TimedBody {
                 }
             }
         }
-        let n = buf.len().min(self.len - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        Ok(&self.chunk[self.at..self.len])
+    }
+
+    /// Appends the body to `out` until it ends or `out` holds `limit` bytes. Unlike
+    /// `read_to_end`, which zeroes the spare capacity before each read (a memset over the
+    /// whole answer), this copies each chunk straight in.
+    fn append_to(&mut self, out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+        while out.len() < limit {
+            let room = limit - out.len();
+            let bytes = self.fill()?;
+            if bytes.is_empty() {
+                break;
+            }
+            let n = bytes.len().min(room);
+            out.extend_from_slice(&bytes[..n]);
+            self.at += n;
+        }
+        Ok(())
+    }
+}
+
+impl Read for TimedBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let bytes = self.fill()?;
+        let n = buf.len().min(bytes.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
         self.at += n;
         Ok(n)
     }
