@@ -479,9 +479,12 @@ fn main() {
         bench.size(n);
     }
     bench.report(&machine);
-    if !bench.broken.is_empty() {
+    let broken = std::mem::take(&mut bench.broken);
+    // Before exit, which runs no destructor: the temp dir (and the Python venv in it) goes.
+    drop(bench);
+    if !broken.is_empty() {
         eprintln!("bench-sync: broken runs:");
-        for b in &bench.broken {
+        for b in &broken {
             eprintln!("  {b}");
         }
         std::process::exit(1);
