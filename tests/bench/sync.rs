@@ -26,6 +26,10 @@
 // A test or example crate has no public API: `pub` in its modules is how they share code.
 #![allow(unreachable_pub)]
 
+#[path = "floor.rs"]
+mod floor;
+#[path = "side.rs"]
+mod side;
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "verify_row.rs"]
@@ -88,6 +92,13 @@ struct Args {
     /// RabbitMQ started for the benchmark; sizes up to 10k incidents only).
     #[arg(long)]
     no_amqp: bool,
+    /// Only the CPU comparison: first import, nothing new, the launch and byte-moving floors
+    /// and the Python connector (no amqp, verify, fetch or bundle-stage rows).
+    #[arg(long)]
+    cpu_only: bool,
+    /// Leave out the Python connector (no venv, no pip).
+    #[arg(long)]
+    no_python: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,11 +418,18 @@ struct Bench {
     seq: usize,
     /// Started at the first AMQP row, shared by the sizes.
     rabbit: Option<Rabbit>,
+    /// The CPU side-by-side lines (`side.rs`).
+    side: Vec<side::SideLine>,
+    /// The venv's python once looked for: `Some(None)` when it could not be made.
+    python: Option<Option<PathBuf>>,
 }
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("__spawner") {
         spawner_main();
+    }
+    if std::env::args().nth(1).as_deref() == Some("__floor") {
+        floor::floor_main(&std::env::args().skip(2).collect::<Vec<_>>());
     }
     // Started first, while this process is still small.
     let spawner = Spawner::start();
@@ -444,8 +462,16 @@ fn main() {
         broken: Vec::new(),
         seq: 0,
         rabbit: None,
+        side: Vec::new(),
+        python: None,
     };
     let mut sizes = bench.args.incidents.clone();
+    if bench.args.cpu_only {
+        bench.args.no_amqp = true;
+    }
+    if bench.args.no_python {
+        bench.python = Some(None);
+    }
     if bench.args.no_100k {
         sizes.retain(|n| *n <= 10_000);
     }
@@ -453,9 +479,12 @@ fn main() {
         bench.size(n);
     }
     bench.report(&machine);
-    if !bench.broken.is_empty() {
+    let broken = std::mem::take(&mut bench.broken);
+    // Before exit, which runs no destructor: the temp dir (and the Python venv in it) goes.
+    drop(bench);
+    if !broken.is_empty() {
         eprintln!("bench-sync: broken runs:");
-        for b in &bench.broken {
+        for b in &broken {
             eprintln!("  {b}");
         }
         std::process::exit(1);
@@ -656,6 +685,7 @@ impl Bench {
                 ));
             }
         }
+        let first = u.clone();
         let (budget, verdict) = rss_budget(&u);
         self.push_row(
             "sync, first import",
@@ -706,6 +736,20 @@ impl Bench {
             "RSS ≤ 10 MiB, CPU ≤ 30 ms".into(),
             verdict,
         );
+
+        // 2a. CPU side by side: the floors and the Python connector.
+        self.side_by_side(&side::SizeRun {
+            n,
+            env: &env,
+            dx: &dx,
+            oc: &oc,
+            first: &first,
+            quiet: &u,
+            chunk: 10 * 1024 * 1024,
+        });
+        if self.args.cpu_only {
+            return;
+        }
 
         // 2b. verify of the same answer against the complete stand-in.
         self.verify_row(n, objects, answer_bytes, &env, &oc, &rss_budget);
@@ -950,6 +994,7 @@ impl Bench {
                 r.verdict
             ));
         }
+        s.push_str(&self.side_report());
         if !self.notes.is_empty() {
             s.push_str("\n### Notes\n\n");
             for n in &self.notes {
