@@ -1,18 +1,15 @@
 //! Points in time as users write them (`--since`, `reset-state --to`) and as DISINFOX parses
 //! them (`newer_than`).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+
+// The cursor's own time rules live with the bundle stage, which judges every `modified` by
+// them and imports nothing from outside itself; this module is their face for everyone else.
+pub(crate) use crate::bundle::timestamp::{parse_cursor, representable};
 
 /// The forms `--since` / `--to` accept, for error messages.
 pub(crate) const FORMS: &str = "use RFC 3339 (2026-11-27T21:51:42Z or with an offset, +02:00), \
 a date (2026-11-27), a duration ago (36h, 7days) or all";
-
-/// Whether DISINFOX (Python's `datetime`) can hold `t`: years 1 to 9999, no leap second.
-/// chrono accepts year 0 and `23:59:60`; sent as a cursor, either gets HTTP 500 forever.
-pub(crate) fn representable(t: DateTime<Utc>) -> bool {
-    use chrono::{Datelike, Timelike};
-    (1..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000
-}
 
 /// Parses WHEN; `None` means "from the beginning" (`all`).
 pub(crate) fn parse(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
@@ -57,24 +54,6 @@ pub(crate) fn newer_than(cursor: Option<DateTime<Utc>>) -> String {
 /// for cursors in state and summaries.
 pub(crate) fn display(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Strip every trailing `Z`; with an offset left it is RFC 3339, otherwise a naive UTC time.
-pub(crate) fn parse_cursor(text: &str) -> Option<DateTime<Utc>> {
-    parse_stored(text).filter(|t| representable(*t))
-}
-
-fn parse_stored(text: &str) -> Option<DateTime<Utc>> {
-    let t = text.trim().trim_end_matches(['Z', 'z']);
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Some(dt.to_utc());
-    }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Some(naive.and_utc());
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ impl<'a> Latest<'a> {
         }
         // Only a time the cursor can take may win: an impossible date (2099-02-30), a leap
         // second or year 0 would otherwise freeze the cursor or poison DISINFOX's query.
-        if crate::when::parse_cursor(m).is_none() {
+        if super::timestamp::parse_cursor(m).is_none() {
             if self.ignored == 0 {
                 let shown: String = m.chars().take(40).collect();
                 log::warn!(

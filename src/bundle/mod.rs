@@ -27,6 +27,7 @@ mod order;
 mod parse;
 mod scan;
 pub(crate) mod stream;
+pub(crate) mod timestamp;
 mod well_known;
 
 #[cfg(test)]

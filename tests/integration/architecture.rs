@@ -262,6 +262,19 @@ fn no_forbidden_dependency() {
     assert!(found.is_empty(), "forbidden dependencies: {found:?}");
 }
 
+/// The bundle stage takes bytes and returns plans: it imports nothing outside itself, not
+/// even a leaf (the cursor's time rules live in `bundle/timestamp.rs`; `when` re-exports them).
+#[test]
+fn the_bundle_stage_imports_nothing_outside_itself() {
+    let graph = top_level_graph(&modules());
+    let out = &graph[&vec!["bundle".to_owned()]];
+    assert!(out.is_empty(), "bundle imports {out:?}");
+    assert!(
+        graph[&vec!["when".to_owned()]].contains(&vec!["bundle".to_owned()]),
+        "the top-level graph misses a known edge"
+    );
+}
+
 /// Synthetic modules: `path` (`a::b`) with the text of its file.
 fn synthetic(files: &[(&str, &str)]) -> Vec<(Vec<String>, String)> {
     files
