@@ -120,7 +120,7 @@ pub(super) mod tests {
 
     /// Objects with strings that need escaping, some pretty-printed, a dependency chain and
     /// references to the well-known objects.
-    fn varied_bundle(n: u32) -> String {
+    pub(crate) fn varied_bundle(n: u32) -> String {
         let mut objects = Vec::new();
         for i in 0..n {
             let mut extra = format!(

@@ -61,18 +61,30 @@ fn same_separators(a: &str, b: &str) -> bool {
     [4, 7, 10, 13, 16].iter().all(|&i| a.get(i) == b.get(i)) && a.last() == b.last()
 }
 
-/// Running maximum of timestamps, cheap per candidate.
-#[derive(Default)]
-struct Latest<'a> {
-    best: Option<&'a str>,
+/// Running maximum of timestamps, cheap per candidate. `S` is how the best one is kept: a
+/// slice of the input (`parse`) or an owned copy (`staged`, whose input goes by).
+pub(super) struct Latest<S> {
+    pub(super) best: Option<S>,
     best_is_zulu: bool,
     /// Candidates refused as not representable (reported once).
     ignored: usize,
 }
 
-impl<'a> Latest<'a> {
-    fn offer(&mut self, m: &'a str) {
-        if let Some(b) = self.best {
+impl<S> Default for Latest<S> {
+    fn default() -> Self {
+        Latest {
+            best: None,
+            best_is_zulu: false,
+            ignored: 0,
+        }
+    }
+}
+
+impl<S: AsRef<str>> Latest<S> {
+    /// Offers `m`; `keep` makes the kept form of a new maximum (called only for one).
+    pub(super) fn offer(&mut self, m: &str, keep: impl FnOnce(&str) -> S) {
+        if let Some(b) = &self.best {
+            let b = b.as_ref();
             // When `best` is a valid Zulu timestamp, a candidate of the same length and layout
             // that is not lexically greater cannot win (valid: not later; invalid: older by
             // definition), so the full comparison runs only for a rare new maximum.
@@ -95,7 +107,7 @@ impl<'a> Latest<'a> {
             self.ignored += 1;
             return;
         }
-        self.best = Some(m);
+        self.best = Some(keep(m));
         self.best_is_zulu = is_zulu(m);
     }
 }
@@ -121,7 +133,7 @@ pub(super) struct Builder<'a> {
     queue: VecDeque<Pending<'a>>,
     spare: Vec<Vec<(&'a str, u32)>>,
     duplicates: usize,
-    latest: Latest<'a>,
+    latest: Latest<&'a str>,
     well_known_at: [Option<u32>; WELL_KNOWN.len()],
     well_known_referenced: [bool; WELL_KNOWN.len()],
 }
@@ -157,7 +169,7 @@ impl<'a> Builder<'a> {
     /// latest `modified` is kept (the first one on a tie), at the first one's position.
     pub(super) fn add(&mut self, object: Object<'a>, refs: &[&'a str]) -> Result<(), String> {
         if let Some(m) = object.modified {
-            self.latest.offer(m);
+            self.latest.offer(m, |_| m);
         }
         let tag = self.index.tag(object.id);
         self.index.prefetch(tag);
@@ -568,7 +580,7 @@ mod tests {
             "2099-02-30T00:00:00.000Z",
             "2099-01-01T23:59:60.000Z",
         ] {
-            l.offer(m);
+            l.offer(m, |_| m);
         }
         assert_eq!(l.best, Some("2024-01-01T00:00:00.001Z"));
     }

@@ -26,6 +26,7 @@ mod object;
 mod order;
 mod parse;
 mod scan;
+pub(crate) mod staged;
 pub(crate) mod stream;
 pub(crate) mod timestamp;
 mod well_known;

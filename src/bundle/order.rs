@@ -23,14 +23,22 @@ pub(super) fn object_of(entry: u32, n: usize) -> Option<usize> {
 /// ignored, which breaks the cycle deterministically (roots in input order, references in
 /// document order). Every other reference `a -> b` ends with `depth[a] > depth[b]`.
 pub(super) fn depths(objects: &[Object<'_>], targets: &[u32]) -> Vec<u32> {
-    let n = objects.len();
+    depths_by(objects.len(), |i| (objects[i].refs.start, objects[i].refs.len), targets)
+}
+
+/// [`depths`] of `spans.len()` objects whose references are `targets[start..start + len]`.
+pub(super) fn depths_of(spans: &[(u32, u32)], targets: &[u32]) -> Vec<u32> {
+    depths_by(spans.len(), |i| spans[i], targets)
+}
+
+fn depths_by(n: usize, span: impl Fn(usize) -> (u32, u32), targets: &[u32]) -> Vec<u32> {
     let mut depth = vec![UNVISITED; n];
     // (object, next reference to look at, end of its references, depth so far)
     let mut stack: Vec<(u32, u32, u32, u32)> = Vec::new();
     let frame = |i: usize| {
-        let span = objects[i].refs;
-        let end = (span.start + span.len).min(targets.len() as u32);
-        (i as u32, span.start.min(end), end, 0)
+        let (start, len) = span(i);
+        let end = (start + len).min(targets.len() as u32);
+        (i as u32, start.min(end), end, 0)
     };
     for root in 0..n {
         if depth[root] != UNVISITED {

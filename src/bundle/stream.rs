@@ -22,11 +22,11 @@ use std::rc::Rc;
 use serde::de::{self, DeserializeSeed, SeqAccess};
 use serde_json::value::RawValue;
 
-use super::BundleError;
 use super::envelope::{self, Sink, Stop, TopSeed};
 use super::feed::Feed;
 pub(crate) use super::feed::StreamError;
-use super::object::object;
+use super::object::object_and_ends;
+use super::{BundleError, Object};
 
 /// Bytes gathered before one write to the output.
 const OUT_BUF: usize = 1 << 20;
@@ -38,18 +38,62 @@ pub(crate) struct Streamed {
     pub bytes_out: u64,
 }
 
+/// Why an [`Observe`]r refused an element.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The object cannot be staged: the reason, reported with its position.
+    Object(String),
+    /// The observer's own output failed (for the stage: its index file).
+    Io(io::Error),
+}
+
+/// What a reader does with each element it validated, besides copying it: the bundle stage
+/// indexes it (`staged`), `fetch` does nothing.
+pub(crate) trait Observe {
+    /// `at`: where `text` starts in the output. `ends`: the object's end references, for
+    /// [`super::object::check_ends`]. A refusal must leave the observer as it was.
+    fn object(
+        &mut self,
+        at: u64,
+        text: &str,
+        object: &Object<'_>,
+        ends: u8,
+        refs: &[&str],
+    ) -> Result<(), Refusal>;
+}
+
+/// Passes every valid element on: `fetch` copies DISINFOX's data as it is.
+pub(crate) struct PassOn;
+
+impl Observe for PassOn {
+    fn object(&mut self, _: u64, _: &str, _: &Object<'_>, _: u8, _: &[&str]) -> Result<(), Refusal> {
+        Ok(())
+    }
+}
+
 /// Copies the bundle in `input` to `output`, validating as it goes. At most `max` bytes are read.
 pub(crate) fn copy(
     input: impl Read,
     output: &mut dyn Write,
     max: u64,
 ) -> Result<Streamed, StreamError> {
-    copy_with(Rc::new(RefCell::new(Feed::new(input, max))), output)
+    copy_observed(input, output, max, &mut PassOn)
+}
+
+/// [`copy`], showing each valid element to `observer` before it is written.
+pub(crate) fn copy_observed(
+    input: impl Read,
+    output: &mut dyn Write,
+    max: u64,
+    observer: &mut dyn Observe,
+) -> Result<Streamed, StreamError> {
+    copy_with(Rc::new(RefCell::new(Feed::new(input, max))), output, observer)
 }
 
 fn copy_with<R: Read>(
     feed: Rc<RefCell<Feed<R>>>,
     output: &mut dyn Write,
+    observer: &mut dyn Observe,
 ) -> Result<Streamed, StreamError> {
     // Elements are a few hundred bytes: gathered into large writes, not one per 8 KiB.
     let mut buffered = io::BufWriter::with_capacity(OUT_BUF, output);
@@ -60,6 +104,7 @@ fn copy_with<R: Read>(
         bytes_out: 0,
         failure: None,
         current: None,
+        observer,
     };
     let mut de = serde_json::Deserializer::from_reader(Shared(Rc::clone(&feed)));
     let result = TopSeed { sink: &mut out }
@@ -92,6 +137,7 @@ struct Out<'w, R> {
     failure: Option<StreamError>,
     /// Index of the element of `objects` being read.
     current: Option<usize>,
+    observer: &'w mut dyn Observe,
 }
 
 impl<R: Read> Out<'_, R> {
@@ -158,9 +204,19 @@ impl<'de, R: Read> Sink<'de> for Out<'_, R> {
                 break;
             };
             let text = raw.get();
-            match object(text, &mut Vec::new()) {
+            let mut refs = Vec::new();
+            let at = self.bytes_out + u64::from(index > 0);
+            let checked = object_and_ends(text, &mut refs).map_err(Refusal::Object);
+            match checked.and_then(|(o, ends)| {
+                self.observer.object(at, text, &o, ends, &refs)?;
+                Ok(o)
+            }) {
                 Ok(o) => *self.counts.entry(o.kind.to_owned()).or_default() += 1,
-                Err(reason) => {
+                Err(Refusal::Io(e)) => {
+                    self.failure = Some(StreamError::Write(e));
+                    return Err(fail());
+                }
+                Err(Refusal::Object(reason)) => {
                     let feed = self.feed.0.borrow();
                     let at = feed.element_start(text);
                     self.failure = Some(StreamError::Bundle(BundleError::Object {
@@ -205,10 +261,23 @@ impl<R: Read> Out<'_, R> {
             feed.fast_end();
             return Ok(false);
         };
-        let Ok(o) = object(text, &mut Vec::new()) else {
+        let mut refs = Vec::new();
+        let Ok((o, ends)) = object_and_ends(text, &mut refs) else {
             feed.fast_end();
             return Ok(false);
         };
+        // A refusal is judged again on the slow path, which knows the element's position.
+        match self.observer.object(self.bytes_out + 1, text, &o, ends, &refs) {
+            Ok(()) => {}
+            Err(Refusal::Io(e)) => {
+                self.failure = Some(StreamError::Write(e));
+                return Err(());
+            }
+            Err(Refusal::Object(_)) => {
+                feed.fast_end();
+                return Ok(false);
+            }
+        }
         match self.counts.get_mut(o.kind) {
             Some(n) => *n += 1,
             None => {
@@ -234,7 +303,7 @@ impl<R: Read> Read for Shared<R> {
 #[cfg(test)]
 #[path = "../../tests/support/bad_bundles.rs"]
 #[allow(unreachable_pub)]
-mod bad_bundles;
+pub(super) mod bad_bundles;
 
 #[cfg(test)]
 mod tests {
@@ -448,7 +517,7 @@ mod tests {
         let feed = Rc::new(RefCell::new(Feed::new(text.as_bytes(), u64::MAX)));
         let served = |feed: &Rc<RefCell<Feed<&[u8]>>>| feed.borrow().served;
         let mut out = Vec::new();
-        copy_with(Rc::clone(&feed), &mut out).unwrap();
+        copy_with(Rc::clone(&feed), &mut out, &mut PassOn).unwrap();
         assert_eq!(out, text.as_bytes());
         assert!(
             served(&feed) * 100 < text.len() as u64,

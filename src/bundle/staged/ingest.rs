@@ -1,0 +1,187 @@
+//! The first pass, while the answer streams in: each validated object goes to the spool (by
+//! `stream`), its record to the index file, and into memory only what every object needs
+//! there: eight bytes of its id's key (for duplicates), and a slot for each distinct id that
+//! something references.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::io::{self, BufWriter, Write};
+
+use super::super::hash::IdBuildHasher;
+use super::super::index::Latest;
+use super::super::object::check_ends;
+use super::super::stream::{Observe, Refusal};
+use super::super::well_known::well_known;
+use super::super::{MAX_OBJECTS, Object};
+use super::record::Head;
+
+/// No slot points anywhere.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// Two independent 64-bit hashes of an id: equal keys are taken for equal ids (a false match
+/// of distinct ids has odds of about 2^-128 per pair). Duplicates are confirmed on the text.
+#[derive(Clone, Copy)]
+pub(super) struct Keyer(IdBuildHasher, IdBuildHasher);
+
+impl Keyer {
+    fn new() -> Self {
+        Keyer(IdBuildHasher::default(), IdBuildHasher::default())
+    }
+
+    pub(super) fn key(&self, id: &str) -> u128 {
+        (u128::from(self.0.hash_one(id)) << 64) | u128::from(self.1.hash_one(id))
+    }
+}
+
+/// Keys are hashes already: the map uses their low half as it is.
+#[derive(Default)]
+pub(super) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, k: u128) {
+        self.0 = k as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(super) type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
+
+/// A distinct referenced id.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Slot {
+    /// Where one reference to it is in the spool (the id's text), for the report of
+    /// dangling references; `u64::MAX` for ids only the well-known objects reference.
+    pub(super) at: u64,
+    pub(super) len: u32,
+    /// Its index in `WELL_KNOWN`, if it is one of those.
+    pub(super) well_known: Option<u8>,
+}
+
+/// The referenced ids: key → slot number, and the slots.
+#[derive(Default)]
+pub(super) struct Slots {
+    pub(super) by_key: KeyMap<u32>,
+    pub(super) slots: Vec<Slot>,
+}
+
+impl Slots {
+    /// The slot of `key`, made on first sight.
+    pub(super) fn slot(&mut self, key: u128, make: impl FnOnce() -> Slot) -> u32 {
+        let next = self.slots.len() as u32;
+        let n = *self.by_key.entry(key).or_insert(next);
+        if n == next {
+            self.slots.push(make());
+        }
+        n
+    }
+}
+
+/// Sees every object of the answer once; what the later passes need comes out of `finish`.
+pub(super) struct Ingest<'h> {
+    index: BufWriter<File>,
+    index_len: u64,
+    pub(super) keyer: Keyer,
+    /// The low half of each object's key, in input order.
+    pub(super) low_keys: Vec<u64>,
+    pub(super) slots: Slots,
+    pub(super) counts: BTreeMap<String, usize>,
+    pub(super) latest: Latest<String>,
+    /// Told each object's type, id and text while they are in cache (the sink's own checks).
+    hook: &'h mut dyn FnMut(&str, &str, &str),
+}
+
+impl<'h> Ingest<'h> {
+    pub(super) fn new(index: File, hook: &'h mut dyn FnMut(&str, &str, &str)) -> Self {
+        Ingest {
+            index: BufWriter::with_capacity(256 * 1024, index),
+            index_len: 0,
+            keyer: Keyer::new(),
+            low_keys: Vec::new(),
+            slots: Slots::default(),
+            counts: BTreeMap::new(),
+            latest: Latest::default(),
+            hook,
+        }
+    }
+
+    /// The index file, complete, and its length.
+    pub(super) fn finish(&mut self) -> io::Result<(File, u64)> {
+        self.index.flush()?;
+        let file = self.index.get_ref().try_clone()?;
+        Ok((file, self.index_len))
+    }
+
+    fn record(&mut self, head: Head, refs: &[u32]) -> io::Result<()> {
+        head.write(&mut self.index)?;
+        for r in refs {
+            self.index.write_all(&r.to_le_bytes())?;
+        }
+        self.index_len += head.size();
+        Ok(())
+    }
+}
+
+impl Observe for Ingest<'_> {
+    fn object(
+        &mut self,
+        at: u64,
+        text: &str,
+        o: &Object<'_>,
+        ends: u8,
+        refs: &[&str],
+    ) -> Result<(), Refusal> {
+        // Every check before anything is kept: a refusal leaves the ingest as it was.
+        check_ends(o.id, o.kind, ends).map_err(Refusal::Object)?;
+        if self.low_keys.len() >= MAX_OBJECTS {
+            return Err(Refusal::Object(format!(
+                "more than {MAX_OBJECTS} objects in one bundle"
+            )));
+        }
+        let (Ok(raw_len), Ok(nrefs)) = (u32::try_from(text.len()), u32::try_from(refs.len()))
+        else {
+            return Err(Refusal::Object("the object is larger than 4 GiB".into()));
+        };
+        let key = self.keyer.key(o.id);
+        self.low_keys.push(key as u64);
+        let mut slots: Vec<u32> = Vec::with_capacity(refs.len());
+        for r in refs {
+            let k = self.keyer.key(r);
+            // A reference is a slice of `text` (escapes are refused), so its place is known.
+            let within = r.as_ptr() as usize - text.as_ptr() as usize;
+            slots.push(self.slots.slot(k, || Slot {
+                at: at + within as u64,
+                len: r.len() as u32,
+                well_known: well_known(r).map(|w| w as u8),
+            }));
+        }
+        let head = Head {
+            at,
+            raw_len,
+            escaped_len: o.escaped_len() as u32,
+            key,
+            refs: nrefs,
+        };
+        self.record(head, &slots).map_err(Refusal::Io)?;
+        match self.counts.get_mut(o.kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(o.kind.to_owned(), 1);
+            }
+        }
+        if let Some(m) = o.modified {
+            self.latest.offer(m, str::to_owned);
+        }
+        (self.hook)(o.kind, o.id, text);
+        Ok(())
+    }
+}

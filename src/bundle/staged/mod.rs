@@ -1,0 +1,241 @@
+//! The stage for answers of any size: the answer goes to a spool file as it is validated, and
+//! the stage keeps in memory only what is small per object (eight bytes of each id's key while
+//! duplicates are looked for) and what the objects that others reference need (the nodes: their
+//! place in the spool, size and references). Everything else about an object is in a record of
+//! the index file, read back in whole passes; chunks are rendered from the spool one at a time.
+//!
+//! Passes: `ingest` (while the answer streams in), `table` (duplicates, nodes, well-known
+//! objects, dangling references, dependency order), `pack` (chunks, self-contained, in input
+//! order). The guarantees are those of the in-memory stage ([`super::prepare`]): the same
+//! validation, of each id the copy with the latest `modified` (the first among equals; it stays
+//! where it is in the input), the well-known objects added, every chunk closed under
+//! references and in dependency order, within both limits.
+
+mod ingest;
+mod pack;
+mod record;
+mod table;
+mod window;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+
+pub use pack::StagedChunk;
+
+use super::escape::{HEAD, MID, TAIL, write_escaped};
+use super::object::object;
+use super::stream::{StreamError, copy_observed};
+use super::well_known::WELL_KNOWN;
+use super::{BundleError, Limits};
+use ingest::Ingest;
+use pack::{Run, Unit};
+use record::Records;
+use table::{Table, Text};
+use window::{Window, read_exact};
+
+/// A validated answer on disk, staged for pushing.
+pub struct Staged {
+    spool: File,
+    index: File,
+    index_len: u64,
+    table: Table,
+    counts: BTreeMap<String, usize>,
+    max_modified: Option<String>,
+    /// Bytes of the bundle as received and re-framed in the spool.
+    spool_len: u64,
+}
+
+/// Reads the bundle in `input` (at most `max` bytes), validating each object as it passes,
+/// into `spool`, with its index in `index` (both empty, private files), and stages it.
+/// `hook` is told each object's type, id and text, once, while they are in cache.
+pub fn stage(
+    input: impl Read,
+    spool: File,
+    index: File,
+    max: u64,
+    hook: &mut dyn FnMut(&str, &str, &str),
+) -> Result<Staged, StreamError> {
+    let mut ingest = Ingest::new(index, hook);
+    let streamed = copy_observed(input, &mut &spool, max, &mut ingest)?;
+    let (index, index_len) = ingest.finish().map_err(StreamError::Write)?;
+    let table = table::build(&mut ingest, &spool, &index, index_len).map_err(StreamError::Write)?;
+    let counts = std::mem::take(&mut ingest.counts);
+    let max_modified = ingest.latest.best.take();
+    drop(ingest);
+    Ok(Staged {
+        spool,
+        index,
+        index_len,
+        table,
+        counts: counts.into_iter().filter(|(_, n)| *n > 0).collect(),
+        max_modified,
+        spool_len: streamed.bytes_out,
+    })
+}
+
+impl Staged {
+    /// Distinct objects, the added well-known ones included: what OpenCTI has to import.
+    pub fn len(&self) -> usize {
+        self.table.records as usize - self.table.dropped.len() + self.table.added.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies dropped because another object had the same id.
+    pub fn duplicates(&self) -> usize {
+        self.table.dropped.len()
+    }
+
+    /// Ids of the well-known objects that were added.
+    pub fn added(&self) -> &[&'static str] {
+        &self.table.added
+    }
+
+    /// Referenced ids that are neither in the answer nor well-known, by type, sorted.
+    pub fn dangling(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.table.dangling
+    }
+
+    pub fn dangling_count(&self) -> usize {
+        self.table.dangling.values().map(Vec::len).sum()
+    }
+
+    /// Objects by type, after dedupe, the added ones included.
+    pub fn counts_by_type(&self) -> &BTreeMap<String, usize> {
+        &self.counts
+    }
+
+    /// The greatest `modified` of the answer's objects (compared as instants).
+    pub fn max_modified(&self) -> Option<&str> {
+        self.max_modified.as_deref()
+    }
+
+    /// Bytes the spool holds.
+    pub fn spool_len(&self) -> u64 {
+        self.spool_len
+    }
+
+    /// Objects other objects reference: what memory holds per object.
+    pub fn nodes(&self) -> usize {
+        self.table.nodes.len()
+    }
+
+    /// Plans self-contained chunks within both limits. No chunks for no objects.
+    pub fn chunks(&self, limits: &Limits) -> io::Result<Result<Vec<StagedChunk>, BundleError>> {
+        if limits.max_objects == 0 {
+            return Ok(Err(BundleError::Limits {
+                reason: "the number of objects per chunk must be at least 1".into(),
+            }));
+        }
+        match pack::plan(&self.table, &self.index, self.index_len, limits)? {
+            Ok(plans) => Ok(Ok(plans)),
+            Err(too_large) => {
+                let id = self.unit_id(&too_large.unit)?;
+                Ok(Err(pack::error(too_large, id, limits)))
+            }
+        }
+    }
+
+    fn unit_id(&self, unit: &Unit) -> io::Result<String> {
+        let mut text = Vec::new();
+        match *unit {
+            Unit::Leaf(at, len) => read_exact(&self.spool, at, len as usize, &mut text)?,
+            Unit::Node(n) => self.node_text(n, &mut text)?,
+        }
+        let raw = String::from_utf8_lossy(&text);
+        Ok(object(&raw, &mut Vec::new()).map_or_else(|_| "?".to_owned(), |o| o.id.to_owned()))
+    }
+
+    fn node_text(&self, n: u32, out: &mut Vec<u8>) -> io::Result<()> {
+        match self.table.nodes[n as usize].text {
+            Text::Spool { at, len } => read_exact(&self.spool, at, len as usize, out),
+            Text::WellKnown(w) => {
+                out.clear();
+                out.extend_from_slice(WELL_KNOWN[w as usize].as_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends the chunk's bundle as a JSON string literal (quotes included) to `out`:
+    /// exactly `chunk.escaped_bytes` bytes, objects byte for byte as received.
+    pub fn render_escaped_into(&self, chunk: &StagedChunk, out: &mut Vec<u8>) -> io::Result<()> {
+        out.reserve(chunk.escaped_bytes);
+        out.push(b'"');
+        write_escaped(out, HEAD.as_bytes());
+        out.extend_from_slice(uuid::Uuid::new_v4().hyphenated().to_string().as_bytes());
+        write_escaped(out, MID.as_bytes());
+        let mut first = true;
+        let mut text = Vec::new();
+        let mut put = |out: &mut Vec<u8>, raw: &[u8]| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            write_escaped(out, raw);
+        };
+        for &n in &chunk.nodes {
+            self.node_text(n, &mut text)?;
+            put(out, &text);
+        }
+        if let Some(run) = chunk.leaves {
+            self.leaves(run, &mut |raw| {
+                put(out, raw);
+                ControlFlow::Continue(())
+            })?;
+        }
+        write_escaped(out, TAIL.as_bytes());
+        out.push(b'"');
+        Ok(())
+    }
+
+    /// Every object once, in dependency order (the nodes, then the others in input order):
+    /// what a transport that sends one object per message needs. `f` may stop early.
+    pub fn for_each(&self, f: &mut dyn FnMut(&[u8]) -> ControlFlow<()>) -> io::Result<()> {
+        let mut text = Vec::new();
+        for &n in &self.table.order {
+            self.node_text(n, &mut text)?;
+            if f(&text).is_break() {
+                return Ok(());
+            }
+        }
+        let all = Run {
+            pos: 0,
+            ordinal: 0,
+            end: self.table.records,
+        };
+        self.leaves(all, f)
+    }
+
+    /// The leaves of the records in `run`, in order (nodes and dropped copies skipped).
+    fn leaves(&self, run: Run, f: &mut dyn FnMut(&[u8]) -> ControlFlow<()>) -> io::Result<()> {
+        let t = &self.table;
+        let mut next_node = t.node_ordinals.partition_point(|&o| o < run.ordinal);
+        let mut next_dropped = t.dropped.partition_point(|&o| o < run.ordinal);
+        let mut records = Records::new(&self.index, run.pos, run.ordinal, self.index_len);
+        let mut spool = Window::new(&self.spool);
+        while let Some((ordinal, head, _)) = records.next()? {
+            if ordinal >= run.end {
+                break;
+            }
+            if t.node_ordinals.get(next_node) == Some(&ordinal) {
+                next_node += 1;
+                continue;
+            }
+            if t.dropped.get(next_dropped) == Some(&ordinal) {
+                next_dropped += 1;
+                continue;
+            }
+            if f(spool.get(head.at, head.raw_len as usize)?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

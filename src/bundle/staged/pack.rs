@@ -1,0 +1,316 @@
+//! The third pass, over the index file: chunks planned in input order. Each object that nothing
+//! references (a leaf: relationships, most DISINFOX objects) joins the current chunk with every
+//! node it needs that the chunk lacks, transitively, so every chunk is self-contained; what does
+//! not fit starts a new chunk. DISINFOX lists an incident's objects together, so an incident
+//! stays in one chunk but where a chunk ends; the shared objects (identities, the marking, the
+//! pools incidents share) are copied into each chunk that needs them. Nodes no leaf needed are
+//! placed last, the same way.
+//!
+//! A chunk is a list of nodes (in dependency order) and a run of consecutive records whose
+//! leaves it holds: its leaves are read back in one forward pass over the spool.
+
+use std::fs::File;
+use std::io;
+
+use super::super::escape::{envelope_escaped, envelope_raw};
+use super::super::{BundleError, Limits};
+use super::ingest::NONE;
+use super::record::{Head, Records};
+use super::table::Table;
+
+/// Consecutive records of the index file, from `ordinal` (at `pos`) to `end` (excluded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Run {
+    pub(super) pos: u64,
+    pub(super) ordinal: u32,
+    pub(super) end: u32,
+}
+
+/// One planned chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedChunk {
+    /// Node numbers, in dependency order: they come first.
+    pub(super) nodes: Vec<u32>,
+    /// The leaves, in input order, after the nodes.
+    pub(super) leaves: Option<Run>,
+    pub(super) leaf_count: usize,
+    /// Length of the rendered bundle as a JSON string literal (escaped, quotes included).
+    pub escaped_bytes: usize,
+    /// Length of the rendered bundle.
+    pub raw_bytes: usize,
+}
+
+impl StagedChunk {
+    pub fn len(&self) -> usize {
+        self.nodes.len() + self.leaf_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A leaf about to be placed.
+struct Leaf {
+    pos: u64,
+    ordinal: u32,
+    head: Head,
+}
+
+/// What a unit (a leaf, or a node) adds to the current chunk.
+struct Cost {
+    objects: usize,
+    escaped: usize,
+}
+
+pub(super) struct Packer<'t> {
+    table: &'t Table,
+    limits: Limits,
+    rank: Vec<u32>,
+    /// Per node: 0 never placed, else the number (from 1) of the last chunk that holds it.
+    chunk_of: Vec<u32>,
+    visited_by: Vec<u32>,
+    unit: u32,
+    nodes: Vec<u32>,
+    leaves: Option<Run>,
+    leaf_count: usize,
+    escaped: usize,
+    raw: usize,
+    plans: Vec<StagedChunk>,
+    closure: Vec<u32>,
+    stack: Vec<u32>,
+}
+
+/// Why a unit cannot be placed even in an empty chunk: the planner names it by its place, the
+/// caller reads its id.
+pub(super) struct TooLarge {
+    pub(super) unit: Unit,
+    what: Excess,
+}
+
+/// A leaf by where its text is in the spool (offset, length), or a node.
+pub(super) enum Unit {
+    Leaf(u64, u32),
+    Node(u32),
+}
+
+enum Excess {
+    Own { bytes: usize },
+    Closure { objects: usize, bytes: usize },
+}
+
+pub(super) fn plan(
+    table: &Table,
+    index: &File,
+    index_len: u64,
+    limits: &Limits,
+) -> io::Result<Result<Vec<StagedChunk>, TooLarge>> {
+    let n = table.nodes.len();
+    let mut rank = vec![0u32; n];
+    for (r, &node) in table.order.iter().enumerate() {
+        rank[node as usize] = r as u32;
+    }
+    let mut p = Packer {
+        table,
+        limits: *limits,
+        rank,
+        chunk_of: vec![0; n],
+        visited_by: vec![0; n],
+        unit: 0,
+        nodes: Vec::new(),
+        leaves: None,
+        leaf_count: 0,
+        escaped: 0,
+        raw: 0,
+        plans: Vec::new(),
+        closure: Vec::new(),
+        stack: Vec::new(),
+    };
+    let mut records = Records::new(index, 0, 0, index_len);
+    let (mut next_node, mut next_dropped) = (0, 0);
+    loop {
+        let pos = records.pos;
+        let Some((ordinal, head, refs)) = records.next()? else {
+            break;
+        };
+        if table.node_ordinals.get(next_node) == Some(&ordinal) {
+            next_node += 1;
+            continue;
+        }
+        if table.dropped.get(next_dropped) == Some(&ordinal) {
+            next_dropped += 1;
+            continue;
+        }
+        let roots: Vec<u32> = refs
+            .iter()
+            .map(|&s| table.slot_node[s as usize])
+            .filter(|&t| t != NONE)
+            .collect();
+        let leaf = Leaf { pos, ordinal, head };
+        if let Err(e) = p.place(Some(&leaf), &roots) {
+            return Ok(Err(e));
+        }
+    }
+    for &node in &table.order {
+        if p.chunk_of[node as usize] == 0
+            && let Err(e) = p.place(None, &[node])
+        {
+            return Ok(Err(e));
+        }
+    }
+    p.flush();
+    Ok(Ok(p.plans))
+}
+
+impl Packer<'_> {
+    fn chunk_number(&self) -> u32 {
+        self.plans.len() as u32 + 1
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.leaf_count == 0
+    }
+
+    fn place(&mut self, leaf: Option<&Leaf>, roots: &[u32]) -> Result<(), TooLarge> {
+        let cost = self.close(leaf, roots);
+        if self.fits(&cost) {
+            self.commit(leaf, &cost);
+            return Ok(());
+        }
+        if !self.is_empty() {
+            self.flush();
+            let cost = self.close(leaf, roots);
+            if self.fits(&cost) {
+                self.commit(leaf, &cost);
+                return Ok(());
+            }
+        }
+        Err(self.too_large(leaf, roots))
+    }
+
+    /// Fills `self.closure` with the nodes `roots` need that the current chunk lacks.
+    fn close(&mut self, leaf: Option<&Leaf>, roots: &[u32]) -> Cost {
+        self.unit += 1;
+        let (unit, chunk) = (self.unit, self.chunk_number());
+        self.closure.clear();
+        self.stack.clear();
+        self.stack.extend_from_slice(roots);
+        let mut escaped = leaf.map_or(0, |l| l.head.escaped_len as usize + 1);
+        while let Some(x) = self.stack.pop() {
+            let x = x as usize;
+            if self.chunk_of[x] == chunk || self.visited_by[x] == unit {
+                continue;
+            }
+            self.visited_by[x] = unit;
+            self.closure.push(x as u32);
+            let node = &self.table.nodes[x];
+            escaped += node.escaped as usize + 1;
+            let span = node.start as usize..(node.start + node.len) as usize;
+            self.stack.extend_from_slice(&self.table.targets[span]);
+        }
+        Cost {
+            objects: self.closure.len() + usize::from(leaf.is_some()),
+            escaped,
+        }
+    }
+
+    fn fits(&self, cost: &Cost) -> bool {
+        let escaped = if self.is_empty() {
+            // The first object has no comma before it.
+            envelope_escaped() + cost.escaped - 1
+        } else {
+            self.escaped + cost.escaped
+        };
+        self.len() + cost.objects <= self.limits.max_objects && escaped <= self.limits.max_bytes
+    }
+
+    fn len(&self) -> usize {
+        self.nodes.len() + self.leaf_count
+    }
+
+    fn commit(&mut self, leaf: Option<&Leaf>, cost: &Cost) {
+        let chunk = self.chunk_number();
+        if self.is_empty() {
+            self.escaped = envelope_escaped() - 1;
+            self.raw = envelope_raw() - 1;
+        }
+        self.escaped += cost.escaped;
+        for &x in &self.closure {
+            self.chunk_of[x as usize] = chunk;
+            self.raw += self.table.nodes[x as usize].raw_len() + 1;
+        }
+        self.nodes.extend_from_slice(&self.closure);
+        if let Some(l) = leaf {
+            self.raw += l.head.raw_len as usize + 1;
+            self.leaf_count += 1;
+            match &mut self.leaves {
+                Some(run) => run.end = l.ordinal + 1,
+                None => {
+                    self.leaves = Some(Run {
+                        pos: l.pos,
+                        ordinal: l.ordinal,
+                        end: l.ordinal + 1,
+                    })
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        let mut nodes = std::mem::take(&mut self.nodes);
+        nodes.sort_unstable_by_key(|&n| self.rank[n as usize]);
+        self.plans.push(StagedChunk {
+            nodes,
+            leaves: self.leaves.take(),
+            leaf_count: std::mem::take(&mut self.leaf_count),
+            escaped_bytes: self.escaped,
+            raw_bytes: self.raw,
+        });
+    }
+
+    /// The unit cannot be placed even in an empty chunk (the current one is empty here).
+    fn too_large(&mut self, leaf: Option<&Leaf>, roots: &[u32]) -> TooLarge {
+        let (unit, own) = match leaf {
+            Some(l) => (
+                Unit::Leaf(l.head.at, l.head.raw_len),
+                l.head.escaped_len as usize,
+            ),
+            None => (
+                Unit::Node(roots[0]),
+                self.table.nodes[roots[0] as usize].escaped as usize,
+            ),
+        };
+        let bytes = envelope_escaped() + own;
+        if bytes > self.limits.max_bytes {
+            let what = Excess::Own { bytes };
+            return TooLarge { unit, what };
+        }
+        let cost = self.close(leaf, roots);
+        let what = Excess::Closure {
+            objects: cost.objects,
+            bytes: envelope_escaped() + cost.escaped - 1,
+        };
+        TooLarge { unit, what }
+    }
+}
+
+/// The error for a unit that does not fit, with the id read from its text.
+pub(super) fn error(too_large: TooLarge, id: String, limits: &Limits) -> BundleError {
+    match too_large.what {
+        Excess::Own { bytes } => BundleError::ObjectTooLarge {
+            id,
+            bytes,
+            max_bytes: limits.max_bytes,
+        },
+        Excess::Closure { objects, bytes } => BundleError::ClosureTooLarge {
+            id,
+            objects,
+            bytes,
+            max_objects: limits.max_objects,
+            max_bytes: limits.max_bytes,
+        },
+    }
+}
