@@ -13,12 +13,13 @@ use reqwest::blocking::{Client, Response};
 use reqwest::{StatusCode, Url};
 
 use crate::bundle::stream::{self, StreamError, Streamed};
-use crate::bundle::{self, BundleError, Parsed};
+use crate::bundle::{self, BundleError, Parsed, Staged};
 use crate::config::{DisinfoxPeer, HttpOptions};
 use crate::error::{Error, Result};
 use crate::http::{self, BodyError};
 use crate::retry::{Attempt, RetryPolicy};
 use crate::secret::Secret;
+use crate::spool::Spool;
 
 pub(crate) struct Disinfox {
     client: Client,
@@ -110,6 +111,62 @@ impl Disinfox {
         })
     }
 
+    /// Everything newer than `since`, validated as it streams in and staged on disk (`sync`):
+    /// memory does not grow with the answer. `None` for DISINFOX's `{}`. Each attempt starts
+    /// afresh (new files, a new `T`), so a body that breaks off is fetched again whole; `look`
+    /// is shown each object (type, id, text) while it is in cache.
+    pub(crate) fn stage<T: Default>(
+        &self,
+        since: Option<DateTime<Utc>>,
+        look: fn(&mut T, &str, &str, &str),
+    ) -> Result<Option<StagedAnswer<T>>> {
+        let url = self.url(since);
+        self.retry.run("DISINFOX", || match self.send(&url) {
+            Attempt::Done((resp, deadline)) => self.stage_body(resp, deadline, look),
+            Attempt::Retry { why, after } => Attempt::Retry { why, after },
+            Attempt::Fail(e) => Attempt::Fail(e),
+        })
+    }
+
+    fn stage_body<T: Default>(
+        &self,
+        resp: Response,
+        deadline: Instant,
+        look: fn(&mut T, &str, &str, &str),
+    ) -> Attempt<Option<StagedAnswer<T>>> {
+        let server_date = http::server_date(resp.headers());
+        let content_type = content_type(resp.headers());
+        let size = resp.content_length();
+        let (spool, answer, index) = match Spool::open(size) {
+            Ok(files) => files,
+            Err(e) => return Attempt::Fail(e),
+        };
+        let body = crate::progress::download(http::timed_body(resp, deadline), "DISINFOX", size);
+        let mut input = Head::new(body);
+        let mut seen = T::default();
+        let staged = bundle::stage(&mut input, answer, index, self.max_size, &mut |k, i, r| {
+            look(&mut seen, k, i, r);
+        });
+        match staged {
+            Ok(staged) => Attempt::Done(Some(StagedAnswer {
+                staged,
+                seen,
+                server_date,
+            })),
+            Err(StreamError::Read(e)) => Attempt::Retry {
+                why: format!("DISINFOX's answer broke off while reading it: {e}"),
+                after: None,
+            },
+            Err(StreamError::Write(e)) => Attempt::Fail(spool.write_failure(e, input.total)),
+            Err(StreamError::TooLarge(n)) => Attempt::Fail(self.too_large(n)),
+            Err(StreamError::Bundle(error)) => match input.whole().and_then(small_answer) {
+                Some(Small::Empty) => Attempt::Done(None),
+                Some(Small::Message(m)) => Attempt::Fail(not_accepted(&m)),
+                None => Attempt::Fail(bundle_error(error, &received(&input.head, &content_type))),
+            },
+        }
+    }
+
     fn url(&self, since: Option<DateTime<Utc>>) -> Url {
         let mut url = self.endpoint.clone();
         url.query_pairs_mut()
@@ -180,6 +237,14 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("(none)")
         .to_owned()
+}
+
+/// An answer staged on disk, with what was seen of its objects on the way.
+pub(crate) struct StagedAnswer<T> {
+    pub staged: Staged,
+    pub seen: T,
+    /// DISINFOX's clock when it answered (`Date`), if it sent one.
+    pub server_date: Option<DateTime<Utc>>,
 }
 
 /// An answer of `GET /incidents` not read yet.

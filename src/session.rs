@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use crate::amqp;
-use crate::bundle::{Limits, Prepared};
+use crate::bundle::{Importable, Limits};
 use crate::config::{Config, QueueProtocol};
 use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 use crate::opencti::access::Access;
 use crate::opencti::capabilities;
 use crate::opencti::connector::{self, Platform, Registered};
+use crate::opencti::facts::Facts;
 use crate::opencti::graphql::Graphql;
 use crate::opencti::push;
 use crate::opencti::version::{self, WorkPolicy};
@@ -109,14 +110,14 @@ impl Session<'_> {
     /// Pushes every object by the session's transport, in the run's work; `pushed` shows what
     /// went out even when a chunk failed. Refuses first (78) a bundle whose markings the
     /// token's user may not use.
-    pub(crate) fn push(
+    pub(crate) fn push<B: Importable>(
         &self,
-        prepared: &Prepared,
+        (bundle, facts): (&B, &Facts),
         limits: &Limits,
         pushed: &mut Pushed,
     ) -> Result<()> {
-        self.access.require_markings(&self.gql, prepared)?;
-        capabilities::warn_missing(&self.platform, prepared);
+        self.access.require(&self.gql, &facts.carried)?;
+        capabilities::warn_missing(&self.platform, &facts.needs);
         let Some(transport) = &self.transport else {
             return Err(anyhow::anyhow!(
                 "this OpenCTI session was opened to read the state, not to push"
@@ -137,10 +138,10 @@ impl Session<'_> {
                     endpoint,
                     cfg: self.cfg,
                 },
-                prepared,
+                bundle,
                 pushed,
             ),
-            Transport::Api => push::push(&run, prepared, limits, pushed),
+            Transport::Api => push::push(&run, bundle, limits, pushed),
         }
     }
 

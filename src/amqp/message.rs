@@ -5,8 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::bundle::Object;
-
 pub(super) struct Meta<'a> {
     pub applicant_id: Option<&'a str>,
     pub work_id: Option<&'a str>,
@@ -17,14 +15,14 @@ pub(super) struct Meta<'a> {
 /// platform's own `stixBundlePush` does. `draft_id` is `""`, never `null`: the worker imports a
 /// `null` draft into the user's current draft context (6.5+), while `""` sets its
 /// `opencti-draft-id` header empty and so imports into the live knowledge, as the run means to.
-pub(super) fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut String) -> Vec<u8> {
+pub(super) fn body(meta: &Meta, sequence: usize, object: &[u8], scratch: &mut Vec<u8>) -> Vec<u8> {
     single_bundle(object, scratch);
     let mut message = json!({
         "bundle_type": "QUEUE_BUNDLE",
         "applicant_id": meta.applicant_id,
         "action_sequence": sequence,
         "entities_types": [],
-        "content": STANDARD.encode(scratch.as_bytes()),
+        "content": STANDARD.encode(&scratch[..]),
         "update": true,
         "draft_id": "",
     });
@@ -35,13 +33,13 @@ pub(super) fn body(meta: &Meta, sequence: usize, object: &Object, scratch: &mut 
 }
 
 /// pycti's splitter gives each object a bundle of its own; the object's text is kept as read.
-fn single_bundle(object: &Object, out: &mut String) {
+fn single_bundle(object: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    out.push_str("{\"type\":\"bundle\",\"id\":\"bundle--");
-    out.push_str(&uuid::Uuid::new_v4().to_string());
-    out.push_str("\",\"spec_version\":\"2.1\",\"objects\":[");
-    out.push_str(object.raw);
-    out.push_str("]}");
+    out.extend_from_slice(b"{\"type\":\"bundle\",\"id\":\"bundle--");
+    out.extend_from_slice(uuid::Uuid::new_v4().to_string().as_bytes());
+    out.extend_from_slice(b"\",\"spec_version\":\"2.1\",\"objects\":[");
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"]}");
 }
 
 #[cfg(test)]
@@ -52,12 +50,12 @@ mod tests {
     fn every_message_leaves_the_draft_context() {
         let input = br#"{"type":"bundle","id":"bundle--5d0ff5ac-4ef4-4f5b-8d2c-0d2c1c7e6f01","objects":[{"type":"identity","spec_version":"2.1","id":"identity--5d0ff5ac-4ef4-4f5b-8d2c-0d2c1c7e6f02","name":"x"}]}"#;
         let prepared = crate::bundle::prepare(crate::bundle::parse(input).unwrap());
-        let object = &prepared.objects()[0];
+        let object = prepared.objects()[0].raw.as_bytes();
         let meta = Meta {
             applicant_id: Some("u1"),
             work_id: None,
         };
-        let body = body(&meta, 1, object, &mut String::new());
+        let body = body(&meta, 1, object, &mut Vec::new());
         let message: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(message["draft_id"], "", "{message}");
     }

@@ -8,7 +8,9 @@ use std::time::Instant;
 use super::client::{Client, Rejected};
 use super::endpoint::Endpoint;
 use super::message::{self, Meta};
-use crate::bundle::Prepared;
+use std::ops::ControlFlow;
+
+use crate::bundle::Importable;
 use crate::config::Config;
 use crate::delivery::Pushed;
 use crate::error::{Error, Result};
@@ -25,16 +27,20 @@ pub(crate) struct Target<'a> {
     pub cfg: &'a Config,
 }
 
-pub(crate) fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) -> Result<()> {
-    if prepared.is_empty() {
+pub(crate) fn push<B: Importable>(
+    target: &Target,
+    bundle: &B,
+    progress: &mut Pushed,
+) -> Result<()> {
+    if bundle.objects() == 0 {
         return Ok(());
     }
     // The broker first: when it is down, no work is left behind on the platform.
     let mut client = Client::connect(target.endpoint, &target.cfg.mq, target.cfg.http.timeout)?;
     let run = target.run;
-    let result = run.open(prepared.len()).and_then(|work_id| {
+    let result = run.open(bundle.objects()).and_then(|work_id| {
         progress.work_id = work_id.clone();
-        let published = publish_all(target, &mut client, prepared, work_id.as_deref(), progress);
+        let published = publish_all(target, &mut client, bundle, work_id.as_deref(), progress);
         if let Some(id) = &work_id {
             let done = format!(
                 "{} objects published over AMQP in {} messages",
@@ -48,10 +54,10 @@ pub(crate) fn push(target: &Target, prepared: &Prepared, progress: &mut Pushed) 
     result
 }
 
-fn publish_all(
+fn publish_all<B: Importable>(
     target: &Target,
     client: &mut Client,
-    prepared: &Prepared,
+    bundle: &B,
     work_id: Option<&str>,
     progress: &mut Pushed,
 ) -> Result<()> {
@@ -59,26 +65,45 @@ fn publish_all(
         applicant_id: target.endpoint.applicant_id.as_deref(),
         work_id,
     };
-    let mut scratch = String::new();
-    let total = prepared.len();
-    for (b, batch) in prepared.objects().chunks(BATCH).enumerate() {
-        let started = Instant::now();
-        let first = b * BATCH;
-        let bodies: Vec<Vec<u8>> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, o)| message::body(&meta, first + i + 1, o, &mut scratch))
-            .collect();
-        publish_with_retries(target.cfg, client, &bodies)?;
+    let mut scratch = Vec::new();
+    let total = bundle.objects();
+    let mut bodies: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    let mut started = Instant::now();
+    let mut failure = None;
+    let mut send = |bodies: &mut Vec<Vec<u8>>, started: &mut Instant| -> Result<()> {
+        publish_with_retries(target.cfg, client, bodies)?;
         progress.chunks += bodies.len();
-        progress.objects += batch.len();
+        progress.objects += bodies.len();
         progress.bytes += bodies.iter().map(|m| m.len() as u64).sum::<u64>();
         log::info!(
             "published and confirmed {}/{} messages in {:.2}s",
-            first + batch.len(),
+            progress.objects,
             total,
             started.elapsed().as_secs_f64()
         );
+        bodies.clear();
+        *started = Instant::now();
+        Ok(())
+    };
+    let mut sequence = 0;
+    bundle
+        .each_object(&mut |raw| {
+            sequence += 1;
+            bodies.push(message::body(&meta, sequence, raw, &mut scratch));
+            if bodies.len() == BATCH
+                && let Err(e) = send(&mut bodies, &mut started)
+            {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(crate::opencti::push::read_back)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !bodies.is_empty() {
+        send(&mut bodies, &mut started)?;
     }
     Ok(())
 }

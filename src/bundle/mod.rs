@@ -21,6 +21,7 @@ mod escape;
 mod feed;
 mod group;
 mod hash;
+mod importable;
 mod index;
 mod object;
 mod order;
@@ -40,9 +41,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use chunk::{ChunkPlan, pushed_objects};
+pub(crate) use importable::{Chunk, Importable};
 pub use parse::parse;
-pub(crate) use well_known::DISARM_MARKING;
+pub(crate) use staged::{Staged, stage};
 pub use well_known::WELL_KNOWN;
+pub(crate) use well_known::{DISARM_MARKING, well_known_text};
 
 pub(crate) const DEFAULT_CHUNK_BYTES: usize = 10 * 1024 * 1024;
 /// Every chunk carries copies of the shared objects it references (about 550 for DISINFOX:

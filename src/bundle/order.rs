@@ -23,7 +23,11 @@ pub(super) fn object_of(entry: u32, n: usize) -> Option<usize> {
 /// ignored, which breaks the cycle deterministically (roots in input order, references in
 /// document order). Every other reference `a -> b` ends with `depth[a] > depth[b]`.
 pub(super) fn depths(objects: &[Object<'_>], targets: &[u32]) -> Vec<u32> {
-    depths_by(objects.len(), |i| (objects[i].refs.start, objects[i].refs.len), targets)
+    depths_by(
+        objects.len(),
+        |i| (objects[i].refs.start, objects[i].refs.len),
+        targets,
+    )
 }
 
 /// [`depths`] of `spans.len()` objects whose references are `targets[start..start + len]`.

@@ -66,7 +66,14 @@ pub(crate) trait Observe {
 pub(crate) struct PassOn;
 
 impl Observe for PassOn {
-    fn object(&mut self, _: u64, _: &str, _: &Object<'_>, _: u8, _: &[&str]) -> Result<(), Refusal> {
+    fn object(
+        &mut self,
+        _: u64,
+        _: &str,
+        _: &Object<'_>,
+        _: u8,
+        _: &[&str],
+    ) -> Result<(), Refusal> {
         Ok(())
     }
 }
@@ -87,7 +94,11 @@ pub(crate) fn copy_observed(
     max: u64,
     observer: &mut dyn Observe,
 ) -> Result<Streamed, StreamError> {
-    copy_with(Rc::new(RefCell::new(Feed::new(input, max))), output, observer)
+    copy_with(
+        Rc::new(RefCell::new(Feed::new(input, max))),
+        output,
+        observer,
+    )
 }
 
 fn copy_with<R: Read>(
@@ -267,7 +278,10 @@ impl<R: Read> Out<'_, R> {
             return Ok(false);
         };
         // A refusal is judged again on the slow path, which knows the element's position.
-        match self.observer.object(self.bytes_out + 1, text, &o, ends, &refs) {
+        match self
+            .observer
+            .object(self.bytes_out + 1, text, &o, ends, &refs)
+        {
             Ok(()) => {}
             Err(Refusal::Io(e)) => {
                 self.failure = Some(StreamError::Write(e));

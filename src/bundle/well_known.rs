@@ -27,6 +27,11 @@ pub(super) fn well_known(id: &str) -> Option<usize> {
     WELL_KNOWN_IDS.iter().position(|&w| w == id)
 }
 
+/// The text of the well-known object `id`, if it is one.
+pub(crate) fn well_known_text(id: &str) -> Option<&'static str> {
+    well_known(id).map(|w| WELL_KNOWN[w])
+}
+
 /// Append the missing well-known objects (and those they need), point the references at them,
 /// and report the other references to nothing in the bundle.
 pub(super) fn complete<'a>(

@@ -10,6 +10,7 @@ use crate::bundle;
 use crate::cli::PushArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::opencti::facts::Facts;
 use crate::session::Purpose;
 use crate::summary::{Report, Status, reported};
 
@@ -44,7 +45,7 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
             ))
             .into());
         }
-        session.push(&prepared, &limits, report)?;
+        session.push((&prepared, &Facts::of(&prepared)), &limits, report)?;
         let outcome = match args.wait.wait {
             Some(budget) => session.wait(budget, report)?,
             None => Default::default(),

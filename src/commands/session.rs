@@ -5,11 +5,12 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use crate::bundle::{Limits, Prepared};
+use crate::bundle::{Importable, Limits};
 use crate::config::Config;
 use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 use crate::opencti::connector::Queue;
+use crate::opencti::facts::Facts;
 use crate::opencti::{Platform, version, work};
 use crate::session::{self, Purpose};
 use crate::state::Store;
@@ -57,14 +58,14 @@ impl<'c> Session<'c> {
     }
 
     /// Pushes every chunk; the report shows what went out even when a chunk failed.
-    pub(super) fn push(
+    pub(super) fn push<B: Importable>(
         &self,
-        prepared: &Prepared,
+        staged: (&B, &Facts),
         limits: &Limits,
         report: &mut Report,
     ) -> Result<()> {
         let mut pushed = Pushed::default();
-        let result = self.0.push(prepared, limits, &mut pushed);
+        let result = self.0.push(staged, limits, &mut pushed);
         report.chunks = pushed.chunks;
         report.bytes = pushed.bytes;
         report.set_pushed(pushed.objects);

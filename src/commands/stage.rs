@@ -1,8 +1,11 @@
 //! The steps `push` and `sync` share: bundle bytes → prepared objects, and the chunk limits.
 
-use crate::bundle::{self, BundleError, Limits, Prepared};
+use std::collections::BTreeMap;
+
+use crate::bundle::{self, BundleError, Chunk, Importable, Limits, Prepared, Staged};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::opencti::facts::{FactScan, Facts};
 use crate::summary::Report;
 
 pub(super) fn limits(cfg: &Config) -> Result<Limits> {
@@ -39,67 +42,125 @@ pub(super) fn refused(err: BundleError) -> anyhow::Error {
     }
 }
 
-/// Dedupes, completes and orders; says what was added and what stays dangling.
+/// What the stage did to a bundle, whichever stage it was.
+struct Done<'a> {
+    objects: usize,
+    duplicates: usize,
+    added: &'a [&'static str],
+    dangling: &'a BTreeMap<String, Vec<String>>,
+    counts: BTreeMap<String, usize>,
+}
+
+/// Dedupes, completes and orders in memory; says what was added and what stays dangling.
 pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Prepared<'a> {
     let prepared = bundle::prepare(parsed);
-    if prepared.duplicates() > 0 {
+    tell(
+        Done {
+            objects: prepared.len(),
+            duplicates: prepared.duplicates(),
+            added: prepared.added(),
+            dangling: prepared.dangling(),
+            counts: prepared
+                .counts_by_type()
+                .into_iter()
+                .map(|(k, n)| (k.to_owned(), n))
+                .collect(),
+        },
+        report,
+    );
+    prepared
+}
+
+/// The same account of an answer staged on disk (`sync`), and the facts the sink needs of it:
+/// those seen while it streamed in, and those of the well-known objects the stage added.
+pub(super) fn staged(staged: Staged, seen: FactScan, report: &mut Report) -> (Staged, Facts) {
+    log::debug!(
+        "staged {} bytes on disk; {} of {} objects are referenced by others and held in memory",
+        staged.spool_len(),
+        staged.nodes(),
+        staged.len()
+    );
+    tell(
+        Done {
+            objects: staged.len(),
+            duplicates: staged.duplicates(),
+            added: staged.added(),
+            dangling: staged.dangling(),
+            counts: staged.counts_by_type().clone(),
+        },
+        report,
+    );
+    let facts = facts(&staged, seen);
+    (staged, facts)
+}
+
+fn tell(done: Done<'_>, report: &mut Report) {
+    if done.duplicates > 0 {
         log::info!(
             "dropped {} duplicate object(s) (of each id the copy with the latest modified was kept, the first one among equals)",
-            prepared.duplicates()
+            done.duplicates
         );
     }
-    if !prepared.added().is_empty() {
+    if !done.added.is_empty() {
         log::info!(
             "added {} well-known object(s) the bundle references: {}",
-            prepared.added().len(),
-            prepared.added().join(", ")
+            done.added.len(),
+            done.added.join(", ")
         );
     }
-    if !prepared.dangling().is_empty() {
-        let by_type: Vec<String> = prepared
-            .dangling()
+    let dangling: usize = done.dangling.values().map(Vec::len).sum();
+    if dangling > 0 {
+        let by_type: Vec<String> = done
+            .dangling
             .iter()
             .map(|(t, ids)| format!("{} {t}", ids.len()))
             .collect();
         log::info!(
-            "{} reference(s) point outside the bundle ({}); OpenCTI resolves them only if it already has those objects",
-            prepared.dangling_count(),
+            "{dangling} reference(s) point outside the bundle ({}); OpenCTI resolves them only if it already has those objects",
             by_type.join(", ")
         );
-        for (t, ids) in prepared.dangling() {
+        for (t, ids) in done.dangling {
             log::debug!("dangling {t}: {}", ids.join(", "));
         }
     }
-    report.objects = prepared
-        .counts_by_type()
-        .into_iter()
-        .map(|(k, n)| (k.to_owned(), n))
-        .collect();
-    report.objects_total = prepared.len();
-    report.added_well_known = prepared.added().len();
-    report.dangling_references = prepared.dangling_count();
-    prepared
+    report.objects = done.counts;
+    report.objects_total = done.objects;
+    report.added_well_known = done.added.len();
+    report.dangling_references = dangling;
+}
+
+fn facts(staged: &Staged, mut seen: FactScan) -> Facts {
+    for id in staged.added() {
+        if let Some(raw) = bundle::well_known_text(id) {
+            let kind = id.split("--").next().unwrap_or_default();
+            seen.observe(kind, id, raw);
+        }
+    }
+    seen.finish()
 }
 
 /// What a dry run shows instead of pushing.
-pub(super) fn describe_plan(
-    prepared: &Prepared,
+pub(super) fn describe_plan<B: Importable>(
+    bundle: &B,
     limits: &Limits,
     report: &mut Report,
 ) -> Result<()> {
-    let plans = prepared.chunks(limits).map_err(refused)?;
+    let plans = bundle
+        .plan(limits)
+        .map_err(crate::opencti::push::read_back)?
+        .map_err(refused)?;
     for (i, plan) in plans.iter().enumerate() {
         log::info!(
             "chunk {}/{}: {} objects, {} bytes escaped",
             i + 1,
             plans.len(),
-            plan.len(),
-            plan.escaped_bytes
+            plan.objects(),
+            plan.escaped_bytes()
         );
     }
     report.chunks = plans.len();
-    report.bytes = plans.iter().map(|p| p.escaped_bytes as u64).sum();
-    report.set_pushed(bundle::pushed_objects(&plans));
+    report.bytes = plans.iter().map(|p| p.escaped_bytes() as u64).sum();
+    report.set_pushed(plans.iter().map(Chunk::objects).sum());
     Ok(())
 }
 

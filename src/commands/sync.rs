@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 use super::previous::{self, Verdict};
 use super::session::Session;
 use super::stage;
-use crate::bundle::{Limits, Prepared};
+use crate::bundle::{Limits, Staged};
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::Result;
 use crate::opencti::connector::Queue;
+use crate::opencti::facts::{FactScan, Facts};
 use crate::opencti::{Platform, documents};
 use crate::session::Purpose;
 use crate::state::{self, FileStore, State, Store};
@@ -69,25 +70,23 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     report.cursor_before = before.last_fetch.map(display);
     report.cursor_after = report.cursor_before.clone();
 
-    let answer = source.incidents(before.last_fetch)?;
-    report.disinfox_clock = answer.server_date;
+    // Staged on disk as it streams in: memory does not grow with the answer.
+    let answer = source.stage(before.last_fetch, FactScan::observe)?;
     let now = Utc::now();
     let info = connector_info(cfg, &session.platform, now, queue_mb, threshold, false);
-    let Some(parsed) = answer.objects()? else {
+    let Some(answer) = answer.filter(|a| !a.staged.is_empty()) else {
         log::info!(
             "DISINFOX has nothing newer than {}",
             crate::when::newer_than(before.last_fetch)
         );
         return finish_quiet(&store, &before, now, info, args.dry_run, report);
     };
-    if parsed.is_empty() {
-        return finish_quiet(&store, &before, now, info, args.dry_run, report);
-    }
-    let prepared = stage::prepare(parsed, report);
+    report.disinfox_clock = answer.server_date;
+    let (staged, facts) = stage::staged(answer.staged, answer.seen, report);
     let after = State {
         last_fetch: crate::cursor::next(
             before.last_fetch,
-            prepared.max_modified(),
+            staged.max_modified(),
             answer.server_date,
             cfg.settle,
         ),
@@ -96,7 +95,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     };
     report.cursor_after = after.last_fetch.map(display);
     if args.dry_run {
-        stage::describe_plan(&prepared, &limits, report)?;
+        stage::describe_plan(&staged, &limits, report)?;
         log::info!(
             "dry run: would push the above and move the cursor to {}",
             after.describe()
@@ -107,7 +106,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     import(
         &session,
         &store,
-        (&prepared, &limits),
+        ((&staged, &facts), &limits),
         wait,
         (&before, after, info),
         report,
@@ -191,13 +190,13 @@ fn deferred(
 fn import(
     session: &Session,
     store: &Store,
-    (prepared, limits): (&Prepared<'_>, &Limits),
+    (staged, limits): ((&Staged, &Facts), &Limits),
     wait: Option<std::time::Duration>,
     (before, mut after, info): (&State, State, Option<serde_json::Value>),
     report: &mut Report,
 ) -> Result<()> {
     let imported = session
-        .push(prepared, limits, report)
+        .push(staged, limits, report)
         .and_then(|()| match wait {
             Some(budget) => session.wait(budget, report),
             None => Ok(Default::default()),

@@ -16,6 +16,7 @@ use crate::cli::VerifyArgs;
 use crate::config::Config;
 use crate::disinfox::Disinfox;
 use crate::error::{Error, Result};
+use crate::opencti::facts::Facts;
 use crate::opencti::lookup::{self, Family};
 use crate::opencti::{Graphql, connector};
 use crate::session::Purpose;
@@ -143,7 +144,7 @@ fn repair<'a>(
         found.missing.len(),
         prepared.len()
     );
-    session.push(&prepared, limits, report)?;
+    session.push((&prepared, &Facts::of(&prepared)), limits, report)?;
     let outcome = match args.wait.wait {
         Some(budget) => session.wait(budget, report)?,
         None => Default::default(),

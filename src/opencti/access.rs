@@ -22,7 +22,7 @@ use super::connector::Platform;
 use super::documents as doc;
 use super::graphql::Graphql;
 use super::version;
-use crate::bundle::{DISARM_MARKING, Prepared};
+use crate::bundle::DISARM_MARKING;
 use crate::error::{Error, Result};
 
 /// A marking as OpenCTI stores it.
@@ -123,12 +123,8 @@ impl Access {
         .into())
     }
 
-    /// Exit 78 when OpenCTI would refuse objects of `prepared` for their markings.
-    pub(crate) fn require_markings(&self, gql: &Graphql, prepared: &Prepared) -> Result<()> {
-        self.require(gql, &carried(prepared))
-    }
-
-    /// As `require_markings`, for markings given directly (`check`: what DISINFOX carries).
+    /// Exit 78 when OpenCTI would refuse objects for the markings they carry (`push`, `sync`:
+    /// what the bundle names; `check`: what DISINFOX carries).
     pub(crate) fn require(&self, gql: &Graphql, carried: &[Carried]) -> Result<()> {
         if self.bypass {
             return Ok(());
@@ -204,37 +200,50 @@ pub(crate) fn carried_by_disinfox() -> Vec<Carried> {
     }]
 }
 
-/// Every marking `object_marking_refs` names in `prepared`, with its definition when the bundle
-/// has the marking-definition.
-pub(crate) fn carried(prepared: &Prepared) -> Vec<Carried> {
-    let mut refs: BTreeMap<String, usize> = BTreeMap::new();
-    let mut defined: BTreeMap<&str, Definition> = BTreeMap::new();
-    for o in prepared.objects() {
-        let is_marking = o.kind == "marking-definition";
+/// The markings a bundle's objects name, gathered object by object (while each is in cache).
+#[derive(Default)]
+pub(crate) struct MarkingScan {
+    refs: BTreeMap<String, usize>,
+    defined: BTreeMap<String, Definition>,
+}
+
+impl MarkingScan {
+    pub(crate) fn observe(&mut self, kind: &str, id: &str, raw: &str) {
+        let is_marking = kind == "marking-definition";
         // Cheap filter first: most objects name no marking.
-        if !is_marking && !o.raw.contains("\"object_marking_refs\"") {
-            continue;
+        if !is_marking && !raw.contains("\"object_marking_refs\"") {
+            return;
         }
-        let Ok(v) = serde_json::from_str::<Value>(o.raw) else {
-            continue;
+        let Ok(v) = serde_json::from_str::<Value>(raw) else {
+            return;
         };
         if is_marking && let Some(d) = definition_of(&v) {
-            defined.insert(o.id, d);
+            self.defined.insert(id.to_owned(), d);
         }
         for id in list(&v, "/object_marking_refs")
             .iter()
             .filter_map(Value::as_str)
         {
-            *refs.entry(id.to_owned()).or_default() += 1;
+            match self.refs.get_mut(id) {
+                Some(n) => *n += 1,
+                None => {
+                    self.refs.insert(id.to_owned(), 1);
+                }
+            }
         }
     }
-    refs.into_iter()
-        .map(|(id, objects)| Carried {
-            defined: defined.get(id.as_str()).cloned(),
-            id,
-            objects,
-        })
-        .collect()
+
+    /// Every marking named, with its definition when the bundle has the marking-definition.
+    pub(crate) fn finish(self) -> Vec<Carried> {
+        let MarkingScan { refs, defined } = self;
+        refs.into_iter()
+            .map(|(id, objects)| Carried {
+                defined: defined.get(id.as_str()).cloned(),
+                id,
+                objects,
+            })
+            .collect()
+    }
 }
 
 /// The same marking: by STIX id, or by the definition OpenCTI derives its standard id from.

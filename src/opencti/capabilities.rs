@@ -5,6 +5,7 @@
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::connector::Platform;
+#[cfg(test)]
 use crate::bundle::Prepared;
 use crate::error::{Error, Result};
 
@@ -55,28 +56,13 @@ pub(crate) struct BundleNeeds {
 }
 
 impl BundleNeeds {
+    #[cfg(test)]
     pub(crate) fn of(prepared: &Prepared) -> BundleNeeds {
-        // One SIMD substring search per key and object (memchr's memmem, built once) picks the
-        // candidates; only those are read, into the two keys alone (the rest is skipped without
-        // building a `Value`), so a key inside a nested object or a string never counts.
-        let kc_key = memchr::memmem::Finder::new(b"\"kill_chain_phases\"");
-        let labels_key = memchr::memmem::Finder::new(b"\"labels\"");
-        let mut needs = BundleNeeds::default();
+        let mut scan = NeedsScan::default();
         for o in prepared.objects() {
-            if o.kind == "marking-definition" {
-                needs.markings += 1;
-            }
-            let raw = o.raw.as_bytes();
-            if kc_key.find(raw).is_none() && labels_key.find(raw).is_none() {
-                continue;
-            }
-            let Ok(keys) = serde_json::from_str::<NeedKeys>(o.raw) else {
-                continue;
-            };
-            needs.kill_chain += usize::from(keys.kill_chain_phases.0);
-            needs.labels += usize::from(keys.labels.0);
+            scan.observe(o.kind, o.raw);
         }
-        needs
+        scan.needs
     }
 
     fn count(&self, what: &str) -> usize {
@@ -88,7 +74,44 @@ impl BundleNeeds {
     }
 }
 
-/// The two top-level keys [`BundleNeeds::of`] reads; every other key is skipped unparsed.
+/// What in a bundle needs a settings capability, gathered object by object.
+pub(crate) struct NeedsScan {
+    kill_chain_key: memchr::memmem::Finder<'static>,
+    labels_key: memchr::memmem::Finder<'static>,
+    pub(crate) needs: BundleNeeds,
+}
+
+impl Default for NeedsScan {
+    fn default() -> Self {
+        NeedsScan {
+            kill_chain_key: memchr::memmem::Finder::new(b"\"kill_chain_phases\""),
+            labels_key: memchr::memmem::Finder::new(b"\"labels\""),
+            needs: BundleNeeds::default(),
+        }
+    }
+}
+
+impl NeedsScan {
+    pub(crate) fn observe(&mut self, kind: &str, raw: &str) {
+        // One SIMD substring search per key (memchr's memmem, built once) picks the
+        // candidates; only those are read, into the two keys alone (the rest is skipped without
+        // building a `Value`), so a key inside a nested object or a string never counts.
+        if kind == "marking-definition" {
+            self.needs.markings += 1;
+        }
+        let bytes = raw.as_bytes();
+        if self.kill_chain_key.find(bytes).is_none() && self.labels_key.find(bytes).is_none() {
+            return;
+        }
+        let Ok(keys) = serde_json::from_str::<NeedKeys>(raw) else {
+            return;
+        };
+        self.needs.kill_chain += usize::from(keys.kill_chain_phases.0);
+        self.needs.labels += usize::from(keys.labels.0);
+    }
+}
+
+/// The two top-level keys [`NeedsScan::observe`] reads; every other key is skipped unparsed.
 #[derive(serde::Deserialize)]
 struct NeedKeys {
     #[serde(default)]
@@ -151,16 +174,15 @@ impl<'de> Visitor<'de> for NonEmptyVisitor {
 }
 
 /// Warns, before pushing, about each part of the bundle the user may not create.
-pub(crate) fn warn_missing(platform: &Platform, prepared: &Prepared) {
+pub(crate) fn warn_missing(platform: &Platform, needs: &BundleNeeds) {
     let missing: Vec<SettingsNeed> = settings_needs(platform)
         .into_iter()
         .filter(|n| !n.held)
         .collect();
-    // The usual case (the "Connector" role holds all three): no need to read every object.
+    // The usual case: the "Connector" role holds all three.
     if missing.is_empty() {
         return;
     }
-    let needs = BundleNeeds::of(prepared);
     for n in &missing {
         let objects = needs.count(n.what);
         if objects == 0 {

@@ -5,6 +5,7 @@ pub(crate) mod access;
 pub(crate) mod capabilities;
 pub(crate) mod connector;
 pub(crate) mod documents;
+pub(crate) mod facts;
 pub(crate) mod graphql;
 pub(crate) mod lookup;
 pub(crate) mod push;

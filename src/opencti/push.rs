@@ -10,28 +10,30 @@ use serde_json::json;
 
 use super::documents as doc;
 use super::work::RunWork;
-use crate::bundle::{Limits, Prepared};
+use crate::bundle::{Chunk, Importable, Limits};
 use crate::delivery::Pushed;
 use crate::error::{Error, Result};
 
 /// Pushes every chunk in order, in the run's work (opened and closed by `run`, per its
 /// policy). On failure the error is returned; `progress` receives what was pushed so far.
-pub(crate) fn push(
+pub(crate) fn push<B: Importable>(
     run: &RunWork,
-    prepared: &Prepared,
+    bundle: &B,
     limits: &Limits,
     progress: &mut Pushed,
 ) -> Result<()> {
-    // A plan fails only on a chunk limit the bundle cannot be cut to: configuration (78).
-    let plans = prepared
-        .chunks(limits)
+    // A plan fails on a chunk limit the bundle cannot be cut to: configuration (78); or on
+    // reading the stage's files back: local I/O (74).
+    let plans = bundle
+        .plan(limits)
+        .map_err(read_back)?
         .map_err(|e| Error::Config(e.to_string()))?;
     if plans.is_empty() {
         return Ok(());
     }
-    let work_id = run.open(prepared.len())?;
+    let work_id = run.open(bundle.objects())?;
     progress.work_id = work_id.clone();
-    let result = push_chunks(run, prepared, &plans, work_id.as_deref(), progress);
+    let result = push_chunks(run, bundle, &plans, work_id.as_deref(), progress);
     if let Some(id) = &work_id {
         let done = format!(
             "{} objects pushed in {} chunk(s)",
@@ -42,10 +44,18 @@ pub(crate) fn push(
     result
 }
 
-fn push_chunks(
+/// The stage's files could not be read back: the local disk's fault (74).
+pub(crate) fn read_back(e: std::io::Error) -> anyhow::Error {
+    Error::LocalIo(format!(
+        "cannot read the staged answer back from its temporary file: {e}"
+    ))
+    .into()
+}
+
+fn push_chunks<B: Importable>(
     run: &RunWork,
-    prepared: &Prepared,
-    plans: &[crate::bundle::ChunkPlan],
+    bundle: &B,
+    plans: &[B::Chunk],
     work_id: Option<&str>,
     progress: &mut Pushed,
 ) -> Result<()> {
@@ -58,12 +68,12 @@ fn push_chunks(
     let mut body = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let started = Instant::now();
-        let bundle_bytes = request_body(&mut body, doc, run.connector_id, work_id, prepared, plan)?;
+        let bundle_bytes = request_body(&mut body, doc, run.connector_id, work_id, bundle, plan)?;
         // The expectation the platform gives no one-object message of a client-given work
         // (`WorkPolicy::expect_single_objects`), added before the push so the piece can never
         // report first.
         if let Some(work) = work_id
-            && plan.len() == 1
+            && plan.objects() == 1
             && run.policy.expect_single_objects()
         {
             run.expect(work, 1)?;
@@ -79,7 +89,7 @@ fn push_chunks(
             .into());
         }
         progress.chunks += 1;
-        progress.objects += plan.len();
+        progress.objects += plan.objects();
         progress.bytes += bundle_bytes as u64;
         bar.set_message(indicatif::HumanBytes(progress.bytes).to_string());
         bar.inc(1);
@@ -88,7 +98,7 @@ fn push_chunks(
                 "pushed chunk {}/{}: {} objects, {} bytes in {:.2}s",
                 i + 1,
                 plans.len(),
-                plan.len(),
+                plan.objects(),
                 bundle_bytes,
                 started.elapsed().as_secs_f64()
             );
@@ -100,13 +110,13 @@ fn push_chunks(
 
 /// `{"query":…,"operationName":…,"variables":{…,"bundle":"<escaped chunk>"}}`, built in place
 /// so the escaped chunk exists once. Returns the escaped bundle's length.
-fn request_body(
+fn request_body<B: Importable>(
     body: &mut Vec<u8>,
     doc: &doc::Document,
     connector_id: &str,
     work_id: Option<&str>,
-    prepared: &Prepared,
-    plan: &crate::bundle::ChunkPlan,
+    bundle: &B,
+    plan: &B::Chunk,
 ) -> Result<usize> {
     body.clear();
     let mut vars = json!({ "connectorId": connector_id });
@@ -122,7 +132,7 @@ fn request_body(
     body.extend_from_slice(head.as_bytes());
     body.extend_from_slice(b",\"bundle\":");
     let before = body.len();
-    prepared.render_escaped_into(plan, body);
+    bundle.render_escaped_into(plan, body).map_err(read_back)?;
     let escaped = body.len() - before;
     body.extend_from_slice(b"}}");
     Ok(escaped)

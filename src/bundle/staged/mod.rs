@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::ops::ControlFlow;
 
-pub use pack::StagedChunk;
+pub(crate) use pack::StagedChunk;
 
 use super::escape::{HEAD, MID, TAIL, write_escaped};
 use super::object::object;
@@ -36,7 +36,7 @@ use table::{Table, Text};
 use window::{Window, read_exact};
 
 /// A validated answer on disk, staged for pushing.
-pub struct Staged {
+pub(crate) struct Staged {
     spool: File,
     index: File,
     index_len: u64,
@@ -50,7 +50,7 @@ pub struct Staged {
 /// Reads the bundle in `input` (at most `max` bytes), validating each object as it passes,
 /// into `spool`, with its index in `index` (both empty, private files), and stages it.
 /// `hook` is told each object's type, id and text, once, while they are in cache.
-pub fn stage(
+pub(crate) fn stage(
     input: impl Read,
     spool: File,
     index: File,
@@ -77,55 +77,54 @@ pub fn stage(
 
 impl Staged {
     /// Distinct objects, the added well-known ones included: what OpenCTI has to import.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.table.records as usize - self.table.dropped.len() + self.table.added.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Copies dropped because another object had the same id.
-    pub fn duplicates(&self) -> usize {
+    pub(crate) fn duplicates(&self) -> usize {
         self.table.dropped.len()
     }
 
     /// Ids of the well-known objects that were added.
-    pub fn added(&self) -> &[&'static str] {
+    pub(crate) fn added(&self) -> &[&'static str] {
         &self.table.added
     }
 
     /// Referenced ids that are neither in the answer nor well-known, by type, sorted.
-    pub fn dangling(&self) -> &BTreeMap<String, Vec<String>> {
+    pub(crate) fn dangling(&self) -> &BTreeMap<String, Vec<String>> {
         &self.table.dangling
     }
 
-    pub fn dangling_count(&self) -> usize {
-        self.table.dangling.values().map(Vec::len).sum()
-    }
-
     /// Objects by type, after dedupe, the added ones included.
-    pub fn counts_by_type(&self) -> &BTreeMap<String, usize> {
+    pub(crate) fn counts_by_type(&self) -> &BTreeMap<String, usize> {
         &self.counts
     }
 
     /// The greatest `modified` of the answer's objects (compared as instants).
-    pub fn max_modified(&self) -> Option<&str> {
+    pub(crate) fn max_modified(&self) -> Option<&str> {
         self.max_modified.as_deref()
     }
 
     /// Bytes the spool holds.
-    pub fn spool_len(&self) -> u64 {
+    pub(crate) fn spool_len(&self) -> u64 {
         self.spool_len
     }
 
     /// Objects other objects reference: what memory holds per object.
-    pub fn nodes(&self) -> usize {
+    pub(crate) fn nodes(&self) -> usize {
         self.table.nodes.len()
     }
 
     /// Plans self-contained chunks within both limits. No chunks for no objects.
-    pub fn chunks(&self, limits: &Limits) -> io::Result<Result<Vec<StagedChunk>, BundleError>> {
+    pub(crate) fn chunks(
+        &self,
+        limits: &Limits,
+    ) -> io::Result<Result<Vec<StagedChunk>, BundleError>> {
         if limits.max_objects == 0 {
             return Ok(Err(BundleError::Limits {
                 reason: "the number of objects per chunk must be at least 1".into(),
@@ -163,7 +162,11 @@ impl Staged {
 
     /// Appends the chunk's bundle as a JSON string literal (quotes included) to `out`:
     /// exactly `chunk.escaped_bytes` bytes, objects byte for byte as received.
-    pub fn render_escaped_into(&self, chunk: &StagedChunk, out: &mut Vec<u8>) -> io::Result<()> {
+    pub(crate) fn render_escaped_into(
+        &self,
+        chunk: &StagedChunk,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
         out.reserve(chunk.escaped_bytes);
         out.push(b'"');
         write_escaped(out, HEAD.as_bytes());
@@ -194,7 +197,7 @@ impl Staged {
 
     /// Every object once, in dependency order (the nodes, then the others in input order):
     /// what a transport that sends one object per message needs. `f` may stop early.
-    pub fn for_each(&self, f: &mut dyn FnMut(&[u8]) -> ControlFlow<()>) -> io::Result<()> {
+    pub(crate) fn for_each(&self, f: &mut dyn FnMut(&[u8]) -> ControlFlow<()>) -> io::Result<()> {
         let mut text = Vec::new();
         for &n in &self.table.order {
             self.node_text(n, &mut text)?;

@@ -1,10 +1,13 @@
-//! The third pass, over the index file: chunks planned in input order. Each object that nothing
-//! references (a leaf: relationships, most DISINFOX objects) joins the current chunk with every
-//! node it needs that the chunk lacks, transitively, so every chunk is self-contained; what does
-//! not fit starts a new chunk. DISINFOX lists an incident's objects together, so an incident
-//! stays in one chunk but where a chunk ends; the shared objects (identities, the marking, the
-//! pools incidents share) are copied into each chunk that needs them. Nodes no leaf needed are
-//! placed last, the same way.
+//! The third pass, over the index file: chunks planned in input order. Objects that nothing
+//! references (the leaves: relationships, most DISINFOX objects) are taken in groups: the
+//! consecutive leaves that reference the same objects referenced from a few places only
+//! (an incident's relationships, which reference its intrusion-set: see
+//! [`SHARED_FANIN`]). A group joins the current chunk with every node it needs that the chunk
+//! lacks, transitively, so every chunk is self-contained; a group that does not fit starts a new
+//! chunk, and one that does not fit an empty chunk is placed leaf by leaf. So an incident stays
+//! whole in one chunk, and only the shared objects (identities, the marking, the pools incidents
+//! share) are copied into each chunk that needs them. Nodes no leaf needed are placed last, the
+//! same way.
 //!
 //! A chunk is a list of nodes (in dependency order) and a run of consecutive records whose
 //! leaves it holds: its leaves are read back in one forward pass over the spool.
@@ -13,6 +16,7 @@ use std::fs::File;
 use std::io;
 
 use super::super::escape::{envelope_escaped, envelope_raw};
+use super::super::group::SHARED_FANIN;
 use super::super::{BundleError, Limits};
 use super::ingest::NONE;
 use super::record::{Head, Records};
@@ -28,33 +32,43 @@ pub(super) struct Run {
 
 /// One planned chunk.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StagedChunk {
+pub(crate) struct StagedChunk {
     /// Node numbers, in dependency order: they come first.
     pub(super) nodes: Vec<u32>,
     /// The leaves, in input order, after the nodes.
     pub(super) leaves: Option<Run>,
     pub(super) leaf_count: usize,
     /// Length of the rendered bundle as a JSON string literal (escaped, quotes included).
-    pub escaped_bytes: usize,
+    pub(crate) escaped_bytes: usize,
     /// Length of the rendered bundle.
-    pub raw_bytes: usize,
+    pub(crate) raw_bytes: usize,
 }
 
 impl StagedChunk {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.nodes.len() + self.leaf_count
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
-/// A leaf about to be placed.
+/// A leaf about to be placed, with the nodes it references.
 struct Leaf {
     pos: u64,
     ordinal: u32,
     head: Head,
+    roots: Vec<u32>,
+}
+
+/// Consecutive leaves that reference the same nodes referenced from a few places only.
+#[derive(Default)]
+struct Group {
+    leaves: Vec<Leaf>,
+    /// Those nodes.
+    ties: Vec<u32>,
 }
 
 /// What a unit (a leaf, or a node) adds to the current chunk.
@@ -105,29 +119,10 @@ pub(super) fn plan(
     index_len: u64,
     limits: &Limits,
 ) -> io::Result<Result<Vec<StagedChunk>, TooLarge>> {
-    let n = table.nodes.len();
-    let mut rank = vec![0u32; n];
-    for (r, &node) in table.order.iter().enumerate() {
-        rank[node as usize] = r as u32;
-    }
-    let mut p = Packer {
-        table,
-        limits: *limits,
-        rank,
-        chunk_of: vec![0; n],
-        visited_by: vec![0; n],
-        unit: 0,
-        nodes: Vec::new(),
-        leaves: None,
-        leaf_count: 0,
-        escaped: 0,
-        raw: 0,
-        plans: Vec::new(),
-        closure: Vec::new(),
-        stack: Vec::new(),
-    };
+    let mut p = Packer::new(table, limits);
     let mut records = Records::new(index, 0, 0, index_len);
     let (mut next_node, mut next_dropped) = (0, 0);
+    let mut group = Group::default();
     loop {
         let pos = records.pos;
         let Some((ordinal, head, refs)) = records.next()? else {
@@ -141,25 +136,75 @@ pub(super) fn plan(
             next_dropped += 1;
             continue;
         }
-        let roots: Vec<u32> = refs
-            .iter()
-            .map(|&s| table.slot_node[s as usize])
-            .filter(|&t| t != NONE)
-            .collect();
-        let leaf = Leaf { pos, ordinal, head };
-        if let Err(e) = p.place(Some(&leaf), &roots) {
-            return Ok(Err(e));
+        let (roots, ties) = roots_and_ties(table, refs);
+        let joins = ties.iter().any(|t| group.ties.contains(t));
+        if !group.leaves.is_empty() && (!joins || group.leaves.len() >= limits.max_objects) {
+            if let Err(e) = p.place_group(&group) {
+                return Ok(Err(e));
+            }
+            group = Group::default();
         }
+        group.ties.extend(ties);
+        group.leaves.push(Leaf {
+            pos,
+            ordinal,
+            head,
+            roots,
+        });
+    }
+    if let Err(e) = p.place_group(&group) {
+        return Ok(Err(e));
     }
     for &node in &table.order {
         if p.chunk_of[node as usize] == 0
-            && let Err(e) = p.place(None, &[node])
+            && let Err(e) = p.place(&[], &[node])
         {
             return Ok(Err(e));
         }
     }
     p.flush();
     Ok(Ok(p.plans))
+}
+
+/// The nodes a leaf references, and those of them referenced from a few places only.
+fn roots_and_ties(table: &Table, refs: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let roots: Vec<u32> = refs
+        .iter()
+        .map(|&s| table.slot_node[s as usize])
+        .filter(|&t| t != NONE)
+        .collect();
+    let ties = roots
+        .iter()
+        .copied()
+        .filter(|&n| table.fanin[n as usize] <= SHARED_FANIN)
+        .collect();
+    (roots, ties)
+}
+
+impl<'t> Packer<'t> {
+    fn new(table: &'t Table, limits: &Limits) -> Self {
+        let n = table.nodes.len();
+        let mut rank = vec![0u32; n];
+        for (r, &node) in table.order.iter().enumerate() {
+            rank[node as usize] = r as u32;
+        }
+        Packer {
+            table,
+            limits: *limits,
+            rank,
+            chunk_of: vec![0; n],
+            visited_by: vec![0; n],
+            unit: 0,
+            nodes: Vec::new(),
+            leaves: None,
+            leaf_count: 0,
+            escaped: 0,
+            raw: 0,
+            plans: Vec::new(),
+            closure: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
 }
 
 impl Packer<'_> {
@@ -171,31 +216,61 @@ impl Packer<'_> {
         self.nodes.is_empty() && self.leaf_count == 0
     }
 
-    fn place(&mut self, leaf: Option<&Leaf>, roots: &[u32]) -> Result<(), TooLarge> {
-        let cost = self.close(leaf, roots);
-        if self.fits(&cost) {
-            self.commit(leaf, &cost);
+    /// The whole group in one chunk if it fits one, else leaf by leaf.
+    fn place_group(&mut self, group: &Group) -> Result<(), TooLarge> {
+        if group.leaves.is_empty() {
             return Ok(());
         }
-        if !self.is_empty() {
-            self.flush();
-            let cost = self.close(leaf, roots);
-            if self.fits(&cost) {
-                self.commit(leaf, &cost);
-                return Ok(());
-            }
+        let roots: Vec<u32> = group
+            .leaves
+            .iter()
+            .flat_map(|l| &l.roots)
+            .copied()
+            .collect();
+        if self.try_place(&group.leaves, &roots) {
+            return Ok(());
         }
-        Err(self.too_large(leaf, roots))
+        for leaf in &group.leaves {
+            self.place(std::slice::from_ref(leaf), &leaf.roots)?;
+        }
+        Ok(())
+    }
+
+    fn place(&mut self, leaves: &[Leaf], roots: &[u32]) -> Result<(), TooLarge> {
+        if self.try_place(leaves, roots) {
+            return Ok(());
+        }
+        Err(self.too_large(leaves.first(), roots))
+    }
+
+    /// Puts `leaves` and the closure of `roots` into the current chunk, or into a fresh one when
+    /// they do not fit. `false` when they do not fit even a fresh chunk (nothing was placed).
+    fn try_place(&mut self, leaves: &[Leaf], roots: &[u32]) -> bool {
+        let cost = self.close(leaves, roots);
+        if self.fits(&cost) {
+            self.commit(leaves, &cost);
+            return true;
+        }
+        if self.is_empty() {
+            return false;
+        }
+        self.flush();
+        let cost = self.close(leaves, roots);
+        if self.fits(&cost) {
+            self.commit(leaves, &cost);
+            return true;
+        }
+        false
     }
 
     /// Fills `self.closure` with the nodes `roots` need that the current chunk lacks.
-    fn close(&mut self, leaf: Option<&Leaf>, roots: &[u32]) -> Cost {
+    fn close(&mut self, leaves: &[Leaf], roots: &[u32]) -> Cost {
         self.unit += 1;
         let (unit, chunk) = (self.unit, self.chunk_number());
         self.closure.clear();
         self.stack.clear();
         self.stack.extend_from_slice(roots);
-        let mut escaped = leaf.map_or(0, |l| l.head.escaped_len as usize + 1);
+        let mut escaped: usize = leaves.iter().map(|l| l.head.escaped_len as usize + 1).sum();
         while let Some(x) = self.stack.pop() {
             let x = x as usize;
             if self.chunk_of[x] == chunk || self.visited_by[x] == unit {
@@ -209,7 +284,7 @@ impl Packer<'_> {
             self.stack.extend_from_slice(&self.table.targets[span]);
         }
         Cost {
-            objects: self.closure.len() + usize::from(leaf.is_some()),
+            objects: self.closure.len() + leaves.len(),
             escaped,
         }
     }
@@ -228,7 +303,7 @@ impl Packer<'_> {
         self.nodes.len() + self.leaf_count
     }
 
-    fn commit(&mut self, leaf: Option<&Leaf>, cost: &Cost) {
+    fn commit(&mut self, leaves: &[Leaf], cost: &Cost) {
         let chunk = self.chunk_number();
         if self.is_empty() {
             self.escaped = envelope_escaped() - 1;
@@ -240,7 +315,7 @@ impl Packer<'_> {
             self.raw += self.table.nodes[x as usize].raw_len() + 1;
         }
         self.nodes.extend_from_slice(&self.closure);
-        if let Some(l) = leaf {
+        for l in leaves {
             self.raw += l.head.raw_len as usize + 1;
             self.leaf_count += 1;
             match &mut self.leaves {
@@ -250,7 +325,7 @@ impl Packer<'_> {
                         pos: l.pos,
                         ordinal: l.ordinal,
                         end: l.ordinal + 1,
-                    })
+                    });
                 }
             }
         }
@@ -288,7 +363,7 @@ impl Packer<'_> {
             let what = Excess::Own { bytes };
             return TooLarge { unit, what };
         }
-        let cost = self.close(leaf, roots);
+        let cost = self.close(leaf.map(std::slice::from_ref).unwrap_or(&[]), roots);
         let what = Excess::Closure {
             objects: cost.objects,
             bytes: envelope_escaped() + cost.escaped - 1,

@@ -81,7 +81,9 @@ impl<'f> Records<'f> {
             return Ok(None);
         }
         let head = Head::read(self.window.get(self.pos, HEAD)?);
-        let bytes = self.window.get(self.pos + HEAD as u64, 4 * head.refs as usize)?;
+        let bytes = self
+            .window
+            .get(self.pos + HEAD as u64, 4 * head.refs as usize)?;
         self.refs.clear();
         self.refs.extend(
             bytes

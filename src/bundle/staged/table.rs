@@ -52,6 +52,8 @@ pub(super) struct Table {
     pub(super) node_ordinals: Vec<u32>,
     /// Nodes in dependency order.
     pub(super) order: Vec<u32>,
+    /// References each node receives (from every record), which tell the shared ones.
+    pub(super) fanin: Vec<u32>,
     /// Ordinals of the copies dropped as duplicates, ascending.
     pub(super) dropped: Vec<u32>,
     pub(super) records: u32,
@@ -75,8 +77,12 @@ pub(super) fn build(
 ) -> io::Result<Table> {
     let twins = twin_halves(std::mem::take(&mut ingest.low_keys));
     let mut pass = Pass::default();
+    let mut slot_fanin = vec![0u32; ingest.slots.slots.len()];
     let mut records = Records::new(index, 0, 0, index_len);
     while let Some((ordinal, head, refs)) = records.next()? {
+        for &r in refs {
+            slot_fanin[r as usize] = slot_fanin[r as usize].saturating_add(1);
+        }
         if twins.contains(&(head.key as u64)) {
             pass.twins.push(Twin {
                 ordinal,
@@ -88,7 +94,14 @@ pub(super) fn build(
         if let Some(&slot) = ingest.slots.by_key.get(&head.key) {
             let start = pass.refs.len() as u32;
             pass.refs.extend_from_slice(refs);
-            pass.found.push((slot, ordinal, head.at, head.raw_len, head.escaped_len, start));
+            pass.found.push((
+                slot,
+                ordinal,
+                head.at,
+                head.raw_len,
+                head.escaped_len,
+                start,
+            ));
         }
     }
     let records = records.ordinal;
@@ -99,6 +112,7 @@ pub(super) fn build(
         slot_node: vec![NONE; ingest.slots.slots.len()],
         node_ordinals: Vec::new(),
         order: Vec::new(),
+        fanin: Vec::new(),
         dropped,
         records,
         added: Vec::new(),
@@ -133,6 +147,12 @@ pub(super) fn build(
     }
     table.dangling = dangling(&ingest.slots.slots, &table.slot_node, spool)?;
     resolve(&mut table, &node_slots);
+    table.fanin = vec![0; table.nodes.len()];
+    for (slot, &node) in table.slot_node.iter().enumerate() {
+        if node != NONE {
+            table.fanin[node as usize] = slot_fanin.get(slot).copied().unwrap_or(0);
+        }
+    }
     table.order = order(&table.nodes, &table.targets);
     Ok(table)
 }
@@ -168,7 +188,10 @@ fn settle_twins(
     let mut group: Vec<(u32, String, Option<String>, String)> = Vec::new();
     let mut i = 0;
     while i < twins.len() {
-        let j = i + twins[i..].iter().take_while(|t| t.key == twins[i].key).count();
+        let j = i + twins[i..]
+            .iter()
+            .take_while(|t| t.key == twins[i].key)
+            .count();
         if j - i > 1 {
             group.clear();
             for t in &twins[i..j] {

@@ -44,7 +44,7 @@ fn refs_of(v: &serde_json::Value, out: &mut Vec<String>) {
                 match x {
                     serde_json::Value::String(s) if k.ends_with("_ref") => out.push(s.clone()),
                     serde_json::Value::Array(a) if k.ends_with("_refs") => {
-                        out.extend(a.iter().filter_map(|s| s.as_str().map(str::to_owned)))
+                        out.extend(a.iter().filter_map(|s| s.as_str().map(str::to_owned)));
                     }
                     _ => refs_of(x, out),
                 }
@@ -67,7 +67,10 @@ fn check_with(text: &str, limits: &Limits, acyclic: bool) -> (Staged, Vec<Staged
     let p = prepare(parse(text.as_bytes()).unwrap());
     let mine: HashSet<String> = all_objects(&s).into_iter().collect();
     let theirs: HashSet<String> = p.objects().iter().map(|o| o.raw.to_owned()).collect();
-    assert_eq!(mine, theirs, "the same distinct objects as the in-memory stage");
+    assert_eq!(
+        mine, theirs,
+        "the same distinct objects as the in-memory stage"
+    );
     assert_eq!(s.len(), p.len());
     assert_eq!(s.added(), p.added());
     assert_eq!(s.dangling(), p.dangling());
@@ -83,13 +86,22 @@ fn check_with(text: &str, limits: &Limits, acyclic: bool) -> (Staged, Vec<Staged
     let plans = s.chunks(limits).unwrap().unwrap();
     let all_ids: HashSet<String> = mine
         .iter()
-        .map(|raw| serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"].as_str().unwrap().to_owned())
+        .map(|raw| {
+            serde_json::from_str::<serde_json::Value>(raw).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let mut seen = HashSet::new();
     for plan in &plans {
         assert!(!plan.is_empty());
         assert!(plan.len() <= limits.max_objects);
-        assert!(plan.escaped_bytes <= limits.max_bytes, "{} > {limits:?}", plan.escaped_bytes);
+        assert!(
+            plan.escaped_bytes <= limits.max_bytes,
+            "{} > {limits:?}",
+            plan.escaped_bytes
+        );
         let v = rendered(&s, plan);
         assert_eq!(v["type"], "bundle");
         let objects = v["objects"].as_array().unwrap();
@@ -115,7 +127,11 @@ fn check_with(text: &str, limits: &Limits, acyclic: bool) -> (Staged, Vec<Staged
     }
     let expected: HashSet<String> = mine
         .iter()
-        .map(|raw| serde_json::from_str::<serde_json::Value>(raw).unwrap().to_string())
+        .map(|raw| {
+            serde_json::from_str::<serde_json::Value>(raw)
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(seen, expected, "the chunks hold every object");
     (s, plans)
@@ -131,7 +147,23 @@ fn generated_answers_stage_as_in_memory_with_few_copies() {
     let (s, plans) = check(&text, &limits);
     assert!(plans.len() >= 4, "{}", plans.len());
     // Only the referenced objects are held: incidents, the pools, the well-known ones.
-    assert!(s.nodes() * 5 < s.len(), "{} nodes of {}", s.nodes(), s.len());
+    assert!(
+        s.nodes() * 5 < s.len(),
+        "{} nodes of {}",
+        s.nodes(),
+        s.len()
+    );
+    // Each incident is whole in one chunk: its intrusion-set is never copied.
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for plan in &plans {
+        for o in rendered(&s, plan)["objects"].as_array().unwrap() {
+            if o["type"] == "intrusion-set" {
+                *copies.entry(o["id"].to_string()).or_default() += 1;
+            }
+        }
+    }
+    assert!(copies.len() > 1000);
+    assert!(copies.values().all(|&n| n == 1), "an incident was split");
     // About as many copies as the in-memory planner makes (which groups whole incidents).
     let pushed: usize = plans.iter().map(StagedChunk::len).sum();
     let p = prepare(parse(text.as_bytes()).unwrap());
@@ -173,8 +205,16 @@ fn duplicates_keep_the_latest_copy_and_cycles_are_broken() {
             2,
             &format!(r#""object_refs":["{}","{}"]"#, id("note", 3), id("note", 1)),
         ),
-        obj("note", 3, &format!(r#""object_refs":["{}"]"#, id("note", 2))),
-        obj("note", 4, &format!(r#""object_refs":["{}"]"#, id("note", 2))),
+        obj(
+            "note",
+            3,
+            &format!(r#""object_refs":["{}"]"#, id("note", 2)),
+        ),
+        obj(
+            "note",
+            4,
+            &format!(r#""object_refs":["{}"]"#, id("note", 2)),
+        ),
     ]);
     let (s, _) = check_with(&text, &Limits::default(), false);
     assert_eq!(s.duplicates(), 2);
