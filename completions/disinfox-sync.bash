@@ -499,7 +499,7 @@ _disinfox__sync() {
             return 0
             ;;
         disinfox__sync__subcmd__sync)
-            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --chunk-size --chunk-objects --allow-large-chunks --metrics-file --pushgateway --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
+            opts="-h -V --dry-run --json --state-file --settle --queue-threshold --max-bundle-size --disk-limit --chunk-size --chunk-objects --allow-large-chunks --metrics-file --pushgateway --wait --config --log-level --log-format --disinfox-url --opencti-url --timeout --connect-timeout --retries --retry-delay --ca-cert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +518,10 @@ _disinfox__sync() {
                     return 0
                     ;;
                 --max-bundle-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --disk-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -90,6 +90,7 @@ set edit:completion:arg-completer[disinfox-sync] = {|@words|
             cand --settle 'Keep the cursor this far behind DISINFOX''s clock, to catch objects committed late [default: 60s]'
             cand --queue-threshold 'Skip the run (exit 0) while the connector''s queue in OpenCTI holds more than MB megabytes [default: 500]'
             cand --max-bundle-size 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]'
+            cand --disk-limit 'Write at most this many bytes under TMPDIR to stage the answer (suffixes K, M, G): a run that needs more stops with 74 before it pushes anything; set it to your emptyDir''s sizeLimit [default: TMPDIR''s free space]'
             cand --chunk-size 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]'
             cand --chunk-objects 'Most objects per chunk [default: 25000]'
             cand --metrics-file 'Write this run''s metrics to PATH, atomically, for node_exporter''s textfile collector'

@@ -85,6 +85,7 @@ complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l sta
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l settle -d 'Keep the cursor this far behind DISINFOX\'s clock, to catch objects committed late [default: 60s]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l queue-threshold -d 'Skip the run (exit 0) while the connector\'s queue in OpenCTI holds more than MB megabytes [default: 500]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l max-bundle-size -d 'Refuse a DISINFOX answer larger than this many bytes (suffixes K, M, G) [default: 1G]' -r
+complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l disk-limit -d 'Write at most this many bytes under TMPDIR to stage the answer (suffixes K, M, G): a run that needs more stops with 74 before it pushes anything; set it to your emptyDir\'s sizeLimit [default: TMPDIR\'s free space]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-size -d 'Largest request sent to OpenCTI per chunk, in bytes after JSON escaping (K, M, G) [default: 10M]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l chunk-objects -d 'Most objects per chunk [default: 25000]' -r
 complete -c disinfox-sync -n "__fish_disinfox_sync_using_subcommand sync" -l metrics-file -d 'Write this run\'s metrics to PATH, atomically, for node_exporter\'s textfile collector' -r -F

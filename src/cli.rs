@@ -216,6 +216,12 @@ pub(crate) struct SyncArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_bundle_size: Option<u64>,
 
+    /// Write at most this many bytes under TMPDIR to stage the answer (suffixes K, M, G): a run
+    /// that needs more stops with 74 before it pushes anything; set it to your emptyDir's
+    /// sizeLimit [default: TMPDIR's free space]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub disk_limit: Option<u64>,
+
     #[command(flatten)]
     pub chunks: ChunkArgs,
 

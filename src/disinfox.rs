@@ -118,11 +118,12 @@ impl Disinfox {
     pub(crate) fn stage<T: Default>(
         &self,
         since: Option<DateTime<Utc>>,
+        disk_limit: Option<u64>,
         look: fn(&mut T, &str, &str, &str),
     ) -> Result<Option<StagedAnswer<T>>> {
         let url = self.url(since);
         self.retry.run("DISINFOX", || match self.send(&url) {
-            Attempt::Done((resp, deadline)) => self.stage_body(resp, deadline, look),
+            Attempt::Done((resp, deadline)) => self.stage_body(resp, deadline, disk_limit, look),
             Attempt::Retry { why, after } => Attempt::Retry { why, after },
             Attempt::Fail(e) => Attempt::Fail(e),
         })
@@ -132,19 +133,21 @@ impl Disinfox {
         &self,
         resp: Response,
         deadline: Instant,
+        disk_limit: Option<u64>,
         look: fn(&mut T, &str, &str, &str),
     ) -> Attempt<Option<StagedAnswer<T>>> {
         let server_date = http::server_date(resp.headers());
         let content_type = content_type(resp.headers());
         let size = resp.content_length();
-        let (spool, answer, index) = match Spool::open(size) {
+        let (spool, answer, index) = match Spool::open(size, disk_limit) {
             Ok(files) => files,
             Err(e) => return Attempt::Fail(e),
         };
         let body = crate::progress::download(http::timed_body(resp, deadline), "DISINFOX", size);
         let mut input = Head::new(body);
         let mut seen = T::default();
-        let staged = bundle::stage(&mut input, answer, index, self.max_size, &mut |k, i, r| {
+        let limits = (self.max_size, disk_limit.unwrap_or(u64::MAX));
+        let staged = bundle::stage(&mut input, (answer, index), limits, &mut |k, i, r| {
             look(&mut seen, k, i, r);
         });
         match staged {

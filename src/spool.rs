@@ -23,9 +23,11 @@ use crate::error::{Error, Result};
 /// reference, and the smallest valid object is about 50 bytes, each reference 40 or more.
 const INDEX_SHARE: f64 = 0.75;
 
-/// Where the stage's files are, for messages.
+/// Where the stage's files are and what they may take, for messages.
 pub(crate) struct Spool {
     dir: PathBuf,
+    /// `--disk-limit`, if set.
+    limit: Option<u64>,
 }
 
 /// The disk the stage needs at most for an answer of `bytes`: the answer and its index.
@@ -35,13 +37,27 @@ pub(crate) fn need(bytes: u64) -> u64 {
 
 impl Spool {
     /// Two new, empty files in `TMPDIR` (`/tmp` when unset): the answer's and its index's.
-    pub(crate) fn open(answer: Option<u64>) -> Result<(Spool, File, File)> {
-        Spool::open_in(&std::env::temp_dir(), answer)
+    /// They may take `limit` bytes at most (`--disk-limit`).
+    pub(crate) fn open(answer: Option<u64>, limit: Option<u64>) -> Result<(Spool, File, File)> {
+        Spool::open_in(&std::env::temp_dir(), answer, limit)
     }
 
     /// As [`Spool::open`], in `dir`; an answer of `answer` bytes, when known, must fit with
-    /// its index in the free space.
-    pub(crate) fn open_in(dir: &Path, answer: Option<u64>) -> Result<(Spool, File, File)> {
+    /// its index in the free space and in `limit`.
+    pub(crate) fn open_in(
+        dir: &Path,
+        answer: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<(Spool, File, File)> {
+        if let (Some(bytes), Some(limit)) = (answer, limit)
+            && need(bytes) > limit
+        {
+            return Err(Error::LocalIo(format!(
+                "DISINFOX's answer is {bytes} bytes and staging it needs up to {} bytes (the answer and its index), over --disk-limit ({limit} bytes, DISINFOX_SYNC_DISK_LIMIT); raise it together with the disk it stands for (in Kubernetes: the emptyDir's sizeLimit), or import in steps with reset-state --to",
+                need(bytes)
+            ))
+            .into());
+        }
         let file = private_file(dir)?;
         if let Some(bytes) = answer {
             let free = free_bytes(&file).map_err(|e| {
@@ -63,6 +79,7 @@ impl Spool {
         Ok((
             Spool {
                 dir: dir.to_owned(),
+                limit,
             },
             file,
             index,
@@ -72,6 +89,12 @@ impl Spool {
     /// What a failed write means for the operator: a full disk is named as such.
     pub(crate) fn write_failure(&self, e: io::Error, received: u64) -> anyhow::Error {
         let dir = self.dir.display();
+        if let (Some(limit), io::ErrorKind::QuotaExceeded) = (self.limit, e.kind()) {
+            return Error::LocalIo(format!(
+                "staging DISINFOX's answer needs more than --disk-limit ({limit} bytes, DISINFOX_SYNC_DISK_LIMIT) after {received} bytes of it (nothing was pushed); raise it together with the disk it stands for (in Kubernetes: the emptyDir's sizeLimit), or import in steps with reset-state --to"
+            ))
+            .into();
+        }
         if e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded {
             Error::LocalIo(format!(
                 "{dir} is full after {received} bytes of DISINFOX's answer (nothing was pushed); free space there, or set TMPDIR to a larger disk (in Kubernetes: a larger emptyDir sizeLimit)"
@@ -117,7 +140,7 @@ mod tests {
     #[test]
     fn has_no_name_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, answer, index) = Spool::open_in(dir.path(), Some(10)).unwrap();
+        let (_, answer, index) = Spool::open_in(dir.path(), Some(10), None).unwrap();
         // Nothing in the directory: nothing to leave behind on any exit, a kill included.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         for file in [answer, index] {
@@ -129,14 +152,14 @@ mod tests {
 
     #[test]
     fn lives_in_tmpdir_by_default() {
-        let (spool, _, _) = Spool::open(Some(1)).unwrap();
+        let (spool, _, _) = Spool::open(Some(1), None).unwrap();
         assert_eq!(spool.dir, std::env::temp_dir());
     }
 
     #[test]
     fn gives_back_what_was_written() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, mut answer, _) = Spool::open_in(dir.path(), None).unwrap();
+        let (_, mut answer, _) = Spool::open_in(dir.path(), None, None).unwrap();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         for part in data.chunks(7_001) {
             answer.write_all(part).unwrap();
@@ -150,7 +173,7 @@ mod tests {
     #[test]
     fn an_answer_larger_than_the_free_space_is_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Spool::open_in(dir.path(), Some(u64::MAX / 4))
+        let err = Spool::open_in(dir.path(), Some(u64::MAX / 4), None)
             .err()
             .unwrap();
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
@@ -167,7 +190,7 @@ mod tests {
     #[test]
     fn a_full_disk_is_named_and_exits_74() {
         let dir = tempfile::tempdir().unwrap();
-        let (spool, _, _) = Spool::open_in(dir.path(), None).unwrap();
+        let (spool, _, _) = Spool::open_in(dir.path(), None, None).unwrap();
         let err = spool.write_failure(io::Error::from(io::ErrorKind::StorageFull), 12);
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
         let message = err.to_string();
@@ -177,8 +200,31 @@ mod tests {
     }
 
     #[test]
+    fn the_disk_limit_is_kept_up_front_and_named_when_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Spool::open_in(dir.path(), Some(1000), Some(1700))
+            .err()
+            .unwrap();
+        assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
+        assert!(
+            err.to_string().contains("--disk-limit (1700 bytes"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&need(1000).to_string()), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let (spool, _, _) = Spool::open_in(dir.path(), Some(1000), Some(1750)).unwrap();
+        let err = spool.write_failure(io::Error::from(io::ErrorKind::QuotaExceeded), 900);
+        assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
+        assert!(err.to_string().contains("after 900 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("DISINFOX_SYNC_DISK_LIMIT"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_missing_directory_is_a_local_failure() {
-        let err = Spool::open_in(Path::new("/nonexistent/spool/dir"), None)
+        let err = Spool::open_in(Path::new("/nonexistent/spool/dir"), None, None)
             .err()
             .unwrap();
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));

@@ -71,7 +71,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     report.cursor_after = report.cursor_before.clone();
 
     // Staged on disk as it streams in: memory does not grow with the answer.
-    let answer = source.stage(before.last_fetch, FactScan::observe)?;
+    let answer = source.stage(before.last_fetch, cfg.disk_limit, FactScan::observe)?;
     let now = Utc::now();
     let info = connector_info(cfg, &session.platform, now, queue_mb, threshold, false);
     let Some(answer) = answer.filter(|a| !a.staged.is_empty()) else {

@@ -266,6 +266,13 @@ pub(crate) const KEYS: &[Key] = &[
         "Largest bundle accepted (--max-bundle-size); default 1G.",
     ),
     key(
+        "disinfox_sync.disk_limit",
+        "DISINFOX_SYNC_DISK_LIMIT",
+        Group::General,
+        SYNC,
+        "Most bytes sync may write under TMPDIR to stage DISINFOX's answer (--disk-limit); default: TMPDIR's free space.",
+    ),
+    key(
         "disinfox_sync.metrics_file",
         "DISINFOX_SYNC_METRICS_FILE",
         Group::General,
@@ -443,6 +450,7 @@ pub(crate) const DISINFOX_SYNC_CA_CERT: &Key = find("disinfox_sync.ca_cert");
 pub(crate) const DISINFOX_SYNC_CHUNK_SIZE: &Key = find("disinfox_sync.chunk_size");
 pub(crate) const DISINFOX_SYNC_CHUNK_OBJECTS: &Key = find("disinfox_sync.chunk_objects");
 pub(crate) const DISINFOX_SYNC_MAX_BUNDLE_SIZE: &Key = find("disinfox_sync.max_bundle_size");
+pub(crate) const DISINFOX_SYNC_DISK_LIMIT: &Key = find("disinfox_sync.disk_limit");
 pub(crate) const DISINFOX_SYNC_METRICS_FILE: &Key = find("disinfox_sync.metrics_file");
 pub(crate) const DISINFOX_SYNC_PUSHGATEWAY_URL: &Key = find("disinfox_sync.pushgateway_url");
 pub(crate) const DISINFOX_SYNC_PUSHGATEWAY_USER: &Key = find("disinfox_sync.pushgateway_user");
@@ -504,6 +512,7 @@ mod tests {
             DISINFOX_SYNC_CHUNK_SIZE,
             DISINFOX_SYNC_CHUNK_OBJECTS,
             DISINFOX_SYNC_MAX_BUNDLE_SIZE,
+            DISINFOX_SYNC_DISK_LIMIT,
             DISINFOX_SYNC_METRICS_FILE,
             DISINFOX_SYNC_PUSHGATEWAY_URL,
             DISINFOX_SYNC_PUSHGATEWAY_USER,

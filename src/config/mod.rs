@@ -83,6 +83,8 @@ pub(crate) struct Config {
     /// `--allow-large-chunks` (its environment variable folded in by clap).
     pub allow_large_chunks: bool,
     pub max_bundle_size: u64,
+    /// Most bytes `sync` may write under TMPDIR to stage an answer; `None`: its free space.
+    pub disk_limit: Option<u64>,
     pub queue_protocol: QueueProtocol,
     pub mq: MqSettings,
     pub metrics: MetricsOptions,
@@ -283,6 +285,9 @@ fn read(
             .max_bundle_size
             .or(r.parse(DISINFOX_SYNC_MAX_BUNDLE_SIZE, None, parse_size))
             .unwrap_or(DEFAULT_MAX_BUNDLE_SIZE),
+        disk_limit: o
+            .disk_limit
+            .or(r.parse(DISINFOX_SYNC_DISK_LIMIT, None, parse_size)),
         queue_protocol: mq::queue_protocol(r),
         mq: mq::mq_settings(r),
         metrics: metrics::options(r).overridden(o),

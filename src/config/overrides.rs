@@ -16,6 +16,7 @@ pub(crate) struct Overrides {
     pub settle: Option<Duration>,
     pub queue_threshold_mb: Option<f64>,
     pub max_bundle_size: Option<u64>,
+    pub disk_limit: Option<u64>,
     pub chunk_size: Option<u64>,
     pub chunk_objects: Option<u64>,
     pub allow_large_chunks: bool,
@@ -43,6 +44,7 @@ impl Overrides {
                 settle: a.settle,
                 queue_threshold_mb: a.queue_threshold,
                 max_bundle_size: a.max_bundle_size,
+                disk_limit: a.disk_limit,
                 state_file: a.state.state_file.clone(),
                 ..metrics(&a.metrics, chunks(&a.chunks))
             },

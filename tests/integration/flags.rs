@@ -157,6 +157,54 @@ fn sync_refuses_an_answer_over_max_bundle_size() {
     );
 }
 
+/// A run that would need more temporary disk than it may take stops with 74 before it pushes
+/// anything, up front (from Content-Length), and the cursor stays.
+#[test]
+fn sync_stops_at_its_disk_limit_before_pushing() {
+    let peers = Peers::start("6.9.17");
+    peers.dx.add_objects(crate::common::incidents(
+        20,
+        0,
+        Utc::now() - chrono::Duration::minutes(5),
+    ));
+    for (flag, variable) in [(Some("4K"), None), (None, Some("4K"))] {
+        let mut cmd = peers.cmd();
+        if let Some(v) = variable {
+            cmd.env("DISINFOX_SYNC_DISK_LIMIT", v);
+        }
+        cmd.arg("sync");
+        if let Some(f) = flag {
+            cmd.args(["--disk-limit", f]);
+        }
+        cmd.assert()
+            .code(74)
+            .stderr(contains("--disk-limit (4096 bytes").and(contains("emptyDir")));
+    }
+    assert!(peers.octi.received_objects().is_empty(), "nothing pushed");
+    assert!(
+        peers
+            .octi
+            .state(CONNECTOR_ID)
+            .unwrap_or_default()
+            .is_empty()
+    );
+    // A TMPDIR that cannot hold the files is a local failure too, named as such.
+    peers
+        .cmd()
+        .env("TMPDIR", peers.home.path().join("missing"))
+        .arg("sync")
+        .assert()
+        .code(74)
+        .stderr(contains("TMPDIR"));
+    // With room enough, the same run imports.
+    peers
+        .cmd()
+        .args(["sync", "--disk-limit", "10M"])
+        .assert()
+        .success();
+    assert!(!peers.octi.received_objects().is_empty());
+}
+
 #[test]
 fn check_reads_a_state_file() {
     let peers = Peers::start("6.9.17");

@@ -90,6 +90,8 @@ impl Slots {
 pub(super) struct Ingest<'h> {
     index: BufWriter<File>,
     index_len: u64,
+    /// Bytes the spool and the index may take together.
+    disk: u64,
     pub(super) keyer: Keyer,
     /// The low half of each object's key, in input order.
     pub(super) low_keys: Vec<u64>,
@@ -101,10 +103,11 @@ pub(super) struct Ingest<'h> {
 }
 
 impl<'h> Ingest<'h> {
-    pub(super) fn new(index: File, hook: &'h mut dyn FnMut(&str, &str, &str)) -> Self {
+    pub(super) fn new(index: File, disk: u64, hook: &'h mut dyn FnMut(&str, &str, &str)) -> Self {
         Ingest {
             index: BufWriter::with_capacity(256 * 1024, index),
             index_len: 0,
+            disk,
             keyer: Keyer::new(),
             low_keys: Vec::new(),
             slots: Slots::default(),
@@ -151,6 +154,10 @@ impl Observe for Ingest<'_> {
         else {
             return Err(Refusal::Object("the object is larger than 4 GiB".into()));
         };
+        let record = Head::size_for(nrefs);
+        if at + text.len() as u64 + self.index_len + record > self.disk {
+            return Err(Refusal::Io(io::ErrorKind::QuotaExceeded.into()));
+        }
         let key = self.keyer.key(o.id);
         self.low_keys.push(key as u64);
         let mut slots: Vec<u32> = Vec::with_capacity(refs.len());

@@ -48,16 +48,16 @@ pub(crate) struct Staged {
 }
 
 /// Reads the bundle in `input` (at most `max` bytes), validating each object as it passes,
-/// into `spool`, with its index in `index` (both empty, private files), and stages it.
-/// `hook` is told each object's type, id and text, once, while they are in cache.
+/// into `spool`, with its index in `index` (both empty, private files), and stages it. The two
+/// files may take `disk` bytes together: past that, `StreamError::Write` of kind
+/// `QuotaExceeded`. `hook` is told each object's type, id and text, once, while in cache.
 pub(crate) fn stage(
     input: impl Read,
-    spool: File,
-    index: File,
-    max: u64,
+    (spool, index): (File, File),
+    (max, disk): (u64, u64),
     hook: &mut dyn FnMut(&str, &str, &str),
 ) -> Result<Staged, StreamError> {
-    let mut ingest = Ingest::new(index, hook);
+    let mut ingest = Ingest::new(index, disk, hook);
     let streamed = copy_observed(input, &mut &spool, max, &mut ingest)?;
     let (index, index_len) = ingest.finish().map_err(StreamError::Write)?;
     let table = table::build(&mut ingest, &spool, &index, index_len).map_err(StreamError::Write)?;

@@ -49,7 +49,12 @@ impl Head {
 
     /// Bytes of this record in the index file.
     pub(super) fn size(&self) -> u64 {
-        HEAD as u64 + 4 * u64::from(self.refs)
+        Head::size_for(self.refs)
+    }
+
+    /// Bytes of a record with `refs` references.
+    pub(super) fn size_for(refs: u32) -> u64 {
+        HEAD as u64 + 4 * u64::from(refs)
     }
 }
 

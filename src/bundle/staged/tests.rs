@@ -14,7 +14,12 @@ fn staged(text: &str) -> Result<Staged, StreamError> {
 fn staged_from(input: impl Read) -> Result<Staged, StreamError> {
     let spool = tempfile::tempfile().unwrap();
     let index = tempfile::tempfile().unwrap();
-    stage(input, spool, index, u64::MAX, &mut |_, _, _| {})
+    stage(
+        input,
+        (spool, index),
+        (u64::MAX, u64::MAX),
+        &mut |_, _, _| {},
+    )
 }
 
 fn all_objects(s: &Staged) -> Vec<String> {
@@ -273,6 +278,32 @@ fn the_same_verdict_as_parse_on_every_bad_input() {
         Err(StreamError::Bundle(e)) => assert_eq!(e, parsed),
         other => panic!("{:?}", other.map(|s| s.len())),
     }
+}
+
+#[test]
+fn the_disk_budget_stops_the_stage() {
+    let text = generate(&GenOptions::new(50)).into_bundle();
+    let files = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+    let budget = text.len() as u64 / 2;
+    match stage(
+        text.as_bytes(),
+        files,
+        (u64::MAX, budget),
+        &mut |_, _, _| {},
+    ) {
+        Err(StreamError::Write(e)) => assert_eq!(e.kind(), io::ErrorKind::QuotaExceeded),
+        other => panic!("{:?}", other.map(|s| s.len())),
+    }
+    let files = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+    let enough = 2 * text.len() as u64;
+    let s = stage(
+        text.as_bytes(),
+        files,
+        (u64::MAX, enough),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(s.spool_len() <= enough);
 }
 
 #[test]
