@@ -79,7 +79,11 @@ fn push_chunks<B: Importable>(
             run.expect(work, 1)?;
         }
         progress.attempted += 1;
-        let data = run.gql.run_body(doc.name, &body)?;
+        let shared = bytes::Bytes::from(std::mem::take(&mut body));
+        let data = run.gql.run_body(doc.name, &shared);
+        // The buffer comes back for the next chunk once reqwest has let go of it.
+        body = shared.try_into_mut().map(Vec::from).unwrap_or_default();
+        let data = data?;
         if data.get("stixBundlePush").and_then(|v| v.as_bool()) != Some(true) {
             return Err(Error::Protocol(format!(
                 "OpenCTI did not accept chunk {} (stixBundlePush answered {})",
