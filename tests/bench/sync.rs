@@ -2,6 +2,7 @@
 //!
 //!     cargo build --release --bin disinfox-sync --example bench-stage --example bench-sync
 //!     target/release/examples/bench-sync [--no-100k] [--incidents 1000,10000] [--timeout 300]
+//!     target/release/examples/bench-sync --memory-only
 //!
 //! For each size it starts both stand-ins in this process (OpenCTI in bench mode: it parses
 //! every pushed bundle but skips deep validation; DISINFOX loaded with generated incidents,
@@ -10,7 +11,9 @@
 //! second `sync` (nothing new), `verify` (complete: every object looked up), `fetch --since
 //! all --output FILE` three times beside three runs of the floor, `curl -o FILE` and `sync FILE`
 //! (`wire.rs`; medians reported); then the bundle stage alone
-//! (`target/release/examples/bench-stage N`, when built).
+//! (`target/release/examples/bench-stage N`, when built). After the sizes, the memory section
+//! (`memory.rs`; `--no-memory` leaves it out, `--memory-only` runs nothing else): peak RSS of a
+//! first `sync` on answers of 3k and 30k incidents and of 400,000 and 2,000,000 small objects.
 //!
 //! Measured, not guessed: every child is reaped with `wait4(2)`; CPU = `ru_utime + ru_stime`,
 //! peak RSS = `ru_maxrss`, wall = spawn to exit. Children are spawned by a small helper process
@@ -30,6 +33,8 @@
 mod floor;
 #[path = "machine.rs"]
 mod machine;
+#[path = "memory.rs"]
+mod memory;
 #[path = "side.rs"]
 mod side;
 #[path = "../support/mod.rs"]
@@ -101,6 +106,13 @@ struct Args {
     /// Leave out the Python connector (no venv, no pip).
     #[arg(long)]
     no_python: bool,
+    /// Only the memory section (`memory.rs`): peak RSS of a first import at 3k and 30k
+    /// incidents and with 400,000 and 2,000,000 small objects.
+    #[arg(long, conflicts_with_all = ["no_memory", "cpu_only"])]
+    memory_only: bool,
+    /// Leave out the memory section.
+    #[arg(long)]
+    no_memory: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +380,8 @@ impl Drop for Spawner {
 /// One measured row of the table.
 struct Row {
     scenario: String,
-    incidents: usize,
+    /// `None` for answers that are not incidents (the memory section's small objects).
+    incidents: Option<usize>,
     objects: Option<usize>,
     answer_bytes: Option<u64>,
     wall_s: Option<f64>,
@@ -477,8 +490,14 @@ fn main() {
     if bench.args.no_100k {
         sizes.retain(|n| *n <= 10_000);
     }
+    if bench.args.memory_only {
+        sizes.clear();
+    }
     for n in sizes {
         bench.size(n);
+    }
+    if !(bench.args.no_memory || bench.args.cpu_only) {
+        bench.memory_section();
     }
     bench.report(&machine);
     let broken = std::mem::take(&mut bench.broken);
@@ -506,11 +525,76 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Loads `generate` output for `n` incidents into the DISINFOX stand-in, as the `standins`
+/// example does: the newest incident two minutes old, older than sync's default 60 s settle
+/// window, so a second sync really has nothing new. Returns the number of objects.
+fn load_incidents(dx: &DisinfoxStandin, n: usize) -> usize {
+    let t = Instant::now();
+    let step = 37;
+    let generated = generate(&GenOptions {
+        incidents: n,
+        seed: 1,
+        start_ms: now_ms() - (n as i64 + 2) * step - 120_000,
+        step_ms: step,
+        with_attack_patterns: true,
+    });
+    let objects = generated.objects.len();
+    for (ms, raw) in generated.objects {
+        dx.add_raw_at(ms, raw);
+    }
+    eprintln!(
+        "bench-sync: generated and loaded {objects} objects in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    objects
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB
 }
 
 impl Bench {
+    /// Both stand-ins, fresh (OpenCTI in bench mode, with the Connector role: empty state).
+    fn standins(&self) -> (DisinfoxStandin, OpenctiStandin) {
+        let server = ServerOptions {
+            idle_timeout: Duration::from_secs(self.args.timeout.max(60) * 4),
+            ..ServerOptions::default()
+        };
+        let dx = DisinfoxStandin::start(DisinfoxOptions {
+            server: server.clone(),
+            ..DisinfoxOptions::default()
+        });
+        let mut oc_opts = OpenctiOptions::version("6.9.17");
+        oc_opts.bench = true;
+        oc_opts.capabilities = connector_role();
+        oc_opts.server = server;
+        (dx, OpenctiStandin::start(oc_opts))
+    }
+
+    /// The CLI's environment against these stand-ins: a new connector id and `HOME`.
+    fn env(&self, dx: &DisinfoxStandin, oc: &OpenctiStandin, home: &str) -> Env {
+        let env = Env {
+            disinfox_url: dx.endpoint_url(),
+            api_key: dx.api_key(),
+            opencti_url: oc.url(),
+            token: oc.token(),
+            connector_id: uuid::Uuid::new_v4().to_string(),
+            home: self.work.path().join(home),
+            extra: Vec::new(),
+        };
+        std::fs::create_dir_all(&env.home).expect("home dir");
+        env
+    }
+
+    /// The arguments of every measured `sync` run.
+    fn sync_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["--log-level", "warn", "--retries", "0", "sync", "--json"]
+            .map(String::from)
+            .to_vec();
+        args.extend(self.args.sync_arg.iter().cloned());
+        args
+    }
+
     fn run(&mut self, label: &str, program: &Path, args: &[String], env: &Env) -> (Usage, String) {
         self.seq += 1;
         let stdout = self.work.path().join(format!("{:02}.stdout", self.seq));
@@ -559,39 +643,8 @@ impl Bench {
 
     fn size(&mut self, n: usize) {
         eprintln!("bench-sync: === {n} incidents ===");
-        let server = ServerOptions {
-            idle_timeout: Duration::from_secs(self.args.timeout.max(60) * 4),
-            ..ServerOptions::default()
-        };
-        let dx = DisinfoxStandin::start(DisinfoxOptions {
-            server: server.clone(),
-            ..DisinfoxOptions::default()
-        });
-        let mut oc_opts = OpenctiOptions::version("6.9.17");
-        oc_opts.bench = true;
-        oc_opts.capabilities = connector_role();
-        oc_opts.server = server;
-        let oc = OpenctiStandin::start(oc_opts);
-
-        // As the `standins` example loads them: the newest incident two minutes old, older
-        // than sync's default 60 s settle window, so the second sync really has nothing new.
-        let t = Instant::now();
-        let step = 37;
-        let generated = generate(&GenOptions {
-            incidents: n,
-            seed: 1,
-            start_ms: now_ms() - (n as i64 + 2) * step - 120_000,
-            step_ms: step,
-            with_attack_patterns: true,
-        });
-        let objects = generated.objects.len();
-        for (ms, raw) in generated.objects {
-            dx.add_raw_at(ms, raw);
-        }
-        eprintln!(
-            "bench-sync: generated and loaded {objects} objects in {:.2} s",
-            t.elapsed().as_secs_f64()
-        );
+        let (dx, oc) = self.standins();
+        let objects = load_incidents(&dx, n);
 
         // What the DISINFOX stand-in costs per answer, measured the way the CLI asks.
         let probe = probe_disinfox(&dx);
@@ -617,16 +670,7 @@ impl Bench {
             }
         };
 
-        let env = Env {
-            disinfox_url: dx.endpoint_url(),
-            api_key: dx.api_key(),
-            opencti_url: oc.url(),
-            token: oc.token(),
-            connector_id: uuid::Uuid::new_v4().to_string(),
-            home: self.work.path().join(format!("home-{n}")),
-            extra: Vec::new(),
-        };
-        std::fs::create_dir_all(&env.home).expect("home dir");
+        let env = self.env(&dx, &oc, &format!("home-{n}"));
         let b = answer_bytes.unwrap_or(0);
         let rss_limit = RSS_FACTOR * mib(b) + RSS_SLACK_MIB;
         let rss_budget = |u: &Usage| -> (String, String) {
@@ -645,15 +689,7 @@ impl Bench {
         };
 
         // 1. First import.
-        let mut sync_args: Vec<String> = vec![
-            "--log-level".into(),
-            "warn".into(),
-            "--retries".into(),
-            "0".into(),
-            "sync".into(),
-            "--json".into(),
-        ];
-        sync_args.extend(self.args.sync_arg.iter().cloned());
+        let sync_args = self.sync_args();
         let (u, out) = self.run(
             &format!("{n}: sync (first import)"),
             &self.bin.clone(),
@@ -878,7 +914,7 @@ impl Bench {
         }
         self.rows.push(Row {
             scenario: scenario.into(),
-            incidents: n,
+            incidents: Some(n),
             objects,
             answer_bytes,
             wall_s: ok.then_some(u.wall_s),
@@ -901,7 +937,7 @@ impl Bench {
             );
             self.rows.push(Row {
                 scenario: "bundle stage (bench-stage)".into(),
-                incidents: n,
+                incidents: Some(n),
                 objects: None,
                 answer_bytes: None,
                 wall_s: None,
@@ -949,7 +985,7 @@ impl Bench {
         }
         self.rows.push(Row {
             scenario: "bundle stage (bench-stage)".into(),
-            incidents: n,
+            incidents: Some(n),
             objects: st.objects,
             answer_bytes: st.bytes,
             wall_s: st.wall_s,
@@ -986,7 +1022,7 @@ impl Bench {
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.scenario,
-                r.incidents,
+                r.incidents.map_or("–".into(), |n| n.to_string()),
                 r.objects.map_or("–".into(), |o| o.to_string()),
                 r.answer_bytes.map_or("–".into(), |b| b.to_string()),
                 opt(r.wall_s, 3, ""),
