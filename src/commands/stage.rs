@@ -75,8 +75,9 @@ pub(super) fn prepare<'a>(parsed: bundle::Parsed<'a>, report: &mut Report) -> Pr
 /// those seen while it streamed in, and those of the well-known objects the stage added.
 pub(super) fn staged(staged: Staged, seen: FactScan, report: &mut Report) -> (Staged, Facts) {
     log::debug!(
-        "staged {} bytes on disk; {} of {} objects are referenced by others and held in memory",
+        "staged the answer on disk ({} bytes, and {} of index); {} of {} objects are referenced by others and held in memory",
         staged.spool_len(),
+        staged.index_len(),
         staged.nodes(),
         staged.len()
     );

@@ -115,6 +115,11 @@ impl Staged {
         self.spool_len
     }
 
+    /// Bytes the index file holds.
+    pub(crate) fn index_len(&self) -> u64 {
+        self.index_len
+    }
+
     /// Objects other objects reference: what memory holds per object.
     pub(crate) fn nodes(&self) -> usize {
         self.table.nodes.len()

@@ -75,13 +75,50 @@ pub(super) fn build(
     index: &File,
     index_len: u64,
 ) -> io::Result<Table> {
+    let mut pass = scan(ingest, index, index_len)?;
+    let dropped = settle_twins(std::mem::take(&mut pass.twins), spool, &mut ingest.counts)?;
+    let mut table = Table {
+        nodes: Vec::new(),
+        targets: Vec::new(),
+        slot_node: vec![NONE; ingest.slots.slots.len()],
+        node_ordinals: Vec::new(),
+        order: Vec::new(),
+        fanin: Vec::new(),
+        dropped,
+        records: pass.records,
+        added: Vec::new(),
+        dangling: BTreeMap::new(),
+    };
+    let mut node_slots = nodes(&mut table, &pass);
+    table.added = complete(&mut table, &mut ingest.slots, ingest.keyer, &mut node_slots);
+    for &id in &table.added {
+        let kind = id.split("--").next().unwrap_or(id);
+        *ingest.counts.entry(kind.to_owned()).or_default() += 1;
+    }
+    table.dangling = dangling(&ingest.slots.slots, &table.slot_node, spool)?;
+    resolve(&mut table, &node_slots);
+    table.fanin = vec![0; table.nodes.len()];
+    for (slot, &node) in table.slot_node.iter().enumerate() {
+        if node != NONE {
+            table.fanin[node as usize] = pass.slot_fanin.get(slot).copied().unwrap_or(0);
+        }
+    }
+    table.order = order(&table.nodes, &table.targets);
+    Ok(table)
+}
+
+/// One pass over the records: the copies that may be duplicates, the records of referenced
+/// ids with their references, and the references each id receives.
+fn scan(ingest: &mut Ingest<'_>, index: &File, index_len: u64) -> io::Result<Pass> {
     let twins = twin_halves(std::mem::take(&mut ingest.low_keys));
-    let mut pass = Pass::default();
-    let mut slot_fanin = vec![0u32; ingest.slots.slots.len()];
+    let mut pass = Pass {
+        slot_fanin: vec![0u32; ingest.slots.slots.len()],
+        ..Pass::default()
+    };
     let mut records = Records::new(index, 0, 0, index_len);
     while let Some((ordinal, head, refs)) = records.next()? {
         for &r in refs {
-            slot_fanin[r as usize] = slot_fanin[r as usize].saturating_add(1);
+            pass.slot_fanin[r as usize] = pass.slot_fanin[r as usize].saturating_add(1);
         }
         if twins.contains(&(head.key as u64)) {
             pass.twins.push(Twin {
@@ -94,31 +131,24 @@ pub(super) fn build(
         if let Some(&slot) = ingest.slots.by_key.get(&head.key) {
             let start = pass.refs.len() as u32;
             pass.refs.extend_from_slice(refs);
-            pass.found.push((
+            let found = (
                 slot,
                 ordinal,
                 head.at,
                 head.raw_len,
                 head.escaped_len,
                 start,
-            ));
+            );
+            pass.found.push(found);
         }
     }
-    let records = records.ordinal;
-    let dropped = settle_twins(std::mem::take(&mut pass.twins), spool, &mut ingest.counts)?;
-    let mut table = Table {
-        nodes: Vec::new(),
-        targets: Vec::new(),
-        slot_node: vec![NONE; ingest.slots.slots.len()],
-        node_ordinals: Vec::new(),
-        order: Vec::new(),
-        fanin: Vec::new(),
-        dropped,
-        records,
-        added: Vec::new(),
-        dangling: BTreeMap::new(),
-    };
-    // Each node's references stay slots until every node is known.
+    pass.records = records.ordinal;
+    Ok(pass)
+}
+
+/// The nodes: the kept copy of each referenced id the answer has. Their references stay slots
+/// (returned) until every node is known.
+fn nodes(table: &mut Table, pass: &Pass) -> Vec<u32> {
     let mut node_slots: Vec<u32> = Vec::new();
     for (k, &(slot, ordinal, at, len, escaped, start)) in pass.found.iter().enumerate() {
         if table.dropped.binary_search(&ordinal).is_ok() {
@@ -139,26 +169,13 @@ pub(super) fn build(
         });
         node_slots.extend_from_slice(refs);
     }
-    drop(pass);
-    table.added = complete(&mut table, &mut ingest.slots, ingest.keyer, &mut node_slots);
-    for &id in &table.added {
-        let kind = id.split("--").next().unwrap_or(id);
-        *ingest.counts.entry(kind.to_owned()).or_default() += 1;
-    }
-    table.dangling = dangling(&ingest.slots.slots, &table.slot_node, spool)?;
-    resolve(&mut table, &node_slots);
-    table.fanin = vec![0; table.nodes.len()];
-    for (slot, &node) in table.slot_node.iter().enumerate() {
-        if node != NONE {
-            table.fanin[node as usize] = slot_fanin.get(slot).copied().unwrap_or(0);
-        }
-    }
-    table.order = order(&table.nodes, &table.targets);
-    Ok(table)
+    node_slots
 }
 
 #[derive(Default)]
 struct Pass {
+    records: u32,
+    slot_fanin: Vec<u32>,
     twins: Vec<Twin>,
     /// (slot, ordinal, at, raw length, escaped length, start of its references in `refs`)
     found: Vec<(u32, u32, u64, u32, u32, u32)>,
