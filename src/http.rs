@@ -288,15 +288,17 @@ pub(crate) fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
     std::thread::spawn(move || {
         loop {
             let mut chunk = spare_rx.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
-            let sent = match resp.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => tx.send(Ok((chunk, n))),
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    break;
-                }
-            };
-            if sent.is_err() {
+            // Full chunks: one hand-over per 64 KiB, not one per read of a few KiB (each
+            // hand-over wakes the other thread).
+            let (n, failed) = fill_chunk(&mut resp, &mut chunk);
+            if n > 0 && tx.send(Ok((chunk, n))).is_err() {
+                break;
+            }
+            if let Some(e) = failed {
+                let _ = tx.send(Err(e));
+                break;
+            }
+            if n == 0 {
                 break;
             }
         }
@@ -309,6 +311,21 @@ pub(crate) fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
         at: 0,
         deadline,
     }
+}
+
+/// Reads until `chunk` is full or the body ends (0 bytes: it ended). A failure comes back
+/// beside the bytes read before it, which go first.
+fn fill_chunk(resp: &mut Response, chunk: &mut [u8]) -> (usize, Option<std::io::Error>) {
+    let mut n = 0;
+    while n < chunk.len() {
+        match resp.read(&mut chunk[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
 }
 
 pub(crate) struct TimedBody {

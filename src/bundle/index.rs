@@ -56,6 +56,30 @@ fn is_zulu(s: &str) -> bool {
         && two(17) <= 60
 }
 
+/// [`super::timestamp::parse_cursor`] accepts `m`. Every object of an answer in time order is
+/// a new maximum, so the common form (Zulu, at most nine fraction digits) is judged without
+/// chrono: a year from 1, no leap second, a day its month has.
+fn cursor_can_take(m: &str) -> bool {
+    if !is_zulu(m) || m.len() > 30 {
+        return super::timestamp::parse_cursor(m).is_some();
+    }
+    let b = m.as_bytes();
+    let num = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'))
+    };
+    let (year, month, day, second) = (num(0, 4), num(5, 7), num(8, 10), num(17, 19));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    year >= 1 && second < 60 && day <= days
+}
+
 fn same_separators(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     [4, 7, 10, 13, 16].iter().all(|&i| a.get(i) == b.get(i)) && a.last() == b.last()
@@ -97,7 +121,7 @@ impl<S: AsRef<str>> Latest<S> {
         }
         // Only a time the cursor can take may win: an impossible date (2099-02-30), a leap
         // second or year 0 would otherwise freeze the cursor or poison DISINFOX's query.
-        if super::timestamp::parse_cursor(m).is_none() {
+        if !cursor_can_take(m) {
             if self.ignored == 0 {
                 let shown: String = m.chars().take(40).collect();
                 log::warn!(
@@ -565,6 +589,34 @@ mod tests {
             p.refs(&note1).collect::<Vec<_>>(),
             vec![id("note", 2).as_str()]
         );
+    }
+
+    #[test]
+    fn the_quick_cursor_check_agrees_with_parse_cursor() {
+        let mut samples = vec![
+            "0000-01-01T00:00:00Z".to_owned(),
+            "0001-01-01T00:00:00Z".to_owned(),
+            "9999-12-31T23:59:59.999999999Z".to_owned(),
+            "2026-12-31T23:59:60Z".to_owned(),
+            "2026-12-31T23:59:60.5Z".to_owned(),
+            "2026-01-01T00:00:00.1234567890Z".to_owned(),
+            "2026-01-01T00:00:00+00:00".to_owned(),
+            "garbage".to_owned(),
+        ];
+        for year in [1900, 2000, 2023, 2024, 2100, 2400] {
+            for month in 1..=12 {
+                for day in 28..=31 {
+                    samples.push(format!("{year:04}-{month:02}-{day:02}T12:34:56.789Z"));
+                }
+            }
+        }
+        for m in &samples {
+            assert_eq!(
+                cursor_can_take(m),
+                crate::bundle::timestamp::parse_cursor(m).is_some(),
+                "{m}"
+            );
+        }
     }
 
     #[test]

@@ -201,17 +201,27 @@ pub(crate) fn carried_by_disinfox() -> Vec<Carried> {
 }
 
 /// The markings a bundle's objects name, gathered object by object (while each is in cache).
-#[derive(Default)]
 pub(crate) struct MarkingScan {
+    key: memchr::memmem::Finder<'static>,
     refs: BTreeMap<String, usize>,
     defined: BTreeMap<String, Definition>,
+}
+
+impl Default for MarkingScan {
+    fn default() -> Self {
+        MarkingScan {
+            key: memchr::memmem::Finder::new(b"\"object_marking_refs\""),
+            refs: BTreeMap::new(),
+            defined: BTreeMap::new(),
+        }
+    }
 }
 
 impl MarkingScan {
     pub(crate) fn observe(&mut self, kind: &str, id: &str, raw: &str) {
         let is_marking = kind == "marking-definition";
         // Cheap filter first: most objects name no marking.
-        if !is_marking && !raw.contains("\"object_marking_refs\"") {
+        if !is_marking && self.key.find(raw.as_bytes()).is_none() {
             return;
         }
         let Ok(v) = serde_json::from_str::<Value>(raw) else {
@@ -235,7 +245,7 @@ impl MarkingScan {
 
     /// Every marking named, with its definition when the bundle has the marking-definition.
     pub(crate) fn finish(self) -> Vec<Carried> {
-        let MarkingScan { refs, defined } = self;
+        let MarkingScan { refs, defined, .. } = self;
         refs.into_iter()
             .map(|(id, objects)| Carried {
                 defined: defined.get(id.as_str()).cloned(),

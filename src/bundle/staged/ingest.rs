@@ -98,6 +98,8 @@ pub(super) struct Ingest<'h> {
     pub(super) slots: Slots,
     pub(super) counts: BTreeMap<String, usize>,
     pub(super) latest: Latest<String>,
+    /// The slots of the object at hand: one allocation for the whole answer.
+    scratch: Vec<u32>,
     /// Told each object's type, id and text while they are in cache (the sink's own checks).
     hook: &'h mut dyn FnMut(&str, &str, &str),
 }
@@ -113,6 +115,7 @@ impl<'h> Ingest<'h> {
             slots: Slots::default(),
             counts: BTreeMap::new(),
             latest: Latest::default(),
+            scratch: Vec::new(),
             hook,
         }
     }
@@ -160,7 +163,8 @@ impl Observe for Ingest<'_> {
         }
         let key = self.keyer.key(o.id);
         self.low_keys.push(key as u64);
-        let mut slots: Vec<u32> = Vec::with_capacity(refs.len());
+        let mut slots = std::mem::take(&mut self.scratch);
+        slots.clear();
         for r in refs {
             let k = self.keyer.key(r);
             // A reference is a slice of `text` (escapes are refused), so its place is known.
@@ -178,7 +182,9 @@ impl Observe for Ingest<'_> {
             key,
             refs: nrefs,
         };
-        self.record(head, &slots).map_err(Refusal::Io)?;
+        let written = self.record(head, &slots);
+        self.scratch = slots;
+        written.map_err(Refusal::Io)?;
         match self.counts.get_mut(o.kind) {
             Some(n) => *n += 1,
             None => {
