@@ -143,6 +143,7 @@ impl Disinfox {
             Ok(files) => files,
             Err(e) => return Attempt::Fail(e),
         };
+        spool.announce(size);
         let body = crate::progress::download(http::timed_body(resp, deadline), "DISINFOX", size);
         let mut input = Head::new(body);
         let mut seen = T::default();

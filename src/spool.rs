@@ -86,6 +86,21 @@ impl Spool {
         ))
     }
 
+    /// Says up front what the run will take of the disk, when the answer's size is known.
+    pub(crate) fn announce(&self, answer: Option<u64>) {
+        match answer {
+            Some(bytes) => log::info!(
+                "staging DISINFOX's answer ({bytes} bytes) in {}: up to {} bytes of disk with its index",
+                self.dir.display(),
+                need(bytes)
+            ),
+            None => log::info!(
+                "staging DISINFOX's answer in {} (its size was not announced)",
+                self.dir.display()
+            ),
+        }
+    }
+
     /// What a failed write means for the operator: a full disk is named as such.
     pub(crate) fn write_failure(&self, e: io::Error, received: u64) -> anyhow::Error {
         let dir = self.dir.display();

@@ -196,12 +196,13 @@ fn sync_stops_at_its_disk_limit_before_pushing() {
         .assert()
         .code(74)
         .stderr(contains("TMPDIR"));
-    // With room enough, the same run imports.
+    // With room enough, the same run imports, having said what it takes of the disk.
     peers
         .cmd()
         .args(["sync", "--disk-limit", "10M"])
         .assert()
-        .success();
+        .success()
+        .stderr(contains("staging DISINFOX's answer (").and(contains("bytes of disk")));
     assert!(!peers.octi.received_objects().is_empty());
 }
 
