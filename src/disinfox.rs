@@ -139,7 +139,7 @@ impl Disinfox {
         let server_date = http::server_date(resp.headers());
         let content_type = content_type(resp.headers());
         let size = resp.content_length();
-        let (spool, answer, index) = match Spool::open(size, disk_limit) {
+        let (spool, answer, index) = match Spool::open(crate::spool::ANSWER, size, disk_limit) {
             Ok(files) => files,
             Err(e) => return Attempt::Fail(e),
         };

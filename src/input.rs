@@ -44,6 +44,17 @@ pub(crate) enum Accept {
 /// Reads all of `path` (symbolic links followed), refusing more than `limit` bytes and the
 /// kinds of file `accept` excludes, before opening it (opening a FIFO can block for ever).
 pub(crate) fn read_file(path: &Path, limit: u64, accept: Accept) -> Result<Vec<u8>, ReadError> {
+    let (file, _) = open_file(path, limit, accept)?;
+    read_bounded(file, limit)
+}
+
+/// Opens `path` for reading with the checks of [`read_file`], and says its size when it is a
+/// regular file; the caller reads it with the same bound.
+pub(crate) fn open_file(
+    path: &Path,
+    limit: u64,
+    accept: Accept,
+) -> Result<(File, Option<u64>), ReadError> {
     use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ReadError::NotFound(e),
@@ -66,7 +77,7 @@ pub(crate) fn read_file(path: &Path, limit: u64, accept: Accept) -> Result<Vec<u
         }));
     }
     let file = File::open(path).map_err(ReadError::Io)?;
-    read_bounded(file, limit)
+    Ok((file, t.is_file().then_some(meta.len())))
 }
 
 /// Reads `r` to the end, refusing more than `limit` bytes (at most `limit` + 1 are held).

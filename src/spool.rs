@@ -28,7 +28,13 @@ pub(crate) struct Spool {
     dir: PathBuf,
     /// `--disk-limit`, if set.
     limit: Option<u64>,
+    /// What is staged, for messages: DISINFOX's answer (`sync`) or the bundle (`push`).
+    what: &'static str,
 }
+
+/// What a spool holds, as messages name it.
+pub(crate) const ANSWER: &str = "DISINFOX's answer";
+pub(crate) const BUNDLE: &str = "the bundle";
 
 /// The disk the stage needs at most for an answer of `bytes`: the answer and its index.
 pub(crate) fn need(bytes: u64) -> u64 {
@@ -38,27 +44,32 @@ pub(crate) fn need(bytes: u64) -> u64 {
 impl Spool {
     /// Two new, empty files in `TMPDIR` (`/tmp` when unset): the answer's and its index's.
     /// They may take `limit` bytes at most (`--disk-limit`).
-    pub(crate) fn open(answer: Option<u64>, limit: Option<u64>) -> Result<(Spool, File, File)> {
-        Spool::open_in(&std::env::temp_dir(), answer, limit)
+    pub(crate) fn open(
+        what: &'static str,
+        answer: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<(Spool, File, File)> {
+        Spool::open_in(&std::env::temp_dir(), (what, answer), limit)
     }
 
     /// As [`Spool::open`], in `dir`; an answer of `answer` bytes, when known, must fit with
     /// its index in the free space and in `limit`.
     pub(crate) fn open_in(
         dir: &Path,
-        answer: Option<u64>,
+        (what, answer): (&'static str, Option<u64>),
         limit: Option<u64>,
     ) -> Result<(Spool, File, File)> {
         if let (Some(bytes), Some(limit)) = (answer, limit)
             && need(bytes) > limit
         {
             return Err(Error::LocalIo(format!(
-                "DISINFOX's answer is {bytes} bytes and staging it needs up to {} bytes (the answer and its index), over --disk-limit ({limit} bytes, DISINFOX_SYNC_DISK_LIMIT); raise it together with the disk it stands for (in Kubernetes: the emptyDir's sizeLimit), or import in steps with reset-state --to",
+                "{} is {bytes} bytes and staging it needs up to {} bytes (it and its index), over --disk-limit ({limit} bytes, DISINFOX_SYNC_DISK_LIMIT); raise it together with the disk it stands for (in Kubernetes: the emptyDir's sizeLimit), or import in steps with reset-state --to",
+                capital(what),
                 need(bytes)
             ))
             .into());
         }
-        let file = private_file(dir)?;
+        let file = private_file(dir, what)?;
         if let Some(bytes) = answer {
             let free = free_bytes(&file).map_err(|e| {
                 Error::LocalIo(format!(
@@ -69,17 +80,19 @@ impl Spool {
             let need = need(bytes);
             if need > free {
                 return Err(Error::LocalIo(format!(
-                    "DISINFOX's answer is {bytes} bytes and staging it needs up to {need} bytes (the answer and its index), but {} has {free} bytes free; free space there, or set TMPDIR to a larger disk (in Kubernetes: a larger emptyDir sizeLimit)",
+                    "{} is {bytes} bytes and staging it needs up to {need} bytes (it and its index), but {} has {free} bytes free; free space there, or set TMPDIR to a larger disk (in Kubernetes: a larger emptyDir sizeLimit)",
+                    capital(what),
                     dir.display()
                 ))
                 .into());
             }
         }
-        let index = private_file(dir)?;
+        let index = private_file(dir, what)?;
         Ok((
             Spool {
                 dir: dir.to_owned(),
                 limit,
+                what,
             },
             file,
             index,
@@ -90,12 +103,14 @@ impl Spool {
     pub(crate) fn announce(&self, answer: Option<u64>) {
         match answer {
             Some(bytes) => log::info!(
-                "staging DISINFOX's answer ({bytes} bytes) in {}: up to {} bytes of disk with its index",
+                "staging {} ({bytes} bytes) in {}: up to {} bytes of disk with its index",
+                self.what,
                 self.dir.display(),
                 need(bytes)
             ),
             None => log::info!(
-                "staging DISINFOX's answer in {} (its size was not announced)",
+                "staging {} in {} (its size is not known beforehand)",
+                self.what,
                 self.dir.display()
             ),
         }
@@ -103,34 +118,45 @@ impl Spool {
 
     /// What a failed write means for the operator: a full disk is named as such.
     pub(crate) fn write_failure(&self, e: io::Error, received: u64) -> anyhow::Error {
-        let dir = self.dir.display();
+        let (dir, what) = (self.dir.display(), self.what);
         if let (Some(limit), io::ErrorKind::QuotaExceeded) = (self.limit, e.kind()) {
             return Error::LocalIo(format!(
-                "staging DISINFOX's answer needs more than --disk-limit ({limit} bytes, DISINFOX_SYNC_DISK_LIMIT) after {received} bytes of it (nothing was pushed); raise it together with the disk it stands for (in Kubernetes: the emptyDir's sizeLimit), or import in steps with reset-state --to"
+                "staging {what} needs more than --disk-limit ({limit} bytes, DISINFOX_SYNC_DISK_LIMIT) after {received} bytes of it (nothing was pushed); raise it together with the disk it stands for (in Kubernetes: the emptyDir's sizeLimit), or import in steps with reset-state --to"
             ))
             .into();
         }
         if e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded {
             Error::LocalIo(format!(
-                "{dir} is full after {received} bytes of DISINFOX's answer (nothing was pushed); free space there, or set TMPDIR to a larger disk (in Kubernetes: a larger emptyDir sizeLimit)"
+                "{dir} is full after {received} bytes of {what} (nothing was pushed); free space there, or set TMPDIR to a larger disk (in Kubernetes: a larger emptyDir sizeLimit)"
             ))
             .into()
         } else {
             Error::LocalIo(format!(
-                "cannot write DISINFOX's answer to a temporary file in {dir}: {e}"
+                "cannot write {what} to a temporary file in {dir}: {e}"
             ))
             .into()
         }
     }
 }
 
-fn private_file(dir: &Path) -> Result<File> {
+fn private_file(dir: &Path, what: &str) -> Result<File> {
     let file = tempfile::tempfile_in(dir).map_err(|e| {
         Error::LocalIo(format!(
-            "cannot create a temporary file in {} for DISINFOX's answer: {e}; set TMPDIR to a writable directory",
+            "cannot create a temporary file in {} for {what}: {e}; set TMPDIR to a writable directory",
             dir.display()
         ))
     })?;
+    private(file)
+}
+
+/// `what` as the start of a sentence.
+fn capital(what: &str) -> String {
+    let mut c = what.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+fn private(file: File) -> Result<File> {
     // tempfile's O_TMPFILE path leaves the mode to the umask (0644 here): the answer is not
     // for other users, even through /proc.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
@@ -155,7 +181,7 @@ mod tests {
     #[test]
     fn has_no_name_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, answer, index) = Spool::open_in(dir.path(), Some(10), None).unwrap();
+        let (_, answer, index) = Spool::open_in(dir.path(), (ANSWER, Some(10)), None).unwrap();
         // Nothing in the directory: nothing to leave behind on any exit, a kill included.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         for file in [answer, index] {
@@ -167,14 +193,14 @@ mod tests {
 
     #[test]
     fn lives_in_tmpdir_by_default() {
-        let (spool, _, _) = Spool::open(Some(1), None).unwrap();
+        let (spool, _, _) = Spool::open(ANSWER, Some(1), None).unwrap();
         assert_eq!(spool.dir, std::env::temp_dir());
     }
 
     #[test]
     fn gives_back_what_was_written() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, mut answer, _) = Spool::open_in(dir.path(), None, None).unwrap();
+        let (_, mut answer, _) = Spool::open_in(dir.path(), (ANSWER, None), None).unwrap();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         for part in data.chunks(7_001) {
             answer.write_all(part).unwrap();
@@ -188,7 +214,7 @@ mod tests {
     #[test]
     fn an_answer_larger_than_the_free_space_is_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Spool::open_in(dir.path(), Some(u64::MAX / 4), None)
+        let err = Spool::open_in(dir.path(), (BUNDLE, Some(u64::MAX / 4)), None)
             .err()
             .unwrap();
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
@@ -205,7 +231,7 @@ mod tests {
     #[test]
     fn a_full_disk_is_named_and_exits_74() {
         let dir = tempfile::tempdir().unwrap();
-        let (spool, _, _) = Spool::open_in(dir.path(), None, None).unwrap();
+        let (spool, _, _) = Spool::open_in(dir.path(), (ANSWER, None), None).unwrap();
         let err = spool.write_failure(io::Error::from(io::ErrorKind::StorageFull), 12);
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
         let message = err.to_string();
@@ -217,7 +243,7 @@ mod tests {
     #[test]
     fn the_disk_limit_is_kept_up_front_and_named_when_reached() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Spool::open_in(dir.path(), Some(1000), Some(1700))
+        let err = Spool::open_in(dir.path(), (ANSWER, Some(1000)), Some(1700))
             .err()
             .unwrap();
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
@@ -227,7 +253,7 @@ mod tests {
         );
         assert!(err.to_string().contains(&need(1000).to_string()), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        let (spool, _, _) = Spool::open_in(dir.path(), Some(1000), Some(1750)).unwrap();
+        let (spool, _, _) = Spool::open_in(dir.path(), (ANSWER, Some(1000)), Some(1750)).unwrap();
         let err = spool.write_failure(io::Error::from(io::ErrorKind::QuotaExceeded), 900);
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));
         assert!(err.to_string().contains("after 900 bytes"), "{err}");
@@ -239,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_a_local_failure() {
-        let err = Spool::open_in(Path::new("/nonexistent/spool/dir"), None, None)
+        let err = Spool::open_in(Path::new("/nonexistent/spool/dir"), (ANSWER, None), None)
             .err()
             .unwrap();
         assert_eq!(classify(&err), Outcome::Fail(ExitCode::IoErr));

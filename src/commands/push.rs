@@ -7,28 +7,28 @@ use std::time::Instant;
 use super::session::Session;
 use super::stage;
 use crate::bundle;
+use crate::bundle::Staged;
 use crate::cli::PushArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::opencti::facts::Facts;
+use crate::opencti::facts::{FactScan, Facts};
 use crate::session::Purpose;
+use crate::spool::Spool;
 use crate::summary::{Report, Status, reported};
 
 pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     let started = Instant::now();
     let mut report = Report::new("push");
     reported(&mut report, args.json, started, |report| {
-        let input = read_input(args.file.as_deref(), cfg.max_bundle_size)?;
         let limits = stage::limits(cfg)?;
-        let parsed = bundle::parse(&input).map_err(stage::refused)?;
-        if parsed.is_empty() {
+        let input = open_input(args.file.as_deref(), cfg.max_bundle_size)?;
+        let Some((staged, facts)) = stage_input(input, cfg.max_bundle_size, report)? else {
             log::info!("nothing to push: the bundle has no objects");
             report.status = Some(Status::UpToDate);
             return Ok(());
-        }
-        let prepared = stage::prepare(parsed, report);
+        };
         if args.dry_run {
-            stage::describe_plan(&prepared, &limits, report)?;
+            stage::describe_plan(&staged, &limits, report)?;
             report.status = Some(Status::DryRun);
             return Ok(());
         }
@@ -45,7 +45,7 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
             ))
             .into());
         }
-        session.push((&prepared, &Facts::of(&prepared)), &limits, report)?;
+        session.push((&staged, &facts), &limits, report)?;
         let outcome = match args.wait.wait {
             Some(budget) => session.wait(budget, report)?,
             None => Default::default(),
@@ -55,39 +55,107 @@ pub(super) fn run(cfg: &Config, args: &PushArgs) -> Result<()> {
     })
 }
 
-/// The whole input in one buffer (the stage borrows objects from it), at most `max` bytes.
-/// Devices and directories are refused before reading; a FIFO or pipe is read with the bound.
-fn read_input(file: Option<&Path>, max: u64) -> Result<Vec<u8>> {
-    use crate::input::{Accept, ReadError, read_bounded, read_file};
-    let (read, source) = match file.filter(|p| p.as_os_str() != "-") {
-        Some(path) => (
-            read_file(path, max, Accept::RegularOrPipe),
-            format!("bundle file {}", path.display()),
-        ),
-        None => {
-            let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                return Err(Error::Usage(
-                    "no bundle given: pass --file PATH or pipe one in (disinfox-sync fetch | disinfox-sync push)".into(),
-                )
-                .into());
-            }
-            (
-                read_bounded(OpensAnObject::new(stdin.lock()), max),
-                "the bundle from stdin".to_owned(),
+/// The bundle to push, unread: where it comes from (for messages) and its size when known.
+struct Input {
+    reader: Box<dyn Read>,
+    source: String,
+    size: Option<u64>,
+}
+
+/// Opens the file, or stdin. Devices and directories are refused before reading; a FIFO or
+/// pipe is read with the bound.
+fn open_input(file: Option<&Path>, max: u64) -> Result<Input> {
+    use crate::input::{Accept, open_file};
+    let Some(path) = file.filter(|p| p.as_os_str() != "-") else {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err(Error::Usage(
+                "no bundle given: pass --file PATH or pipe one in (disinfox-sync fetch | disinfox-sync push)".into(),
             )
+            .into());
         }
+        return Ok(Input {
+            reader: Box::new(OpensAnObject::new(stdin.lock())),
+            source: "the bundle from stdin".to_owned(),
+            size: None,
+        });
     };
-    match read {
-        Ok(bytes) => Ok(bytes),
-        Err(ReadError::TooLarge { limit }) => Err(Error::Config(format!(
+    let source = format!("bundle file {}", path.display());
+    match open_file(path, max, Accept::RegularOrPipe) {
+        Ok((file, size)) => Ok(Input {
+            reader: Box::new(file),
+            source,
+            size,
+        }),
+        Err(e) => Err(read_failure(&source, e)),
+    }
+}
+
+fn read_failure(source: &str, e: crate::input::ReadError) -> anyhow::Error {
+    use crate::input::ReadError;
+    match e {
+        ReadError::TooLarge { limit } => Error::Config(format!(
             "{source} is larger than --max-bundle-size ({limit} bytes); raise --max-bundle-size or split the bundle"
         ))
-        .into()),
-        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-            Err(Error::BadData(format!("{source} is not a bundle: {e}")).into())
+        .into(),
+        ReadError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Error::BadData(format!("{source} is not a bundle: {e}")).into()
         }
-        Err(e) => Err(Error::NoInput(format!("cannot read {source}: {e}")).into()),
+        e => Error::NoInput(format!("cannot read {source}: {e}")).into(),
+    }
+}
+
+/// Validates and stages the input on disk as it is read, as `sync` does with DISINFOX's
+/// answer: memory does not grow with the bundle. `None` when it has no objects.
+fn stage_input(input: Input, max: u64, report: &mut Report) -> Result<Option<(Staged, Facts)>> {
+    use crate::bundle::stream::StreamError;
+    let (spool, answer, index) = Spool::open(crate::spool::BUNDLE, input.size, None)?;
+    spool.announce(input.size);
+    let mut seen = FactScan::default();
+    let mut reader = Counted::new(input.reader);
+    let staged = bundle::stage(
+        &mut reader,
+        (answer, index),
+        (max, u64::MAX),
+        &mut |k, i, r| {
+            seen.observe(k, i, r);
+        },
+    );
+    let staged = match staged {
+        Ok(staged) => staged,
+        Err(StreamError::Read(e)) => {
+            return Err(read_failure(&input.source, crate::input::ReadError::Io(e)));
+        }
+        Err(StreamError::Write(e)) => return Err(spool.write_failure(e, reader.total)),
+        Err(StreamError::TooLarge(_)) => {
+            let limit = crate::input::ReadError::TooLarge { limit: max };
+            return Err(read_failure(&input.source, limit));
+        }
+        Err(StreamError::Bundle(e)) => return Err(stage::refused(e)),
+    };
+    if staged.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(stage::staged(staged, seen, report)))
+}
+
+/// Counts the bytes read, for the message of a full disk.
+struct Counted<R> {
+    inner: R,
+    total: u64,
+}
+
+impl<R> Counted<R> {
+    fn new(inner: R) -> Self {
+        Counted { inner, total: 0 }
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        Ok(n)
     }
 }
 

@@ -190,6 +190,34 @@ fn dry_run_contacts_nobody() {
         );
 }
 
+/// `push` stages its input on disk as it reads it, as `sync` does: where `TMPDIR` cannot hold
+/// it, the run stops with 74 before it contacts anyone, naming the bundle and `TMPDIR`.
+#[test]
+fn the_bundle_is_staged_in_tmpdir() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("b.json");
+    std::fs::write(&file, bundle_of(20, Utc::now())).unwrap();
+    let args = ["push", "--dry-run", "--file", file.to_str().unwrap()];
+    cli(home.path())
+        .env("TMPDIR", home.path().join("missing"))
+        .args(args)
+        .assert()
+        .code(74)
+        .stderr(contains("for the bundle").and(contains("TMPDIR")));
+    cli(home.path())
+        .env("TMPDIR", home.path())
+        .args(args)
+        .assert()
+        .success()
+        .stderr(contains("staging the bundle ("));
+    // Nothing is left behind in TMPDIR: the files never had a name.
+    let left: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("b.json")]);
+}
+
 #[test]
 fn too_large_for_the_server_is_78() {
     let env = setup(OpenctiOptions {
