@@ -15,25 +15,19 @@
 use super::chunk::ChunkPlan;
 use super::escape::{envelope_escaped, envelope_raw};
 use super::group::{Groups, groups, targets_of};
+use super::reach::Reach;
 use super::{BundleError, Limits, Object, Prepared};
 
 struct Packer<'p, 'a> {
     objects: &'p [Object<'a>],
     targets: &'p [u32],
     limits: Limits,
-    /// 0: never placed; else the number (from 1) of the last chunk that holds the object.
-    chunk_of: Vec<u32>,
-    /// The unit (from 1) whose closure last visited the object.
-    visited_by: Vec<u32>,
-    unit: u32,
+    reach: Reach,
     /// The chunk being filled.
     current: Vec<u32>,
     escaped: usize,
     raw: usize,
     plans: Vec<ChunkPlan>,
-    /// Scratch: the closure of the unit being placed, and the DFS stack.
-    closure: Vec<u32>,
-    stack: Vec<u32>,
 }
 
 /// What a unit's closure adds to the current chunk.
@@ -65,25 +59,21 @@ pub(super) fn plan(
         objects,
         targets,
         limits: *limits,
-        chunk_of: vec![0; n],
-        visited_by: vec![0; n],
-        unit: 0,
+        reach: Reach::new(n),
         current: Vec::new(),
         escaped: 0,
         raw: 0,
         plans: Vec::new(),
-        closure: Vec::new(),
-        stack: Vec::new(),
     };
     for g in 0..grouped.len() {
         let members = grouped.get(g);
         // A shared object already copied into some chunk is placed: its group (itself) is done.
-        if members.iter().all(|&m| p.chunk_of[m as usize] != 0) {
+        if members.iter().all(|&m| p.reach.placed(m)) {
             continue;
         }
         if !p.place(members)? {
             for &m in members.iter().rev() {
-                if p.chunk_of[m as usize] == 0 && !p.place(&[m])? {
+                if !p.reach.placed(m) && !p.place(&[m])? {
                     return Err(p.too_large(m as usize));
                 }
             }
@@ -118,29 +108,17 @@ impl Packer<'_, '_> {
         Ok(false)
     }
 
-    /// Fills `self.closure` with what `members` need that the current chunk lacks.
+    /// Fills `reach.closure` with what `members` need that the current chunk lacks.
     fn close(&mut self, members: &[u32]) -> Cost {
-        self.unit += 1;
-        let (unit, chunk) = (self.unit, self.chunk_number());
-        let n = self.objects.len();
-        self.closure.clear();
-        self.stack.clear();
-        self.stack.extend_from_slice(members);
-        let mut escaped = 0;
-        while let Some(x) = self.stack.pop() {
-            let x = x as usize;
-            if self.chunk_of[x] == chunk || self.visited_by[x] == unit {
-                continue;
-            }
-            self.visited_by[x] = unit;
-            self.closure.push(x as u32);
-            let o = &self.objects[x];
-            escaped += o.escaped_len() + 1;
-            self.stack
-                .extend(targets_of(self.targets, o.refs, n, x).map(|j| j as u32));
-        }
+        let (objects, targets) = (self.objects, self.targets);
+        let n = objects.len();
+        let escaped = self.reach.close(self.chunk_number(), members, |x, out| {
+            let o = &objects[x];
+            out.extend(targets_of(targets, o.refs, n, x).map(|j| j as u32));
+            o.escaped_len()
+        });
         Cost {
-            objects: self.closure.len(),
+            objects: self.reach.closure.len(),
             escaped,
         }
     }
@@ -163,11 +141,11 @@ impl Packer<'_, '_> {
             self.raw = envelope_raw() - 1;
         }
         self.escaped += cost.escaped;
-        for &x in &self.closure {
-            self.chunk_of[x as usize] = chunk;
+        self.reach.place(chunk);
+        for &x in &self.reach.closure {
             self.raw += self.objects[x as usize].raw.len() + 1;
         }
-        self.current.extend_from_slice(&self.closure);
+        self.current.extend_from_slice(&self.reach.closure);
     }
 
     fn flush(&mut self) {

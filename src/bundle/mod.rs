@@ -26,6 +26,7 @@ mod index;
 mod object;
 mod order;
 mod parse;
+mod reach;
 mod scan;
 pub(crate) mod staged;
 pub(crate) mod stream;

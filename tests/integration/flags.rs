@@ -134,6 +134,15 @@ fn settle_window_is_configurable() {
     assert_nothing_dropped(&peers.octi);
 }
 
+/// No cursor was stored in OpenCTI for the connector.
+fn no_state(peers: &Peers) -> bool {
+    peers
+        .octi
+        .state(CONNECTOR_ID)
+        .unwrap_or_default()
+        .is_empty()
+}
+
 #[test]
 fn sync_refuses_an_answer_over_max_bundle_size() {
     let peers = Peers::start("6.9.17");
@@ -148,13 +157,7 @@ fn sync_refuses_an_answer_over_max_bundle_size() {
         .assert()
         .code(78)
         .stderr(contains("--max-bundle-size"));
-    assert!(
-        peers
-            .octi
-            .state(CONNECTOR_ID)
-            .unwrap_or_default()
-            .is_empty()
-    );
+    assert!(no_state(&peers), "the cursor stays unset");
 }
 
 /// A run that would need more temporary disk than it may take stops with 74 before it pushes
@@ -181,13 +184,7 @@ fn sync_stops_at_its_disk_limit_before_pushing() {
             .stderr(contains("--disk-limit (4096 bytes").and(contains("emptyDir")));
     }
     assert!(peers.octi.received_objects().is_empty(), "nothing pushed");
-    assert!(
-        peers
-            .octi
-            .state(CONNECTOR_ID)
-            .unwrap_or_default()
-            .is_empty()
-    );
+    assert!(no_state(&peers), "the cursor stays unset");
     // A TMPDIR that cannot hold the files is a local failure too, named as such.
     peers
         .cmd()

@@ -32,7 +32,7 @@ use super::{BundleError, Limits};
 use ingest::Ingest;
 use pack::{Run, Unit};
 use record::Records;
-use table::{Table, Text};
+use table::{Leaves, Table, Text};
 use window::{Window, read_exact};
 
 /// A validated answer on disk, staged for pushing.
@@ -220,21 +220,14 @@ impl Staged {
 
     /// The leaves of the records in `run`, in order (nodes and dropped copies skipped).
     fn leaves(&self, run: Run, f: &mut dyn FnMut(&[u8]) -> ControlFlow<()>) -> io::Result<()> {
-        let t = &self.table;
-        let mut next_node = t.node_ordinals.partition_point(|&o| o < run.ordinal);
-        let mut next_dropped = t.dropped.partition_point(|&o| o < run.ordinal);
+        let mut leaves = Leaves::from(&self.table, run.ordinal);
         let mut records = Records::new(&self.index, run.pos, run.ordinal, self.index_len);
         let mut spool = Window::new(&self.spool);
         while let Some((ordinal, head, _)) = records.next()? {
             if ordinal >= run.end {
                 break;
             }
-            if t.node_ordinals.get(next_node) == Some(&ordinal) {
-                next_node += 1;
-                continue;
-            }
-            if t.dropped.get(next_dropped) == Some(&ordinal) {
-                next_dropped += 1;
+            if !leaves.is_leaf(ordinal) {
                 continue;
             }
             if f(spool.get(head.at, head.raw_len as usize)?).is_break() {

@@ -17,10 +17,11 @@ use std::io;
 
 use super::super::escape::{envelope_escaped, envelope_raw};
 use super::super::group::SHARED_FANIN;
+use super::super::reach::Reach;
 use super::super::{BundleError, Limits};
 use super::ingest::NONE;
 use super::record::{Head, Records};
-use super::table::Table;
+use super::table::{Leaves, Table};
 
 /// Consecutive records of the index file, from `ordinal` (at `pos`) to `end` (excluded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,18 +82,13 @@ pub(super) struct Packer<'t> {
     table: &'t Table,
     limits: Limits,
     rank: Vec<u32>,
-    /// Per node: 0 never placed, else the number (from 1) of the last chunk that holds it.
-    chunk_of: Vec<u32>,
-    visited_by: Vec<u32>,
-    unit: u32,
+    reach: Reach,
     nodes: Vec<u32>,
     leaves: Option<Run>,
     leaf_count: usize,
     escaped: usize,
     raw: usize,
     plans: Vec<StagedChunk>,
-    closure: Vec<u32>,
-    stack: Vec<u32>,
 }
 
 /// Why a unit cannot be placed even in an empty chunk: the planner names it by its place, the
@@ -121,19 +117,14 @@ pub(super) fn plan(
 ) -> io::Result<Result<Vec<StagedChunk>, TooLarge>> {
     let mut p = Packer::new(table, limits);
     let mut records = Records::new(index, 0, 0, index_len);
-    let (mut next_node, mut next_dropped) = (0, 0);
+    let mut leaves = Leaves::from(table, 0);
     let mut group = Group::default();
     loop {
         let pos = records.pos;
         let Some((ordinal, head, refs)) = records.next()? else {
             break;
         };
-        if table.node_ordinals.get(next_node) == Some(&ordinal) {
-            next_node += 1;
-            continue;
-        }
-        if table.dropped.get(next_dropped) == Some(&ordinal) {
-            next_dropped += 1;
+        if !leaves.is_leaf(ordinal) {
             continue;
         }
         let (roots, ties) = roots_and_ties(table, refs);
@@ -156,7 +147,7 @@ pub(super) fn plan(
         return Ok(Err(e));
     }
     for &node in &table.order {
-        if p.chunk_of[node as usize] == 0
+        if !p.reach.placed(node)
             && let Err(e) = p.place(&[], &[node])
         {
             return Ok(Err(e));
@@ -192,17 +183,13 @@ impl<'t> Packer<'t> {
             table,
             limits: *limits,
             rank,
-            chunk_of: vec![0; n],
-            visited_by: vec![0; n],
-            unit: 0,
+            reach: Reach::new(n),
             nodes: Vec::new(),
             leaves: None,
             leaf_count: 0,
             escaped: 0,
             raw: 0,
             plans: Vec::new(),
-            closure: Vec::new(),
-            stack: Vec::new(),
         }
     }
 }
@@ -263,29 +250,19 @@ impl Packer<'_> {
         false
     }
 
-    /// Fills `self.closure` with the nodes `roots` need that the current chunk lacks.
+    /// The leaves with the nodes `roots` need that the current chunk lacks (`reach.closure`).
     fn close(&mut self, leaves: &[Leaf], roots: &[u32]) -> Cost {
-        self.unit += 1;
-        let (unit, chunk) = (self.unit, self.chunk_number());
-        self.closure.clear();
-        self.stack.clear();
-        self.stack.extend_from_slice(roots);
-        let mut escaped: usize = leaves.iter().map(|l| l.head.escaped_len as usize + 1).sum();
-        while let Some(x) = self.stack.pop() {
-            let x = x as usize;
-            if self.chunk_of[x] == chunk || self.visited_by[x] == unit {
-                continue;
-            }
-            self.visited_by[x] = unit;
-            self.closure.push(x as u32);
-            let node = &self.table.nodes[x];
-            escaped += node.escaped as usize + 1;
+        let table = self.table;
+        let nodes = self.reach.close(self.chunk_number(), roots, |x, out| {
+            let node = &table.nodes[x];
             let span = node.start as usize..(node.start + node.len) as usize;
-            self.stack.extend_from_slice(&self.table.targets[span]);
-        }
+            out.extend_from_slice(&table.targets[span]);
+            node.escaped as usize
+        });
+        let own: usize = leaves.iter().map(|l| l.head.escaped_len as usize + 1).sum();
         Cost {
-            objects: self.closure.len() + leaves.len(),
-            escaped,
+            objects: self.reach.closure.len() + leaves.len(),
+            escaped: own + nodes,
         }
     }
 
@@ -310,11 +287,11 @@ impl Packer<'_> {
             self.raw = envelope_raw() - 1;
         }
         self.escaped += cost.escaped;
-        for &x in &self.closure {
-            self.chunk_of[x as usize] = chunk;
+        self.reach.place(chunk);
+        for &x in &self.reach.closure {
             self.raw += self.table.nodes[x as usize].raw_len() + 1;
         }
-        self.nodes.extend_from_slice(&self.closure);
+        self.nodes.extend_from_slice(&self.reach.closure);
         for l in leaves {
             self.raw += l.head.raw_len as usize + 1;
             self.leaf_count += 1;

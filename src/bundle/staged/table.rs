@@ -61,6 +61,38 @@ pub(super) struct Table {
     pub(super) dangling: BTreeMap<String, Vec<String>>,
 }
 
+/// Tells the leaves among records walked in order: the records that are neither nodes nor
+/// dropped copies.
+pub(super) struct Leaves<'t> {
+    table: &'t Table,
+    next_node: usize,
+    next_dropped: usize,
+}
+
+impl<'t> Leaves<'t> {
+    /// For a walk that starts at record `ordinal`.
+    pub(super) fn from(table: &'t Table, ordinal: u32) -> Self {
+        Leaves {
+            table,
+            next_node: table.node_ordinals.partition_point(|&o| o < ordinal),
+            next_dropped: table.dropped.partition_point(|&o| o < ordinal),
+        }
+    }
+
+    /// Whether record `ordinal` holds a leaf; to be asked for every record in order.
+    pub(super) fn is_leaf(&mut self, ordinal: u32) -> bool {
+        if self.table.node_ordinals.get(self.next_node) == Some(&ordinal) {
+            self.next_node += 1;
+            return false;
+        }
+        if self.table.dropped.get(self.next_dropped) == Some(&ordinal) {
+            self.next_dropped += 1;
+            return false;
+        }
+        true
+    }
+}
+
 /// A record whose id's key half matched another's.
 struct Twin {
     ordinal: u32,
