@@ -10,6 +10,13 @@
 //!   from the object's position, so the same run gives the same answer; nothing references
 //!   anything.
 //!
+//! On the incident answers the Python connector (`side.rs`'s venv and runner: pycti's helper,
+//! else its splitter) then runs on the same answer; its peak RSS and CPU, and its peak RSS over
+//! ours, go in the row (`--no-python` leaves it out; a failed run is a note, not a broken run).
+//! It pushes the whole answer in one `stixBundlePush`, more than the 50 MB OpenCTI accepts by
+//! default at 30k, so these OpenCTI stand-ins accept bodies up to `BODY_LIMIT` (`sync`'s
+//! requests stay under its `--chunk-size`, 10M by default).
+//!
 //! `sync` stages the answer on disk, so its memory should not follow the answer. Targets: peak
 //! RSS ≤ 64 MiB at 30k incidents and with both small-object answers, and the peak at 30k at
 //! most 1.25 × the peak at 3k. A run is broken (bench-sync then exits non-zero) unless its JSON
@@ -21,10 +28,11 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::side::SINCE_ALL;
 use super::support::disinfox::DisinfoxStandin;
 use super::support::generator::format_ms;
 use super::support::opencti::OpenctiStandin;
-use super::{Bench, Row, Usage, load_incidents, now_ms, probe_disinfox};
+use super::{Bench, Env, Row, Usage, load_incidents, now_ms, probe_disinfox};
 
 /// The peak RSS target for the large answers, whatever their size.
 const RSS_MIB: f64 = 64.0;
@@ -34,6 +42,62 @@ const BASE: usize = 3_000;
 const LARGE: usize = 30_000;
 const IDENTITIES: usize = 400_000;
 const NOTES: usize = 2_000_000;
+/// The OpenCTI stand-ins' body limit here: room for the Python connector's single push.
+const BODY_LIMIT: usize = 1 << 30;
+
+/// The Python connector's run on a memory-section answer, as its cell shows it.
+enum PythonPeak {
+    /// Not run on this answer (small objects).
+    NotRun,
+    /// `--no-python`.
+    Off,
+    /// The venv or the run failed; the notes say why.
+    Failed,
+    Measured {
+        mode: String,
+        rss_mib: f64,
+        cpu_s: f64,
+    },
+}
+
+impl PythonPeak {
+    fn rss_mib(&self) -> Option<f64> {
+        match self {
+            PythonPeak::Measured { rss_mib, .. } => Some(*rss_mib),
+            _ => None,
+        }
+    }
+
+    /// The cell when there is no figure; `None` when there is one.
+    fn missing(&self) -> Option<String> {
+        match self {
+            PythonPeak::NotRun => Some("–".into()),
+            PythonPeak::Off => Some("not measured (--no-python)".into()),
+            PythonPeak::Failed => Some("not measured (see Notes)".into()),
+            PythonPeak::Measured { .. } => None,
+        }
+    }
+
+    /// Its figures and its peak RSS over `ours`.
+    fn cell(&self, ours: Option<f64>) -> String {
+        let PythonPeak::Measured {
+            mode,
+            rss_mib,
+            cpu_s,
+        } = self
+        else {
+            return self.missing().unwrap_or_default();
+        };
+        let ratio = ours.map_or("–".into(), |o| format!("{:.1}×", rss_mib / o));
+        format!("{rss_mib:.1} MiB peak RSS, {cpu_s:.3} s CPU ({mode}); RSS ÷ ours: {ratio}")
+    }
+}
+
+/// What one memory run measured: our peak RSS (when it imported everything) and Python's.
+struct Peaks {
+    ours: Option<f64>,
+    python: PythonPeak,
+}
 
 /// The answer of one memory run.
 #[derive(Clone, Copy)]
@@ -141,14 +205,14 @@ impl Bench {
         eprintln!("bench-sync: === memory ===");
         let base = self.memory_run(Answer::Incidents(BASE));
         let large = self.memory_run(Answer::Incidents(LARGE));
-        self.growth_row(base, large);
+        self.growth_row(&base, &large);
         self.memory_run(Answer::Identities(IDENTITIES));
         self.memory_run(Answer::Notes(NOTES));
     }
 
-    /// One first import on fresh stand-ins: its peak RSS when it ran and imported everything.
-    fn memory_run(&mut self, answer: Answer) -> Option<f64> {
-        let (dx, oc) = self.standins();
+    /// One first import on fresh stand-ins, then the Python connector's on the same answer.
+    fn memory_run(&mut self, answer: Answer) -> Peaks {
+        let (dx, oc) = self.standins_with(|o| o.body_limit = BODY_LIMIT);
         let objects = answer.load(&dx);
         let bytes = match probe_disinfox(&dx) {
             Ok(p) => Some(p.body_bytes),
@@ -168,8 +232,39 @@ impl Bench {
             &env,
         );
         let imported = u.ok() && self.check_import(answer, objects, &out, &oc);
-        self.memory_row(answer, objects, bytes, &u, imported);
-        imported.then(|| u.rss_mib())
+        if u.ok() {
+            self.notes.push(format!(
+                "memory, {}, sync, first import: user {:.3} s + sys {:.3} s",
+                answer.name(),
+                u.user_s,
+                u.sys_s
+            ));
+        }
+        // After the check: the Python connector's push reaches the same OpenCTI stand-in.
+        let python = self.memory_python(answer, &env);
+        self.memory_row(answer, objects, bytes, &u, imported, &python);
+        Peaks {
+            ours: imported.then(|| u.rss_mib()),
+            python,
+        }
+    }
+
+    /// The Python connector's first import of the answer, if it is made of incidents.
+    fn memory_python(&mut self, answer: Answer, env: &Env) -> PythonPeak {
+        let Some(n) = answer.incidents() else {
+            return PythonPeak::NotRun;
+        };
+        if self.args.no_python {
+            return PythonPeak::Off;
+        }
+        match self.python_run(n, "memory section, first import", SINCE_ALL, env) {
+            (Some(mode), Some(u)) => PythonPeak::Measured {
+                mode,
+                rss_mib: u.rss_mib(),
+                cpu_s: u.cpu_s(),
+            },
+            _ => PythonPeak::Failed,
+        }
     }
 
     /// The summary says `imported` and counts every object (plus the well-known ones it
@@ -231,6 +326,7 @@ impl Bench {
         bytes: Option<u64>,
         u: &Usage,
         imported: bool,
+        python: &PythonPeak,
     ) {
         let rss = u.rss_mib();
         let budget = answer.rss_limit().map_or_else(
@@ -244,14 +340,6 @@ impl Bench {
             Some(limit) if rss <= limit => "PASS".into(),
             Some(limit) => format!("FAIL (+{:.1} MiB)", rss - limit),
         };
-        if u.ok() {
-            self.notes.push(format!(
-                "memory, {}, sync, first import: user {:.3} s + sys {:.3} s",
-                answer.name(),
-                u.user_s,
-                u.sys_s
-            ));
-        }
         self.rows.push(Row {
             scenario: format!("memory: sync, first import, {}", answer.name()),
             incidents: answer.incidents(),
@@ -262,12 +350,19 @@ impl Bench {
             rss_mib: u.ok().then_some(rss),
             budget,
             verdict,
+            python: Some(python.cell(imported.then_some(rss))),
         });
     }
 
-    /// The ratio of the peaks at `LARGE` and `BASE` incidents.
-    fn growth_row(&mut self, base: Option<f64>, large: Option<f64>) {
-        let (budget, verdict) = match (base, large) {
+    /// The ratio of the peaks at `LARGE` and `BASE` incidents, ours and Python's.
+    fn growth_row(&mut self, base: &Peaks, large: &Peaks) {
+        let python = match (base.python.rss_mib(), large.python.rss_mib()) {
+            (Some(b), Some(l)) => format!("{:.2}× ({b:.1} → {l:.1} MiB)", l / b),
+            _ => (base.python.missing())
+                .or(large.python.missing())
+                .unwrap_or_default(),
+        };
+        let (budget, verdict) = match (base.ours, large.ours) {
             (Some(b), Some(l)) => {
                 let r = l / b;
                 let met = if r <= GROWTH { "PASS" } else { "FAIL" };
@@ -294,6 +389,7 @@ impl Bench {
             rss_mib: None,
             budget,
             verdict,
+            python: Some(python),
         });
     }
 }

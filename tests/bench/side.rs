@@ -23,6 +23,8 @@ const PYTHON_MAX_INCIDENTS: usize = 10_000;
 /// How many times the launch floor and the byte floor run (median kept).
 const REPEATS: usize = 3;
 const SCRIPT: &str = "tests/bench/python_connector.py";
+/// `newer_than` for a first import: everything DISINFOX has.
+pub const SINCE_ALL: &str = "1970-01-01T00:00:00.000000Z";
 
 /// One line of the side-by-side table.
 pub struct SideLine {
@@ -64,7 +66,7 @@ impl Bench {
             disinfox_target: format!(
                 "{}/incidents?newer_than={}",
                 r.dx.prefix(),
-                percent_encode("1970-01-01T00:00:00.000000Z")
+                percent_encode(SINCE_ALL)
             ),
             opencti_path: r
                 .oc
@@ -104,13 +106,15 @@ impl Bench {
             ));
             return;
         }
-        let (mode, py_full) =
-            self.python_run(n, "first import", "1970-01-01T00:00:00.000000Z", r.env);
+        let (mode, py_full) = self.python_run(n, "first import", SINCE_ALL, r.env);
+        let py_full = py_full.map(|u| u.cpu_s());
         let now = chrono::Utc::now()
             .format("%Y-%m-%dT%H:%M:%S%.6fZ")
             .to_string();
         let py_quiet = match &mode {
-            Some(m) => self.python_in_mode(n, "nothing new", m, &now, r.env),
+            Some(m) => self
+                .python_in_mode(n, "nothing new", m, &now, r.env)
+                .map(|u| u.cpu_s()),
             None => None,
         };
         let name = format!("Python ({})", mode.as_deref().unwrap_or("did not run"));
@@ -170,22 +174,24 @@ impl Bench {
     }
 
     /// The full import with pycti's helper, or with the splitter when the helper cannot
-    /// run against the stand-in: the mode that worked and its CPU.
-    fn python_run(
+    /// run against the stand-in: the mode that worked and its usage (wait4). Also used by the
+    /// memory section (`memory.rs`).
+    pub(super) fn python_run(
         &mut self,
         n: usize,
         label: &str,
         newer_than: &str,
         env: &Env,
-    ) -> (Option<String>, Option<f64>) {
+    ) -> (Option<String>, Option<Usage>) {
         for mode in ["helper", "splitter"] {
-            if let Some(cpu) = self.python_in_mode(n, label, mode, newer_than, env) {
-                return (Some(mode.into()), Some(cpu));
+            if let Some(u) = self.python_in_mode(n, label, mode, newer_than, env) {
+                return (Some(mode.into()), Some(u));
             }
         }
         (None, None)
     }
 
+    /// One run of the Python connector in `mode`; a failure is a note, not a broken run.
     fn python_in_mode(
         &mut self,
         n: usize,
@@ -193,7 +199,7 @@ impl Bench {
         mode: &str,
         newer_than: &str,
         env: &Env,
-    ) -> Option<f64> {
+    ) -> Option<Usage> {
         let python = self.python()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
         let args = vec![script.display().to_string(), mode.into(), newer_than.into()];
@@ -222,7 +228,7 @@ impl Bench {
             u.rss_mib(),
             u.wall_s
         ));
-        Some(u.cpu_s())
+        Some(u)
     }
 
     /// The venv's python, created on first use: pycti and requests from PyPI.

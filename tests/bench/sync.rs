@@ -13,7 +13,8 @@
 //! (`wire.rs`; medians reported); then the bundle stage alone
 //! (`target/release/examples/bench-stage N`, when built). After the sizes, the memory section
 //! (`memory.rs`; `--no-memory` leaves it out, `--memory-only` runs nothing else): peak RSS of a
-//! first `sync` on answers of 3k and 30k incidents and of 400,000 and 2,000,000 small objects.
+//! first `sync` on answers of 3k and 30k incidents and of 400,000 and 2,000,000 small objects,
+//! beside the Python connector's on the incident answers (`--no-python` leaves it out).
 //!
 //! Measured, not guessed: every child is reaped with `wait4(2)`; CPU = `ru_utime + ru_stime`,
 //! peak RSS = `ru_maxrss`, wall = spawn to exit. Children are spawned by a small helper process
@@ -389,6 +390,8 @@ struct Row {
     rss_mib: Option<f64>,
     budget: String,
     verdict: String,
+    /// The Python connector on the same answer (memory section; `None` elsewhere).
+    python: Option<String>,
 }
 
 struct Env {
@@ -556,6 +559,14 @@ fn mib(bytes: u64) -> f64 {
 impl Bench {
     /// Both stand-ins, fresh (OpenCTI in bench mode, with the Connector role: empty state).
     fn standins(&self) -> (DisinfoxStandin, OpenctiStandin) {
+        self.standins_with(|_| {})
+    }
+
+    /// The same, with `tune` applied to OpenCTI's options before it starts.
+    fn standins_with(
+        &self,
+        tune: impl FnOnce(&mut OpenctiOptions),
+    ) -> (DisinfoxStandin, OpenctiStandin) {
         let server = ServerOptions {
             idle_timeout: Duration::from_secs(self.args.timeout.max(60) * 4),
             ..ServerOptions::default()
@@ -568,6 +579,7 @@ impl Bench {
         oc_opts.bench = true;
         oc_opts.capabilities = connector_role();
         oc_opts.server = server;
+        tune(&mut oc_opts);
         (dx, OpenctiStandin::start(oc_opts))
     }
 
@@ -926,6 +938,7 @@ impl Bench {
             } else {
                 format!("BROKEN ({})", u.describe_failure())
             },
+            python: None,
         });
     }
 
@@ -945,6 +958,7 @@ impl Bench {
                 rss_mib: None,
                 budget: format!("≥ {STAGE_MBPS:.0} MB/s"),
                 verdict: "SKIPPED (bench-stage not built)".into(),
+                python: None,
             });
             return;
         }
@@ -993,6 +1007,7 @@ impl Bench {
             rss_mib: st.rss_mib,
             budget: format!("≥ {STAGE_MBPS:.0} MB/s: {} MB/s", opt(st.mbps_wall, 0, "")),
             verdict,
+            python: None,
         });
     }
 
@@ -1015,12 +1030,12 @@ impl Bench {
             self.bin.display()
         ));
         s.push_str("\n### Results\n\n");
-        s.push_str("B = DISINFOX answer bytes; MiB = 2^20 bytes; MB/s = 10^6 bytes/s. Wall, CPU (user+sys) and peak RSS of the CLI process from wait4(2); bundle-stage rows: bench-stage's own figures (best of its runs).\n\n");
-        s.push_str("| scenario | incidents | objects | answer bytes | wall s | CPU s | peak RSS MiB | budget | verdict |\n");
-        s.push_str("|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+        s.push_str("B = DISINFOX answer bytes; MiB = 2^20 bytes; MB/s = 10^6 bytes/s. Wall, CPU (user+sys) and peak RSS of the CLI process from wait4(2); bundle-stage rows: bench-stage's own figures (best of its runs). Last column, memory section's incident rows only: the Python connector on the same answer (peak RSS and CPU measured the same way; ratio = its peak RSS ÷ ours).\n\n");
+        s.push_str("| scenario | incidents | objects | answer bytes | wall s | CPU s | peak RSS MiB | budget | verdict | Python connector, same answer |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
         for r in &self.rows {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.scenario,
                 r.incidents.map_or("–".into(), |n| n.to_string()),
                 r.objects.map_or("–".into(), |o| o.to_string()),
@@ -1029,7 +1044,8 @@ impl Bench {
                 opt(r.cpu_s, 3, ""),
                 opt(r.rss_mib, 1, ""),
                 r.budget,
-                r.verdict
+                r.verdict,
+                r.python.as_deref().unwrap_or("–")
             ));
         }
         s.push_str(&self.side_report());
