@@ -1,5 +1,5 @@
 //! The stage for answers of any size: the answer goes to a spool file as it is validated, and
-//! the stage keeps in memory only what is small per object (eight bytes of each id's key while
+//! the stage keeps in memory only what is small per object (four bytes of each id's key while
 //! duplicates are looked for) and what the objects that others reference need (the nodes: their
 //! place in the spool, size and references). Everything else about an object is in a record of
 //! the index file, read back in whole passes; chunks are rendered from the spool one at a time.
