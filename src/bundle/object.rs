@@ -44,6 +44,23 @@ pub(super) fn object_and_ends<'a>(
     raw: &'a str,
     refs: &mut Vec<&'a str>,
 ) -> Result<(Object<'a>, u8), String> {
+    let (o, ends) = unmeasured(raw, refs)?;
+    let escaped_len = measure(raw)?;
+    Ok((Object { escaped_len, ..o }, ends))
+}
+
+/// The escaped length of an object's text (see [`Object::escaped_len`]), measured while the
+/// text is in cache; only what chunks it needs it (`fetch` does not).
+pub(super) fn measure(raw: &str) -> Result<u32, String> {
+    u32::try_from(raw.len() + escaped_extra(raw.as_bytes()))
+        .map_err(|_| "the object is larger than 4 GiB".to_string())
+}
+
+/// [`object_and_ends`] without [`measure`]: the escaped length is left at 0.
+pub(super) fn unmeasured<'a>(
+    raw: &'a str,
+    refs: &mut Vec<&'a str>,
+) -> Result<(Object<'a>, u8), String> {
     let first = raw.as_bytes().first().copied().unwrap_or(b' ');
     if first != b'{' {
         return Err(format!("not a JSON object but {}", kind_of(first)));
@@ -54,8 +71,6 @@ pub(super) fn object_and_ends<'a>(
         refs.truncate(start);
         bare_message(&e)
     })?;
-    let escaped_len = u32::try_from(raw.len() + escaped_extra(raw.as_bytes()))
-        .map_err(|_| "the object is larger than 4 GiB".to_string())?;
     let id = fields.id.ok_or(r#"there is no "id""#)?;
     let kind = fields.kind.ok_or(r#"there is no "type""#)?;
     if kind.is_empty() {
@@ -69,7 +84,7 @@ pub(super) fn object_and_ends<'a>(
             kind,
             modified: fields.modified,
             refs: RefSpan::default(),
-            escaped_len,
+            escaped_len: 0,
         },
         fields.ends,
     ))

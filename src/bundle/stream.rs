@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use super::envelope::{self, Sink, Stop, TopSeed};
 use super::feed::Feed;
 pub(crate) use super::feed::StreamError;
-use super::object::object_and_ends;
+use super::object::unmeasured;
 use super::{BundleError, Object};
 
 /// Bytes gathered before one write to the output.
@@ -116,6 +116,7 @@ fn copy_with<R: Read>(
         failure: None,
         current: None,
         observer,
+        spare_refs: Vec::new(),
     };
     let mut de = serde_json::Deserializer::from_reader(Shared(Rc::clone(&feed)));
     let result = TopSeed { sink: &mut out }
@@ -149,6 +150,8 @@ struct Out<'w, R> {
     /// Index of the element of `objects` being read.
     current: Option<usize>,
     observer: &'w mut dyn Observe,
+    /// The references of the element at hand: one allocation for the whole stream.
+    spare_refs: Vec<&'static str>,
 }
 
 impl<R: Read> Out<'_, R> {
@@ -217,7 +220,7 @@ impl<'de, R: Read> Sink<'de> for Out<'_, R> {
             let text = raw.get();
             let mut refs = Vec::new();
             let at = self.bytes_out + u64::from(index > 0);
-            let checked = object_and_ends(text, &mut refs).map_err(Refusal::Object);
+            let checked = unmeasured(text, &mut refs).map_err(Refusal::Object);
             match checked.and_then(|(o, ends)| {
                 self.observer.object(at, text, &o, ends, &refs)?;
                 Ok(o)
@@ -272,30 +275,29 @@ impl<R: Read> Out<'_, R> {
             feed.fast_end();
             return Ok(false);
         };
-        let mut refs = Vec::new();
-        let Ok((o, ends)) = object_and_ends(text, &mut refs) else {
-            feed.fast_end();
-            return Ok(false);
-        };
-        // A refusal is judged again on the slow path, which knows the element's position.
-        match self
-            .observer
-            .object(self.bytes_out + 1, text, &o, ends, &refs)
-        {
-            Ok(()) => {}
+        let mut refs = std::mem::take(&mut self.spare_refs);
+        let at = self.bytes_out + 1;
+        let observer = &mut *self.observer;
+        let seen = unmeasured(text, &mut refs)
+            .map_err(Refusal::Object)
+            .and_then(|(o, ends)| observer.object(at, text, &o, ends, &refs).map(|()| o.kind));
+        self.spare_refs = recycle(refs);
+        let kind = match seen {
+            Ok(kind) => kind,
             Err(Refusal::Io(e)) => {
                 self.failure = Some(StreamError::Write(e));
                 return Err(());
             }
+            // Judged again on the slow path, which knows the element's position.
             Err(Refusal::Object(_)) => {
                 feed.fast_end();
                 return Ok(false);
             }
-        }
-        match self.counts.get_mut(o.kind) {
+        };
+        match self.counts.get_mut(kind) {
             Some(n) => *n += 1,
             None => {
-                self.counts.insert(o.kind.to_owned(), 1);
+                self.counts.insert(kind.to_owned(), 1);
             }
         }
         self.write(b",")?;
@@ -303,6 +305,14 @@ impl<R: Read> Out<'_, R> {
         feed.pos = end;
         Ok(true)
     }
+}
+
+/// An emptied vector of references, with its allocation kept for the next element: collecting
+/// a `vec::IntoIter` into a vector of the same layout reuses its buffer.
+fn recycle(mut refs: Vec<&str>) -> Vec<&'static str> {
+    refs.clear();
+    // Empty: the closure never runs; it only gives the items their new lifetime.
+    refs.into_iter().map(|_| "").collect()
 }
 
 /// The reader serde_json reads from, shared with the sink, which asks it for positions.
@@ -359,6 +369,16 @@ mod tests {
             r#""nested":{"a":[1,2,{"b":null}]},"n":-1.5e3,"t":true"#,
         );
         bundle(&[rel, is]) + "\n"
+    }
+
+    #[test]
+    fn recycling_keeps_the_allocation() {
+        let text = String::from("a b c d e");
+        let refs: Vec<&str> = text.split(' ').collect();
+        let (capacity, at) = (refs.capacity(), refs.as_ptr() as usize);
+        let spare = recycle(refs);
+        assert!(spare.is_empty());
+        assert_eq!((spare.capacity(), spare.as_ptr() as usize), (capacity, at));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, Write};
 
 use super::super::hash::IdBuildHasher;
 use super::super::index::Latest;
-use super::super::object::check_ends;
+use super::super::object::{check_ends, measure};
 use super::super::stream::{Observe, Refusal};
 use super::super::well_known::well_known;
 use super::super::{MAX_OBJECTS, Object};
@@ -159,6 +159,7 @@ impl Observe for Ingest<'_> {
         else {
             return Err(Refusal::Object("the object is larger than 4 GiB".into()));
         };
+        let escaped_len = measure(text).map_err(Refusal::Object)?;
         let record = Head::size_for(nrefs);
         if at + text.len() as u64 + self.index_len + record > self.disk {
             return Err(Refusal::Io(io::ErrorKind::QuotaExceeded.into()));
@@ -180,7 +181,7 @@ impl Observe for Ingest<'_> {
         let head = Head {
             at,
             raw_len,
-            escaped_len: o.escaped_len() as u32,
+            escaped_len,
             key,
             refs: nrefs,
         };
