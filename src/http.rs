@@ -282,7 +282,7 @@ pub(crate) fn deadline(opts: &HttpOptions) -> Instant {
 /// Buffers go back to the reading thread once read: at most the channel's depth plus two
 /// exist, each zeroed once, instead of a fresh zeroed 64 KiB per read.
 pub(crate) fn timed_body(mut resp: Response, deadline: Instant) -> TimedBody {
-    const CHUNK: usize = 64 * 1024;
+    const CHUNK: usize = 256 * 1024;
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(4);
     let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {

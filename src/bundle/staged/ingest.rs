@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufWriter, Write};
 
-use super::super::hash::IdBuildHasher;
+use super::super::hash::{IdBuildHasher, hash_pair};
 use super::super::index::Latest;
 use super::super::object::{check_ends, measure};
 use super::super::stream::{Observe, Refusal};
@@ -19,18 +19,64 @@ use super::record::Head;
 /// No slot points anywhere.
 pub(super) const NONE: u32 = u32::MAX;
 
-/// Two independent 64-bit hashes of an id: equal keys are taken for equal ids (a false match
-/// of distinct ids has odds of about 2^-128 per pair). Duplicates are confirmed on the text.
+/// Two 64-bit hashes of an id with independent random seeds: equal keys are taken for equal
+/// ids (a false match of distinct ids has odds of about 2^-128 per pair). Duplicates are
+/// confirmed on the text.
 #[derive(Clone, Copy)]
-pub(super) struct Keyer(IdBuildHasher, IdBuildHasher);
+pub(super) struct Keyer(u64, u64);
 
 impl Keyer {
     fn new() -> Self {
-        Keyer(IdBuildHasher::default(), IdBuildHasher::default())
+        Keyer(
+            IdBuildHasher::default().seed(),
+            IdBuildHasher::default().seed(),
+        )
     }
 
     pub(super) fn key(&self, id: &str) -> u128 {
-        (u128::from(self.0.hash_one(id)) << 64) | u128::from(self.1.hash_one(id))
+        hash_pair((self.0, self.1), id.as_bytes())
+    }
+}
+
+/// The slots of the references seen last, by their text. DISINFOX repeats a few ids over and
+/// over (its identity in every object, an incident in each of its relationships, the shared
+/// pools): a hit costs one compare instead of hashing the id and looking its key up.
+struct Recent {
+    entries: Vec<([u8; RECENT_ID], u8, u32)>,
+}
+
+/// Ids up to this long are remembered (a STIX id is its type, `--` and 36 characters).
+const RECENT_ID: usize = 72;
+const RECENT_BITS: u32 = 10;
+
+impl Recent {
+    fn new() -> Self {
+        Recent {
+            entries: vec![([0; RECENT_ID], 0, NONE); 1 << RECENT_BITS],
+        }
+    }
+
+    /// Where `id` goes: by its last eight bytes, the random end of a UUID.
+    fn place(id: &[u8]) -> usize {
+        let mut tail = [0u8; 8];
+        let n = id.len().min(8);
+        tail[..n].copy_from_slice(&id[id.len() - n..]);
+        (u64::from_le_bytes(tail).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - RECENT_BITS))
+            as usize
+    }
+
+    fn get(&self, id: &[u8]) -> Option<u32> {
+        let (text, len, slot) = &self.entries[Recent::place(id)];
+        (*slot != NONE && usize::from(*len) == id.len() && &text[..id.len()] == id).then_some(*slot)
+    }
+
+    fn put(&mut self, id: &[u8], slot: u32) {
+        if id.len() <= RECENT_ID {
+            let entry = &mut self.entries[Recent::place(id)];
+            entry.0[..id.len()].copy_from_slice(id);
+            entry.1 = id.len() as u8;
+            entry.2 = slot;
+        }
     }
 }
 
@@ -102,6 +148,7 @@ pub(super) struct Ingest<'h> {
     pub(super) latest: Latest<String>,
     /// The slots of the object at hand: one allocation for the whole answer.
     scratch: Vec<u32>,
+    recent: Recent,
     /// Told each object's type, id and text while they are in cache (the sink's own checks).
     hook: &'h mut dyn FnMut(&str, &str, &str),
 }
@@ -118,6 +165,7 @@ impl<'h> Ingest<'h> {
             counts: BTreeMap::new(),
             latest: Latest::default(),
             scratch: Vec::new(),
+            recent: Recent::new(),
             hook,
         }
     }
@@ -169,14 +217,20 @@ impl Observe for Ingest<'_> {
         let mut slots = std::mem::take(&mut self.scratch);
         slots.clear();
         for r in refs {
+            if let Some(slot) = self.recent.get(r.as_bytes()) {
+                slots.push(slot);
+                continue;
+            }
             let k = self.keyer.key(r);
             // A reference is a slice of `text` (escapes are refused), so its place is known.
             let within = r.as_ptr() as usize - text.as_ptr() as usize;
-            slots.push(self.slots.slot(k, || Slot {
+            let slot = self.slots.slot(k, || Slot {
                 at: at + within as u64,
                 len: r.len() as u32,
                 well_known: well_known(r).map(|w| w as u8),
-            }));
+            });
+            self.recent.put(r.as_bytes(), slot);
+            slots.push(slot);
         }
         let head = Head {
             at,
