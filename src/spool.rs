@@ -41,6 +41,11 @@ pub(crate) fn need(bytes: u64) -> u64 {
     bytes.saturating_add((bytes as f64 * INDEX_SHARE) as u64)
 }
 
+/// The largest answer whose staging fits in `room` bytes (the inverse of [`need`]).
+pub(crate) fn largest_answer(room: u64) -> u64 {
+    (room as f64 / (1.0 + INDEX_SHARE)) as u64
+}
+
 impl Spool {
     /// Two new, empty files in `TMPDIR` (`/tmp` when unset): the answer's and its index's.
     /// They may take `limit` bytes at most (`--disk-limit`).
@@ -96,6 +101,28 @@ impl Spool {
             },
             file,
             index,
+        ))
+    }
+
+    /// For `check`: whether the stage's files can be made in `TMPDIR`, and the largest answer
+    /// that the free space there and `limit` (`--disk-limit`) leave room for.
+    pub(crate) fn probe(limit: Option<u64>) -> Result<String> {
+        let (spool, file, _) = Spool::open(ANSWER, None, limit)?;
+        let free = free_bytes(&file).map_err(|e| {
+            Error::LocalIo(format!(
+                "cannot read the free space of {}: {e}",
+                spool.dir.display()
+            ))
+        })?;
+        let room = limit.map_or(free, |l| l.min(free));
+        let bound = match limit {
+            Some(l) if l < free => format!("--disk-limit {l} bytes ({free} free)"),
+            _ => format!("{free} bytes free"),
+        };
+        Ok(format!(
+            "{} takes the staged answer: {bound}, room for an answer of up to {} bytes",
+            spool.dir.display(),
+            largest_answer(room)
         ))
     }
 
@@ -261,6 +288,15 @@ mod tests {
             err.to_string().contains("DISINFOX_SYNC_DISK_LIMIT"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn largest_answer_is_the_inverse_of_need() {
+        for answer in [0, 1_000, 1 << 30, 123_456_789] {
+            let room = need(answer);
+            assert!(largest_answer(room) + 1 >= answer, "{answer}");
+            assert!(need(largest_answer(room)) <= room, "{answer}");
+        }
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub(super) fn run(cfg: Result<Config>, args: &CheckArgs) -> Result<std::process:
             report.pass("configuration", format!("valid ({file})"));
             check_disinfox(cfg, &mut report);
             check_opencti(cfg, &mut report);
+            check_staging(cfg, &mut report);
             check_metrics(cfg, &mut report);
         }
         Err(e) => report.fail("configuration", e),
@@ -108,6 +109,14 @@ fn check_metrics(cfg: &Config, report: &mut Report) {
             Ok(detail) => report.pass("metrics", detail),
             Err(e) => report.fail("metrics", &e),
         }
+    }
+}
+
+/// Where `sync` stages DISINFOX's answer, and how large an answer fits there.
+fn check_staging(cfg: &Config, report: &mut Report) {
+    match crate::spool::Spool::probe(cfg.disk_limit) {
+        Ok(detail) => report.pass("staging", detail),
+        Err(e) => report.fail("staging", &e),
     }
 }
 

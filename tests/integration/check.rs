@@ -48,6 +48,31 @@ fn all_good() {
     );
 }
 
+/// `check` says where `sync` stages its answer and how large an answer fits, and fails with
+/// 74 where it cannot stage at all.
+#[test]
+fn staging_is_checked() {
+    let env = setup("6.9.17");
+    check(&env)
+        .env("DISINFOX_SYNC_DISK_LIMIT", "1750K")
+        .assert()
+        .success()
+        .stdout(
+            contains("ok   staging")
+                .and(contains("--disk-limit 1792000 bytes"))
+                .and(contains("up to 1024000 bytes")),
+        );
+    check(&env)
+        .env("TMPDIR", "/nonexistent/tmpdir")
+        .assert()
+        .code(74)
+        .stdout(
+            contains("FAIL staging")
+                .and(contains("TMPDIR"))
+                .and(contains("ok   opencti")),
+        );
+}
+
 #[test]
 fn each_misconfiguration_is_pinpointed() {
     let env = setup("6.9.17");
