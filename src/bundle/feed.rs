@@ -167,6 +167,20 @@ impl<R: Read> Feed<R> {
         }
     }
 
+    /// The element `buf[start..end]` cut out by [`Feed::next_fast`], as text, without
+    /// checking its UTF-8 a second time; `None` if it is not such an element.
+    pub(super) fn element_text(&self, start: usize, end: usize) -> Option<&str> {
+        let bytes = self.buf.get(start..end)?;
+        if end > self.valid || bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
+            return None;
+        }
+        // SAFETY: every byte before `valid` was read as part of text `refill` checked to be
+        // UTF-8 (a character cut by the end of a read is checked once it is whole), so any
+        // part of it that starts and ends at ASCII bytes, which are character boundaries, is
+        // UTF-8 too; the two ends were checked to be `{` and `}` just above.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    }
+
     pub(super) fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.failure.is_some() {
             return Err(line_error());

@@ -271,7 +271,7 @@ impl<R: Read> Out<'_, R> {
             feed.fast_end();
             return Ok(false);
         };
-        let Ok(text) = std::str::from_utf8(&feed.buf[start..end]) else {
+        let Some(text) = feed.element_text(start, end) else {
             feed.fast_end();
             return Ok(false);
         };
