@@ -113,28 +113,30 @@ impl Disinfox {
 
     /// Everything newer than `since`, validated as it streams in and staged on disk (`sync`):
     /// memory does not grow with the answer. `None` for DISINFOX's `{}`. Each attempt starts
-    /// afresh (new files, a new `T`), so a body that breaks off is fetched again whole; `look`
-    /// is shown each object (type, id, text) while it is in cache.
-    pub(crate) fn stage<T: Default>(
+    /// afresh (new files, a new `T` from `fresh`), so a body that breaks off is fetched again
+    /// whole; `look` is shown each object (type, id, text) while it is in cache.
+    pub(crate) fn stage<T>(
         &self,
         since: Option<DateTime<Utc>>,
         disk_limit: Option<u64>,
-        look: fn(&mut T, &str, &str, &str),
+        (fresh, look): (&dyn Fn() -> T, Look<T>),
     ) -> Result<Option<StagedAnswer<T>>> {
         let url = self.url(since);
         self.retry.run("DISINFOX", || match self.send(&url) {
-            Attempt::Done((resp, deadline)) => self.stage_body(resp, deadline, disk_limit, look),
+            Attempt::Done((resp, deadline)) => {
+                self.stage_body(resp, deadline, disk_limit, (fresh(), look))
+            }
             Attempt::Retry { why, after } => Attempt::Retry { why, after },
             Attempt::Fail(e) => Attempt::Fail(e),
         })
     }
 
-    fn stage_body<T: Default>(
+    fn stage_body<T>(
         &self,
         resp: Response,
         deadline: Instant,
         disk_limit: Option<u64>,
-        look: fn(&mut T, &str, &str, &str),
+        (mut seen, look): (T, Look<T>),
     ) -> Attempt<Option<StagedAnswer<T>>> {
         let server_date = http::server_date(resp.headers());
         let content_type = content_type(resp.headers());
@@ -146,7 +148,6 @@ impl Disinfox {
         spool.announce(size);
         let body = crate::progress::download(http::timed_body(resp, deadline), "DISINFOX", size);
         let mut input = Head::new(body);
-        let mut seen = T::default();
         let limits = (self.max_size, disk_limit.unwrap_or(u64::MAX));
         let staged = bundle::stage(&mut input, (answer, index), limits, &mut |k, i, r| {
             look(&mut seen, k, i, r);
@@ -242,6 +243,9 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
         .unwrap_or("(none)")
         .to_owned()
 }
+
+/// What is shown each object of an answer as it is staged: its type, id and text.
+pub(crate) type Look<T> = fn(&mut T, &str, &str, &str);
 
 /// An answer staged on disk, with what was seen of its objects on the way.
 pub(crate) struct StagedAnswer<T> {

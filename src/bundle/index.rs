@@ -59,8 +59,9 @@ fn is_zulu(s: &str) -> bool {
 /// [`super::timestamp::parse_cursor`] accepts `m`. Every object of an answer in time order is
 /// a new maximum, so the common form (Zulu, at most nine fraction digits) is judged without
 /// chrono: a year from 1, no leap second, a day its month has.
-fn cursor_can_take(m: &str) -> bool {
-    if !is_zulu(m) || m.len() > 30 {
+/// `zulu` is [`is_zulu`] of `m`, which the caller needs too.
+fn cursor_can_take(m: &str, zulu: bool) -> bool {
+    if !zulu || m.len() > 30 {
         return super::timestamp::parse_cursor(m).is_some();
     }
     let b = m.as_bytes();
@@ -121,7 +122,8 @@ impl<S: AsRef<str>> Latest<S> {
         }
         // Only a time the cursor can take may win: an impossible date (2099-02-30), a leap
         // second or year 0 would otherwise freeze the cursor or poison DISINFOX's query.
-        if !cursor_can_take(m) {
+        let zulu = is_zulu(m);
+        if !cursor_can_take(m, zulu) {
             if self.ignored == 0 {
                 let shown: String = m.chars().take(40).collect();
                 log::warn!(
@@ -132,7 +134,7 @@ impl<S: AsRef<str>> Latest<S> {
             return;
         }
         self.best = Some(keep(m));
-        self.best_is_zulu = is_zulu(m);
+        self.best_is_zulu = zulu;
     }
 }
 
@@ -612,7 +614,7 @@ mod tests {
         }
         for m in &samples {
             assert_eq!(
-                cursor_can_take(m),
+                cursor_can_take(m, is_zulu(m)),
                 crate::bundle::timestamp::parse_cursor(m).is_some(),
                 "{m}"
             );

@@ -13,7 +13,7 @@ use super::stage;
 use crate::bundle::{Limits, Staged};
 use crate::cli::SyncArgs;
 use crate::config::Config;
-use crate::disinfox::Disinfox;
+use crate::disinfox::{Disinfox, StagedAnswer};
 use crate::error::Result;
 use crate::opencti::connector::Queue;
 use crate::opencti::facts::{FactScan, Facts};
@@ -70,8 +70,7 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
     report.cursor_before = before.last_fetch.map(display);
     report.cursor_after = report.cursor_before.clone();
 
-    // Staged on disk as it streams in: memory does not grow with the answer.
-    let answer = source.stage(before.last_fetch, cfg.disk_limit, FactScan::observe)?;
+    let answer = fetch(&source, &session, before.last_fetch, cfg.disk_limit)?;
     let now = Utc::now();
     let info = connector_info(cfg, &session.platform, now, queue_mb, threshold, false);
     let Some(answer) = answer.filter(|a| !a.staged.is_empty()) else {
@@ -111,6 +110,18 @@ fn cycle(cfg: &Config, args: &SyncArgs, report: &mut Report) -> Result<()> {
         (&before, after, info),
         report,
     )
+}
+
+/// Everything DISINFOX has newer than `since`, staged on disk as it streams in (memory does not
+/// grow with the answer), with what the sink must know of its objects for `session`.
+fn fetch(
+    source: &Disinfox,
+    session: &Session,
+    since: Option<DateTime<Utc>>,
+    disk_limit: Option<u64>,
+) -> Result<Option<StagedAnswer<FactScan>>> {
+    let fresh = || FactScan::for_platform(Some(&session.platform));
+    source.stage(since, disk_limit, (&fresh, FactScan::observe))
 }
 
 /// The state this run starts from, the queue, and why the run must step aside (if it must):

@@ -174,6 +174,11 @@ impl<'de> Visitor<'de> for NonEmptyVisitor {
 }
 
 /// Warns, before pushing, about each part of the bundle the user may not create.
+/// Whether the token's user lacks a settings capability an import may need.
+pub(crate) fn lacks_a_setting(platform: &Platform) -> bool {
+    settings_needs(platform).iter().any(|n| !n.held)
+}
+
 pub(crate) fn warn_missing(platform: &Platform, needs: &BundleNeeds) {
     let missing: Vec<SettingsNeed> = settings_needs(platform)
         .into_iter()
