@@ -27,6 +27,16 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
+/// Bytes that escaping adds to the byte `b`: 0, 1 (`\"`, `\\`, `\n`, …) or 5 (`\u00XX`).
+#[inline]
+pub(super) fn byte_extra(b: u8) -> usize {
+    match ESCAPE[b as usize] {
+        0 => 0,
+        b'u' => 5,
+        _ => 1,
+    }
+}
+
 /// Bytes that escaping adds to `s` (surrounding quotes not included).
 pub(super) fn escaped_extra(s: &[u8]) -> usize {
     // Fixed-size blocks with u8 lane counters (flushed before they can overflow): LLVM turns

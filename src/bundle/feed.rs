@@ -131,9 +131,10 @@ impl<R: Read> Feed<R> {
         (to.line, (offset - to.line_start) as usize)
     }
 
-    /// The next element of `objects` after a `,`, as `buf[start..end]`, read on as needed;
-    /// `None` when the slow path has to read on from `pos`.
-    pub(super) fn next_fast(&mut self) -> Option<(usize, usize)> {
+    /// The next element of `objects` after a `,`, as `buf[start..end]`, with what escaping
+    /// adds to it (see `Scan::extra`), read on as needed; `None` when the slow path has to
+    /// read on from `pos`.
+    pub(super) fn next_fast(&mut self) -> Option<(usize, usize, usize)> {
         let mut i = self.pos;
         let mut comma = false;
         let mut start = None;
@@ -159,7 +160,7 @@ impl<R: Read> Feed<R> {
                     _ => return None,
                 },
                 Some(s) => match scan.next(&self.buf[s..self.valid]) {
-                    Found::End(n) => return Some((s, s + n)),
+                    Found::End(n) => return Some((s, s + n, scan.extra)),
                     Found::More => i = self.valid,
                     Found::Unsure => return None,
                 },

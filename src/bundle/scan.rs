@@ -16,6 +16,10 @@ pub(super) const MAX_DEPTH: u32 = 100;
 pub(super) struct Scan {
     /// How many bytes of the element were looked at.
     pub(super) seen: usize,
+    /// What escaping adds to the bytes seen (quotes, backslashes, control bytes), counted on
+    /// the way: exact for the valid JSON the element must be to be used (a control byte
+    /// inside a string, which escaping would also count, makes serde_json refuse it).
+    pub(super) extra: usize,
     depth: u32,
     in_string: bool,
     escaped: bool,
@@ -48,6 +52,8 @@ static CLASS: [u8; 256] = {
     t
 };
 
+use super::escape::byte_extra;
+
 impl Scan {
     /// Goes on over `bytes` (the element's bytes from its first one, the part seen before
     /// included).
@@ -62,7 +68,7 @@ impl Scan {
         let mut i = self.seen;
         while i < bytes.len() {
             if self.in_string {
-                match skip_string(&bytes[i..], self.escaped) {
+                match skip_string(&bytes[i..], self.escaped, &mut self.extra) {
                     Ok(n) => {
                         i += n;
                         self.in_string = false;
@@ -91,8 +97,11 @@ impl Scan {
                         return Found::End(i);
                     }
                 }
-                QUOTE => self.in_string = true,
-                _ => {}
+                QUOTE => {
+                    self.in_string = true;
+                    self.extra += 1;
+                }
+                _ => self.extra += byte_extra(b),
             }
         }
         self.seen = i;
@@ -101,14 +110,19 @@ impl Scan {
 }
 
 /// Skips the inside of a string up to and including its closing quote: `Ok(bytes skipped)`, or
-/// `Err(ends on a backslash)` when the string goes on past `bytes`.
-fn skip_string(bytes: &[u8], escaped: bool) -> Result<usize, bool> {
+/// `Err(ends on a backslash)` when the string goes on past `bytes`. Adds to `extra` what
+/// escaping adds to the quotes and backslashes on the way.
+fn skip_string(bytes: &[u8], escaped: bool, extra: &mut usize) -> Result<usize, bool> {
     let mut i = usize::from(escaped);
     if i > bytes.len() {
         return Err(true);
     }
+    if escaped {
+        *extra += usize::from(matches!(bytes[0], b'"' | b'\\'));
+    }
     while let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
         let at = i + at;
+        *extra += 1;
         if bytes[at] == b'"' {
             return Ok(at + 1);
         }
@@ -117,6 +131,7 @@ fn skip_string(bytes: &[u8], escaped: bool) -> Result<usize, bool> {
         if i > bytes.len() {
             return Err(true);
         }
+        *extra += usize::from(matches!(bytes[at + 1], b'"' | b'\\'));
     }
     Err(false)
 }
@@ -150,6 +165,24 @@ mod tests {
             };
             assert_eq!(found, Found::End(end), "cut at {cut}");
         }
+    }
+
+    /// What the scan counts is what escaping adds, however the element is cut.
+    #[test]
+    fn counts_what_escaping_adds_across_any_split() {
+        let text = "{\"a\":\"x}\\\"]{\",\n\t\"b\":[{\"c\":[]}],\r\"d\":\"\\\\\\u00e9\\n\"}";
+        let want = super::super::escape::escaped_extra(text.as_bytes());
+        for cut in 0..text.len() {
+            let mut scan = Scan::default();
+            if scan.next(&text.as_bytes()[..cut]) == Found::More {
+                scan.next(text.as_bytes());
+            }
+            assert_eq!(scan.extra, want, "cut at {cut}: {text}");
+        }
+        assert_eq!(
+            serde_json::to_string(text).unwrap().len(),
+            text.len() + 2 + want
+        );
     }
 
     #[test]

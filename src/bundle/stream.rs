@@ -50,12 +50,12 @@ pub(crate) enum Refusal {
 /// What a reader does with each element it validated, besides copying it: the bundle stage
 /// indexes it (`staged`), `fetch` does nothing.
 pub(crate) trait Observe {
-    /// `at`: where `text` starts in the output. `ends`: the object's end references, for
+    /// `element`: where its text starts in the output, the text, and what escaping adds to it
+    /// when the reader counted that on the way. `ends`: the object's end references, for
     /// [`super::object::check_ends`]. A refusal must leave the observer as it was.
     fn object(
         &mut self,
-        at: u64,
-        text: &str,
+        element: (u64, &str, Option<usize>),
         object: &Object<'_>,
         ends: u8,
         refs: &[&str],
@@ -68,8 +68,7 @@ pub(crate) struct PassOn;
 impl Observe for PassOn {
     fn object(
         &mut self,
-        _: u64,
-        _: &str,
+        _: (u64, &str, Option<usize>),
         _: &Object<'_>,
         _: u8,
         _: &[&str],
@@ -222,7 +221,7 @@ impl<'de, R: Read> Sink<'de> for Out<'_, R> {
             let at = self.bytes_out + u64::from(index > 0);
             let checked = unmeasured(text, &mut refs).map_err(Refusal::Object);
             match checked.and_then(|(o, ends)| {
-                self.observer.object(at, text, &o, ends, &refs)?;
+                self.observer.object((at, text, None), &o, ends, &refs)?;
                 Ok(o)
             }) {
                 Ok(o) => *self.counts.entry(o.kind.to_owned()).or_default() += 1,
@@ -267,7 +266,7 @@ impl<R: Read> Out<'_, R> {
     fn fast_element(&mut self) -> Result<bool, ()> {
         let feed = Rc::clone(&self.feed.0);
         let mut feed = feed.borrow_mut();
-        let Some((start, end)) = feed.next_fast() else {
+        let Some((start, end, extra)) = feed.next_fast() else {
             feed.fast_end();
             return Ok(false);
         };
@@ -280,7 +279,11 @@ impl<R: Read> Out<'_, R> {
         let observer = &mut *self.observer;
         let seen = unmeasured(text, &mut refs)
             .map_err(Refusal::Object)
-            .and_then(|(o, ends)| observer.object(at, text, &o, ends, &refs).map(|()| o.kind));
+            .and_then(|(o, ends)| {
+                observer
+                    .object((at, text, Some(extra)), &o, ends, &refs)
+                    .map(|()| o.kind)
+            });
         self.spare_refs = recycle(refs);
         let kind = match seen {
             Ok(kind) => kind,

@@ -190,8 +190,7 @@ impl<'h> Ingest<'h> {
 impl Observe for Ingest<'_> {
     fn object(
         &mut self,
-        at: u64,
-        text: &str,
+        (at, text, extra): (u64, &str, Option<usize>),
         o: &Object<'_>,
         ends: u8,
         refs: &[&str],
@@ -207,7 +206,11 @@ impl Observe for Ingest<'_> {
         else {
             return Err(Refusal::Object("the object is larger than 4 GiB".into()));
         };
-        let escaped_len = measure(text).map_err(Refusal::Object)?;
+        let escaped_len = match extra {
+            Some(extra) => u32::try_from(text.len() + extra)
+                .map_err(|_| Refusal::Object("the object is larger than 4 GiB".into()))?,
+            None => measure(text).map_err(Refusal::Object)?,
+        };
         let record = Head::size_for(nrefs);
         if at + text.len() as u64 + self.index_len + record > self.disk {
             return Err(Refusal::Io(io::ErrorKind::QuotaExceeded.into()));
