@@ -71,82 +71,143 @@ pub(super) fn escaped_extra(s: &[u8]) -> usize {
     extra
 }
 
-/// Whether any byte of the 8 in `w` needs escaping: a quote, a backslash or a control byte
-/// (the classic "has a zero byte" and "has a byte less than n" word tricks).
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\')))
-        | below_space)
-        != 0
-}
-
 #[inline]
 fn write_byte(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match ESCAPE[b as usize] {
         0 => out.push(b),
-        b'u' => {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        }
+        b'u' => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
         e => out.extend_from_slice(&[b'\\', e]),
     }
 }
 
-/// Appends `s` escaped. Eight bytes at a time: a word with nothing to escape (most of them
-/// in STIX text) is copied whole, with no per-byte work and no call to `memcpy` for a short
-/// run; the other words are escaped into a small buffer on the stack and appended at once.
-/// (Measured on the 43 MB 10k answer cut in 430-byte pieces: about 40 % less time than a byte
-/// loop that copies the runs between escapes, and the stack buffer about 10 % less than
-/// pushing the bytes of such a word one by one.)
+/// Bytes per block of [`write_escaped`].
+const BLOCK: usize = 32;
+
+/// Appends `s` escaped, a block of 32 bytes at a time. STIX text as DISINFOX sends it has a
+/// quote every 12 bytes or so and next to no control byte, so a block is mostly runs cut by
+/// quotes: each run is copied as a fixed 32-byte piece and cut back, a vector move where a
+/// copy of the run's own length would be a call to `memcpy`; the last bytes are a padded
+/// block too. (On the 43 MB 10k answer cut in 430-byte pieces, three runs in a row: 21.3 –
+/// 23.7 ms against 43.2 – 45.1 ms for the previous loop, which tested 8 bytes at a time and
+/// escaped any word with a quote, and the tail, byte by byte.)
 pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
-    out.reserve(s.len());
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        let word = u64::from_le_bytes(w.try_into().expect("chunks_exact(8)"));
-        if word_needs_escape(word) {
-            let mut buf = [0u8; 48];
-            let n = w.iter().fold(0, |n, &b| n + escape_into(&mut buf[n..], b));
-            out.extend_from_slice(&buf[..n]);
-        } else {
-            out.extend_from_slice(w);
-        }
+    out.reserve(s.len() + s.len() / 4 + BLOCK);
+    let mut blocks = s.chunks_exact(BLOCK);
+    for block in &mut blocks {
+        escape_block(out, block.try_into().expect("chunks_exact(BLOCK)"), BLOCK);
     }
-    words.remainder().iter().for_each(|&b| write_byte(out, b));
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        // Padded with spaces, which need no escaping.
+        let mut last = [b' '; BLOCK];
+        last[..rest.len()].copy_from_slice(rest);
+        escape_block(out, &last, rest.len());
+    }
 }
 
-/// Writes `b` escaped at the start of `buf` (room for six bytes); returns how many.
+/// Appends the first `len` bytes of `block` escaped (the others are padding).
 #[inline]
-fn escape_into(buf: &mut [u8], b: u8) -> usize {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    match ESCAPE[b as usize] {
-        0 => {
-            buf[0] = b;
-            1
-        }
-        b'u' => {
-            buf[..6].copy_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]);
-            6
-        }
-        e => {
-            buf[0] = b'\\';
-            buf[1] = e;
-            2
-        }
+fn escape_block(out: &mut Vec<u8>, block: &[u8; BLOCK], len: usize) {
+    let (mut quotes, control) = block_masks(block);
+    if control != 0 {
+        block[..len].iter().for_each(|&b| write_byte(out, b));
+        return;
     }
+    if quotes == 0 && len == BLOCK {
+        out.extend_from_slice(block);
+        return;
+    }
+    // Padded so that a full piece can start anywhere in the block.
+    let mut padded = [0u8; 2 * BLOCK];
+    padded[..BLOCK].copy_from_slice(block);
+    let mut run = 0;
+    while quotes != 0 {
+        let at = quotes.trailing_zeros() as usize;
+        quotes &= quotes - 1;
+        put_run(out, &padded, run, at);
+        out.push(b'\\');
+        // The quote or backslash itself opens the next run.
+        run = at;
+    }
+    put_run(out, &padded, run, len);
+}
+
+/// Appends `padded[from..to]` (`to - from` ≤ 32) as a fixed 32-byte copy cut back.
+#[inline]
+fn put_run(out: &mut Vec<u8>, padded: &[u8; 2 * BLOCK], from: usize, to: usize) {
+    let keep = out.len() + (to - from);
+    let piece: &[u8; BLOCK] = padded[from..from + BLOCK]
+        .try_into()
+        .expect("a run starts inside its block");
+    out.extend_from_slice(piece);
+    out.truncate(keep);
+}
+
+/// Bit `i` of the first mask: byte `i` is a quote or a backslash; the second is not 0 when
+/// some byte is a control byte.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn block_masks(block: &[u8; BLOCK]) -> (u32, u32) {
+    let (lo, hi) = block.split_at(16);
+    // SAFETY: `half_masks` needs SSE2 only, which is part of the x86_64 baseline: every CPU
+    // that can run an x86_64 binary has it.
+    let ((q0, c0), (q1, c1)) = unsafe { (half_masks(lo), half_masks(hi)) };
+    (q0 | q1 << 16, c0 | c1)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn block_masks(block: &[u8; BLOCK]) -> (u32, u32) {
+    word_masks(block)
+}
+
+/// The masks of 16 bytes (`bytes.len()` is 16), compared all at once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn half_masks(bytes: &[u8]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_set1_epi8,
+    };
+    let word = |i: usize| i64::from_le_bytes(bytes[i..i + 8].try_into().expect("16 bytes"));
+    let v = _mm_set_epi64x(word(8), word(0));
+    let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+    let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+    // Unsigned `b < 0x20` is `max(b, 0x1f) == 0x1f`.
+    let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+    (
+        _mm_movemask_epi8(_mm_or_si128(quote, backslash)) as u32,
+        _mm_movemask_epi8(control) as u32,
+    )
+}
+
+/// [`block_masks`] eight bytes at a time in plain integer arithmetic, for other targets.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn word_masks(block: &[u8; BLOCK]) -> (u32, u32) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The top bit of each byte, exactly: set where the byte is 0 (no borrow crosses bytes).
+    let zero = |v: u64| !(((v & LOW7) + LOW7) | v) & HIGH;
+    let below_space = |v: u64| !(((v & LOW7) + ONES * (0x80 - 0x20)) | v) & HIGH;
+    // Gathers the top bits of the eight bytes into the low eight bits.
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    let (mut quotes, mut control) = (0u32, 0u32);
+    for (i, w) in block.chunks_exact(8).enumerate() {
+        let v = u64::from_le_bytes(w.try_into().expect("chunks_exact(8)"));
+        let q = zero(v ^ (ONES * u64::from(b'"'))) | zero(v ^ (ONES * u64::from(b'\\')));
+        quotes |= gather(q) << (8 * i);
+        control |= gather(below_space(v)) << (8 * i);
+    }
+    (quotes, control)
 }
 
 pub(super) fn envelope_raw() -> usize {
@@ -164,44 +225,79 @@ pub(super) fn envelope_escaped() -> usize {
 mod tests {
     use super::*;
 
-    /// Every byte that needs escaping, at every offset of a word and around word bounds,
-    /// matches serde_json's output.
+    /// Every byte that needs escaping, at every offset of a block and around block bounds,
+    /// alone and next to another, matches serde_json's output.
     #[test]
     fn every_special_byte_at_every_offset_matches_serde_json() {
-        let specials = (0u8..0x20).chain([b'"', b'\\']);
-        for special in specials {
-            for at in 0..24 {
-                let mut s = vec![b'a'; 24];
-                s[at] = special;
-                s.push(0x7f);
-                let text = String::from_utf8(s).unwrap();
-                let mut out = vec![b'"'];
-                write_escaped(&mut out, text.as_bytes());
-                out.push(b'"');
-                assert_eq!(
-                    String::from_utf8(out).unwrap(),
-                    serde_json::to_string(&text).unwrap(),
-                    "byte {special:#04x} at {at}"
-                );
+        let specials: Vec<u8> = (0u8..0x20).chain([b'"', b'\\']).collect();
+        for &special in &specials {
+            for at in 0..80 {
+                for (next, gap) in [
+                    (None, 0),
+                    (Some(b'"'), 1),
+                    (Some(b'\\'), 31),
+                    (Some(0x1f), 32),
+                ] {
+                    let mut s = vec![b'a'; 80];
+                    s[at] = special;
+                    if let Some(n) = next {
+                        s[(at + gap) % 80] = n;
+                    }
+                    s.push(0x7f);
+                    let text = String::from_utf8(s).unwrap();
+                    let mut out = vec![b'"'];
+                    write_escaped(&mut out, text.as_bytes());
+                    out.push(b'"');
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        serde_json::to_string(&text).unwrap(),
+                        "byte {special:#04x} at {at}, then {next:?} {gap} later"
+                    );
+                }
             }
         }
     }
 
+    /// Text with a quote every few bytes, as STIX is, and runs of them, in every length
+    /// around a block.
     #[test]
-    fn word_test_sees_exactly_the_bytes_that_need_escaping() {
+    fn dense_quotes_match_serde_json() {
+        let unit = r#"{"a":"b\\c","type":"x","e":[""]}"#;
+        let long = unit.repeat(9);
+        for len in 0..long.len() {
+            let text = &long[..len];
+            let mut out = b"<".to_vec();
+            write_escaped(&mut out, text.as_bytes());
+            let want = serde_json::to_string(text).unwrap();
+            assert_eq!(
+                &out[1..],
+                &want.as_bytes()[1..want.len() - 1],
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn block_masks_see_exactly_the_bytes_that_need_escaping() {
         for b in 0..=255u8 {
-            for at in 0..8 {
-                let mut w = [b'a'; 8];
-                w[at] = b;
-                // Neighbours that sit next to the thresholds of the word tricks.
-                for fill in [b' ', b'!', b'#', b'[', b']', 0x80, 0xff] {
-                    let mut v = [fill; 8];
-                    v[at] = b;
-                    let want = v.iter().any(|&x| ESCAPE[x as usize] != 0);
-                    assert_eq!(word_needs_escape(u64::from_le_bytes(v)), want, "{v:?}");
+            for at in 0..BLOCK {
+                // Neighbours that sit next to the thresholds of the comparisons.
+                for fill in [b'a', b' ', b'!', b'#', b'[', b']', 0x1f, 0x80, 0xff] {
+                    let mut block = [fill; BLOCK];
+                    block[at] = b;
+                    let want_quotes = block
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, x)| matches!(x, b'"' | b'\\'))
+                        .fold(0u32, |m, (i, _)| m | 1 << i);
+                    let want_control = block.iter().any(|&x| x < 0x20);
+                    for (name, (quotes, control)) in
+                        [("block", block_masks(&block)), ("word", word_masks(&block))]
+                    {
+                        assert_eq!(quotes, want_quotes, "{name}: {block:?}");
+                        assert_eq!(control != 0, want_control, "{name}: {block:?}");
+                    }
                 }
-                let want = ESCAPE[b as usize] != 0;
-                assert_eq!(word_needs_escape(u64::from_le_bytes(w)), want, "{w:?}");
             }
         }
     }
