@@ -2,6 +2,8 @@
 //! an object is hot in cache, see `object.rs`) and writing escaped text. A chunk travels as a
 //! GraphQL `String` variable, so its size is its escaped size.
 
+use super::block::{BLOCK, masks};
+
 /// The frame of a chunk around its objects: `HEAD` uuid `MID` objects `TAIL`.
 pub(super) const HEAD: &str = r#"{"type":"bundle","id":"bundle--"#;
 pub(super) const UUID_LEN: usize = 36;
@@ -88,9 +90,6 @@ fn write_byte(out: &mut Vec<u8>, b: u8) {
     }
 }
 
-/// Bytes per block of [`write_escaped`].
-const BLOCK: usize = 32;
-
 /// Appends `s` escaped, a block of 32 bytes at a time. STIX text as DISINFOX sends it has a
 /// quote every 12 bytes or so and next to no control byte, so a block is mostly runs cut by
 /// quotes: each run is copied as a fixed 32-byte piece and cut back, a vector move where a
@@ -116,8 +115,9 @@ pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
 /// Appends the first `len` bytes of `block` escaped (the others are padding).
 #[inline]
 fn escape_block(out: &mut Vec<u8>, block: &[u8; BLOCK], len: usize) {
-    let (mut quotes, control) = block_masks(block);
-    if control != 0 {
+    let m = masks(block);
+    let mut quotes = m.quote | m.backslash;
+    if m.control != 0 {
         block[..len].iter().for_each(|&b| write_byte(out, b));
         return;
     }
@@ -149,65 +149,6 @@ fn put_run(out: &mut Vec<u8>, padded: &[u8; 2 * BLOCK], from: usize, to: usize) 
         .expect("a run starts inside its block");
     out.extend_from_slice(piece);
     out.truncate(keep);
-}
-
-/// Bit `i` of the first mask: byte `i` is a quote or a backslash; the second is not 0 when
-/// some byte is a control byte.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn block_masks(block: &[u8; BLOCK]) -> (u32, u32) {
-    let (lo, hi) = block.split_at(16);
-    // SAFETY: `half_masks` needs SSE2 only, which is part of the x86_64 baseline: every CPU
-    // that can run an x86_64 binary has it.
-    let ((q0, c0), (q1, c1)) = unsafe { (half_masks(lo), half_masks(hi)) };
-    (q0 | q1 << 16, c0 | c1)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn block_masks(block: &[u8; BLOCK]) -> (u32, u32) {
-    word_masks(block)
-}
-
-/// The masks of 16 bytes (`bytes.len()` is 16), compared all at once.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-fn half_masks(bytes: &[u8]) -> (u32, u32) {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
-        _mm_set1_epi8,
-    };
-    let word = |i: usize| i64::from_le_bytes(bytes[i..i + 8].try_into().expect("16 bytes"));
-    let v = _mm_set_epi64x(word(8), word(0));
-    let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-    let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-    // Unsigned `b < 0x20` is `max(b, 0x1f) == 0x1f`.
-    let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-    (
-        _mm_movemask_epi8(_mm_or_si128(quote, backslash)) as u32,
-        _mm_movemask_epi8(control) as u32,
-    )
-}
-
-/// [`block_masks`] eight bytes at a time in plain integer arithmetic, for other targets.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-fn word_masks(block: &[u8; BLOCK]) -> (u32, u32) {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // The top bit of each byte, exactly: set where the byte is 0 (no borrow crosses bytes).
-    let zero = |v: u64| !(((v & LOW7) + LOW7) | v) & HIGH;
-    let below_space = |v: u64| !(((v & LOW7) + ONES * (0x80 - 0x20)) | v) & HIGH;
-    // Gathers the top bits of the eight bytes into the low eight bits.
-    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
-    let (mut quotes, mut control) = (0u32, 0u32);
-    for (i, w) in block.chunks_exact(8).enumerate() {
-        let v = u64::from_le_bytes(w.try_into().expect("chunks_exact(8)"));
-        let q = zero(v ^ (ONES * u64::from(b'"'))) | zero(v ^ (ONES * u64::from(b'\\')));
-        quotes |= gather(q) << (8 * i);
-        control |= gather(below_space(v)) << (8 * i);
-    }
-    (quotes, control)
 }
 
 pub(super) fn envelope_raw() -> usize {
@@ -274,31 +215,6 @@ mod tests {
                 &want.as_bytes()[1..want.len() - 1],
                 "length {len}"
             );
-        }
-    }
-
-    #[test]
-    fn block_masks_see_exactly_the_bytes_that_need_escaping() {
-        for b in 0..=255u8 {
-            for at in 0..BLOCK {
-                // Neighbours that sit next to the thresholds of the comparisons.
-                for fill in [b'a', b' ', b'!', b'#', b'[', b']', 0x1f, 0x80, 0xff] {
-                    let mut block = [fill; BLOCK];
-                    block[at] = b;
-                    let want_quotes = block
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, x)| matches!(x, b'"' | b'\\'))
-                        .fold(0u32, |m, (i, _)| m | 1 << i);
-                    let want_control = block.iter().any(|&x| x < 0x20);
-                    for (name, (quotes, control)) in
-                        [("block", block_masks(&block)), ("word", word_masks(&block))]
-                    {
-                        assert_eq!(quotes, want_quotes, "{name}: {block:?}");
-                        assert_eq!(control != 0, want_control, "{name}: {block:?}");
-                    }
-                }
-            }
         }
     }
 }

@@ -14,6 +14,7 @@
 //! properties). Nested values are only parsed when their text contains `_ref`, which keeps the
 //! common case (DISINFOX objects) on the fast path.
 
+mod block;
 mod chunk;
 mod closure;
 mod envelope;
