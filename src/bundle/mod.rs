@@ -27,6 +27,7 @@ mod index;
 mod object;
 mod order;
 mod parse;
+mod quick;
 mod reach;
 mod scan;
 pub(crate) mod staged;

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::envelope::{bare_message, show};
 use super::escape::escaped_extra;
+use super::quick;
 use super::{Object, RefSpan};
 
 macro_rules! ignore_scalars {
@@ -65,12 +66,10 @@ pub(super) fn unmeasured<'a>(
     if first != b'{' {
         return Err(format!("not a JSON object but {}", kind_of(first)));
     }
-    let start = refs.len();
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let fields = ObjectSeed { refs }.deserialize(&mut de).map_err(|e| {
-        refs.truncate(start);
-        bare_message(&e)
-    })?;
+    let fields = match quick::read(raw, refs) {
+        Some(fields) => fields,
+        None => by_serde(raw, refs)?,
+    };
     let id = fields.id.ok_or(r#"there is no "id""#)?;
     let kind = fields.kind.ok_or(r#"there is no "type""#)?;
     if kind.is_empty() {
@@ -88,6 +87,17 @@ pub(super) fn unmeasured<'a>(
         },
         fields.ends,
     ))
+}
+
+/// The fields of `raw` as serde_json reads them: the reference for `quick`, and the
+/// verdict (with its wording) on whatever `quick` leaves to it.
+pub(super) fn by_serde<'a>(raw: &'a str, refs: &mut Vec<&'a str>) -> Result<Fields<'a>, String> {
+    let start = refs.len();
+    let mut de = serde_json::Deserializer::from_str(raw);
+    ObjectSeed { refs }.deserialize(&mut de).map_err(|e| {
+        refs.truncate(start);
+        bare_message(&e)
+    })
 }
 
 /// A relationship needs both ends and a sighting what it sighted: OpenCTI's worker raises on
@@ -163,7 +173,7 @@ const TARGET: u8 = 2;
 const SIGHTING_OF: u8 = 4;
 
 /// How a key of an object is treated.
-enum Key {
+pub(super) enum Key {
     Id,
     Type,
     Modified,
@@ -174,7 +184,7 @@ enum Key {
     Other,
 }
 
-fn classify(k: &str, top: bool) -> Key {
+pub(super) fn classify(k: &str, top: bool) -> Key {
     match k {
         "id" if top => Key::Id,
         "type" if top => Key::Type,
@@ -209,12 +219,14 @@ impl Visitor<'_> for KeySeed {
     }
 }
 
-#[derive(Default)]
-struct Fields<'a> {
-    id: Option<&'a str>,
-    kind: Option<&'a str>,
-    modified: Option<&'a str>,
-    ends: u8,
+/// What is taken from an object (by [`ObjectSeed`] or `quick`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Fields<'a> {
+    pub(super) id: Option<&'a str>,
+    pub(super) kind: Option<&'a str>,
+    pub(super) modified: Option<&'a str>,
+    /// Bits: the top-level end references present ([`SOURCE`], …).
+    pub(super) ends: u8,
 }
 
 struct ObjectSeed<'s, 'a> {
