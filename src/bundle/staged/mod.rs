@@ -148,20 +148,20 @@ impl Staged {
         let mut text = Vec::new();
         match *unit {
             Unit::Leaf(at, len) => read_exact(&self.spool, at, len as usize, &mut text)?,
-            Unit::Node(n) => self.node_text(n, &mut text)?,
+            Unit::Node(n) => {
+                text.extend_from_slice(self.node_text(n, &mut Window::new(&self.spool))?);
+            }
         }
         let raw = String::from_utf8_lossy(&text);
         Ok(object(&raw, &mut Vec::new()).map_or_else(|_| "?".to_owned(), |o| o.id.to_owned()))
     }
 
-    fn node_text(&self, n: u32, out: &mut Vec<u8>) -> io::Result<()> {
+    /// The text of node `n`, read through `spool` (a window on the spool): a chunk's nodes
+    /// come in file order but for one or two, so one window serves them all.
+    fn node_text<'w>(&self, n: u32, spool: &'w mut Window<'_>) -> io::Result<&'w [u8]> {
         match self.table.nodes[n as usize].text {
-            Text::Spool { at, len } => read_exact(&self.spool, at, len as usize, out),
-            Text::WellKnown(w) => {
-                out.clear();
-                out.extend_from_slice(WELL_KNOWN[w as usize].as_bytes());
-                Ok(())
-            }
+            Text::Spool { at, len } => spool.get(at, len as usize),
+            Text::WellKnown(w) => Ok(WELL_KNOWN[w as usize].as_bytes()),
         }
     }
 
@@ -178,7 +178,7 @@ impl Staged {
         out.extend_from_slice(uuid::Uuid::new_v4().hyphenated().to_string().as_bytes());
         write_escaped(out, MID.as_bytes());
         let mut first = true;
-        let mut text = Vec::new();
+        let mut spool = Window::new(&self.spool);
         let mut put = |out: &mut Vec<u8>, raw: &[u8]| {
             if !std::mem::take(&mut first) {
                 out.push(b',');
@@ -186,8 +186,7 @@ impl Staged {
             write_escaped(out, raw);
         };
         for &n in &chunk.nodes {
-            self.node_text(n, &mut text)?;
-            put(out, &text);
+            put(out, self.node_text(n, &mut spool)?);
         }
         if let Some(run) = chunk.leaves {
             self.leaves(run, &mut |raw| {
@@ -203,10 +202,9 @@ impl Staged {
     /// Every object once, in dependency order (the nodes, then the others in input order):
     /// what a transport that sends one object per message needs. `f` may stop early.
     pub(crate) fn for_each(&self, f: &mut dyn FnMut(&[u8]) -> ControlFlow<()>) -> io::Result<()> {
-        let mut text = Vec::new();
+        let mut spool = Window::new(&self.spool);
         for &n in &self.table.order {
-            self.node_text(n, &mut text)?;
-            if f(&text).is_break() {
+            if f(self.node_text(n, &mut spool)?).is_break() {
                 return Ok(());
             }
         }
