@@ -24,6 +24,7 @@ mod group;
 mod hash;
 mod importable;
 mod index;
+mod keys;
 mod object;
 mod order;
 mod parse;

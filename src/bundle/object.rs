@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::envelope::{bare_message, show};
 use super::escape::escaped_extra;
+use super::keys::{Fields, Key, SIGHTING_OF, SOURCE, TARGET, classify};
 use super::quick;
 use super::{Object, RefSpan};
 
@@ -167,37 +168,6 @@ fn is_uuid(u: &[u8]) -> bool {
         == 0
 }
 
-/// Bits of [`Fields::ends`]: the top-level end references present as strings.
-const SOURCE: u8 = 1;
-const TARGET: u8 = 2;
-const SIGHTING_OF: u8 = 4;
-
-/// How a key of an object is treated.
-pub(super) enum Key {
-    Id,
-    Type,
-    Modified,
-    /// A top-level `source_ref`, `target_ref` or `sighting_of_ref`: its bit.
-    End(u8),
-    Ref,
-    Refs,
-    Other,
-}
-
-pub(super) fn classify(k: &str, top: bool) -> Key {
-    match k {
-        "id" if top => Key::Id,
-        "type" if top => Key::Type,
-        "modified" if top => Key::Modified,
-        "source_ref" if top => Key::End(SOURCE),
-        "target_ref" if top => Key::End(TARGET),
-        "sighting_of_ref" if top => Key::End(SIGHTING_OF),
-        _ if k.ends_with("_ref") => Key::Ref,
-        _ if k.ends_with("_refs") => Key::Refs,
-        _ => Key::Other,
-    }
-}
-
 struct KeySeed {
     top: bool,
 }
@@ -217,16 +187,6 @@ impl Visitor<'_> for KeySeed {
     fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
         Ok(classify(k, self.top))
     }
-}
-
-/// What is taken from an object (by [`ObjectSeed`] or `quick`).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Fields<'a> {
-    pub(super) id: Option<&'a str>,
-    pub(super) kind: Option<&'a str>,
-    pub(super) modified: Option<&'a str>,
-    /// Bits: the top-level end references present ([`SOURCE`], …).
-    pub(super) ends: u8,
 }
 
 struct ObjectSeed<'s, 'a> {

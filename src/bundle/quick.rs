@@ -15,7 +15,7 @@
 //!   object.
 
 use super::block::{BLOCK, masks};
-use super::object::{Fields, Key, classify};
+use super::keys::{Fields, Key, classify};
 
 /// Deeper than this, serde_json decides (its own limit is 128).
 const MAX_DEPTH: u32 = 100;
